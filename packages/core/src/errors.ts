@@ -1,0 +1,56 @@
+/**
+ * The one catalogue of coded errors. Callers branch on `code`, never on message text.
+ * HTTP edges turn an InfralogsError into `{ "error": { "code", "message" } }` with `status`.
+ */
+export const ErrorCodes = {
+  CONFIG_INVALID: 500,
+  UNAUTHORIZED: 401,
+  BAD_REQUEST: 400,
+  BAD_CURSOR: 400,
+  BAD_QUERY: 400,
+  BAD_BATCH: 400,
+  NOT_FOUND: 404,
+  PAYLOAD_TOO_LARGE: 413,
+  CONFLICT: 409,
+  JOURNAL_UNAVAILABLE: 503,
+  JOURNAL_FAILED: 502,
+  UPSTREAM_FAILED: 502,
+  DATABASE_FAILED: 503,
+  VAULT_UNAVAILABLE: 503,
+  VAULT_DENIED: 403,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class InfralogsError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'InfralogsError';
+    this.code = code;
+    this.status = ErrorCodes[code];
+    this.details = options?.details;
+  }
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+/** The JSON body for an error answer; unknown errors never leak their message or stack. */
+export function errorBody(err: unknown): { status: number; body: ErrorBody } {
+  if (err instanceof InfralogsError) {
+    const error: ErrorBody['error'] = { code: err.code, message: err.message };
+    if (err.details) error.details = err.details;
+    return { status: err.status, body: { error } };
+  }
+  return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } };
+}

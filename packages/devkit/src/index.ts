@@ -1,0 +1,4 @@
+export * from './process';
+export * from './mariadb';
+export * from './openbao';
+export * from './testing';

