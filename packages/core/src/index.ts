@@ -2,3 +2,5 @@ export * from './errors';
 export * from './log';
 export * from './config';
 export * from './entry';
+export * from './faas';
+export * from './secrets';
