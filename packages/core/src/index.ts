@@ -4,3 +4,4 @@ export * from './config';
 export * from './entry';
 export * from './faas';
 export * from './secrets';
+export * from './database';
