@@ -2,3 +2,4 @@ export * from './process';
 export * from './mariadb';
 export * from './openbao';
 export * from './testing';
+export * from './datasets';

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { freePort, startProcess, waitFor } from './process';
 
 /**
@@ -14,7 +13,7 @@ export interface OpenBao {
   stop(): Promise<void>;
 }
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+import { repoRoot } from './datasets';
 
 export function baoBinary(): string {
   const candidates = [process.env.BAO_BIN, join(repoRoot, '.venv/bin/bao')].filter(Boolean) as string[];

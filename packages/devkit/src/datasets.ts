@@ -1,0 +1,22 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (where package.json and .venv live). */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/**
+ * The shared real-data folder (`../shared/datasets` beside the clone, in CI too), or null when it
+ * is not there. INFRALOGS_DATASETS overrides. Use this, never an absolute path: CI runs from
+ * another folder.
+ */
+export function datasetsDir(): string | null {
+  const candidates = [process.env.INFRALOGS_DATASETS, join(repoRoot, '../shared/datasets')];
+  return candidates.find((c): c is string => !!c && existsSync(c)) ?? null;
+}
+
+/** Path of one dataset file, or null when the datasets folder is missing. */
+export function datasetPath(name: string): string | null {
+  const dir = datasetsDir();
+  return dir && existsSync(join(dir, name)) ? join(dir, name) : null;
+}
