@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startProcess, waitFor } from './process';
+import { repoRoot } from './datasets';
 
 /**
  * An OpenBao dev server (in-memory, unsealed) as our own child process: the real Vault-compatible
@@ -12,8 +13,6 @@ export interface OpenBao {
   rootToken: string;
   stop(): Promise<void>;
 }
-
-import { repoRoot } from './datasets';
 
 export function baoBinary(): string {
   const candidates = [process.env.BAO_BIN, join(repoRoot, '.venv/bin/bao')].filter(Boolean) as string[];
