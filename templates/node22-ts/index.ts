@@ -1,0 +1,243 @@
+/**
+ * The node22-ts wrapper: an Express 5 app that hosts one `Handler` behind of-watchdog (http mode),
+ * modelled on openfaas/templates `template/node22/index.js`. Differences from upstream, on purpose:
+ * - object, array, number and boolean results are sent as JSON with `Content-Type: application/json`
+ *   (upstream stringifies them but leaves Express's `text/html`);
+ * - failures are JSON `{ "error": { "code", "message" } }` built by `errorBody` (no stack traces);
+ * - a body over the limit is a 413 JSON error, a malformed body a 400 JSON error.
+ * - a request without body bytes gives `event.body === undefined` whatever its type. The cron-connector
+ *   POSTs with no body, which Go sends as `Content-Length: 0`; body-parser would make that '' (text)
+ *   or {} (JSON), so handlers could not tell "no body" from an empty one.
+ * Kept from upstream: a request without Content-Type is read as text/plain; `RAW_BODY=true` gives a Buffer;
+ * `MAX_JSON_SIZE` / `MAX_RAW_SIZE` default to 100kb; `context.status/headers/succeed/fail`; a handler
+ * that returns without calling succeed/fail answers with its return value.
+ *
+ * The image runs the bundled `index.js` (see build.ts); the local gateway runs `main-local.ts` per
+ * function. Both go through `createApp`, so a handler sees the same contract everywhere.
+ */
+import type { Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import express, { type Application, type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import {
+  createLogger,
+  env,
+  errorBody,
+  InfralogsError,
+  loadConfig,
+  type FunctionContext,
+  type FunctionEvent,
+  type Handler,
+  type Logger,
+} from '@infralogs/core';
+import { findHandlerFile } from './handler-file';
+import { WRAPPER_PORT } from './watchdog';
+
+/** body-parser's default, as upstream. */
+export const DEFAULT_BODY_LIMIT = '100kb';
+
+export interface AppOptions {
+  handler: Handler;
+  /** `RAW_BODY=true`: every body is a Buffer, capped by `maxRawSize`. */
+  rawBody?: boolean;
+  /** Limit for JSON, text and urlencoded bodies (`MAX_JSON_SIZE`), bytes or '4mb'-style. */
+  maxJsonSize?: string | number;
+  /** Limit for raw bodies (`MAX_RAW_SIZE`). */
+  maxRawSize?: string | number;
+  log?: Logger;
+}
+
+const size = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i, 'expected a size such as 100kb, 4mb or 1048576');
+
+/** The wrapper's environment, as of-watchdog and stack.yml set it. */
+export const wrapperConfigSchema = z.object({
+  http_port: env.port(WRAPPER_PORT),
+  /** The wrapper listens where of-watchdog's `upstream_url` points, never on the pod IP. */
+  http_host: env.str('127.0.0.1'),
+  RAW_BODY: env.bool(false),
+  MAX_JSON_SIZE: size.default(DEFAULT_BODY_LIMIT),
+  MAX_RAW_SIZE: size.default(DEFAULT_BODY_LIMIT),
+  /** Handler file or function folder; only read when the handler is not bundled in (main-local). */
+  HANDLER: z.string().min(1).optional(),
+});
+export type WrapperConfig = z.infer<typeof wrapperConfigSchema>;
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+class Context implements FunctionContext {
+  #status = 200;
+  #headers: Record<string, string> = {};
+  readonly #settle: (outcome: Outcome) => void;
+
+  constructor(settle: (outcome: Outcome) => void) {
+    this.#settle = settle;
+  }
+
+  status(code: number): FunctionContext;
+  status(): number;
+  status(code?: number): FunctionContext | number {
+    if (code === undefined) return this.#status;
+    this.#status = code;
+    return this;
+  }
+
+  /** Replaces the whole header map, as upstream does. */
+  headers(value: Record<string, string>): FunctionContext;
+  headers(): Record<string, string>;
+  headers(value?: Record<string, string>): FunctionContext | Record<string, string> {
+    if (value === undefined) return this.#headers;
+    this.#headers = value;
+    return this;
+  }
+
+  succeed(value: unknown): void {
+    this.#settle({ ok: true, value });
+  }
+
+  fail(value: unknown): void {
+    this.#settle({ ok: false, error: value });
+  }
+}
+
+function sendResult(res: Response, context: Context, value: unknown) {
+  res.status(context.status()).set(context.headers());
+  if (value === undefined || value === null) {
+    res.end();
+  } else if (typeof value === 'string' || value instanceof Uint8Array) {
+    // Strings keep Express's default (text/html) unless the handler set a type, as upstream.
+    res.send(value);
+  } else {
+    if (!res.get('Content-Type')) res.type('application/json');
+    res.send(JSON.stringify(value));
+  }
+}
+
+function sendError(res: Response, log: Logger, err: unknown, chosenStatus = 200) {
+  const { status, body } = errorBody(err);
+  // A failure status the handler chose before failing wins, as upstream's fail() keeps it.
+  const final = chosenStatus >= 400 ? chosenStatus : status;
+  if (final >= 500) log.error('handler.failed', { status: final, code: body.error.code, error: err });
+  res.status(final).json(body);
+}
+
+/** Body-parser failures become coded JSON errors. */
+function bodyError(err: unknown, limits: { json: string | number; raw: string | number; rawBody: boolean }) {
+  const e = err as { type?: string; status?: number };
+  if (e.type === 'entity.too.large') {
+    const [name, limit] = limits.rawBody ? ['MAX_RAW_SIZE', limits.raw] : ['MAX_JSON_SIZE', limits.json];
+    return new InfralogsError('PAYLOAD_TOO_LARGE', `request body is larger than ${name} (${limit})`);
+  }
+  if (e.type === 'entity.parse.failed') return new InfralogsError('BAD_REQUEST', 'request body is malformed');
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new InfralogsError('BAD_REQUEST', `request body cannot be read (${e.type ?? 'invalid'})`);
+  }
+  return err;
+}
+
+export function createApp(options: AppOptions): Application {
+  const { handler } = options;
+  const log = options.log ?? createLogger({ component: 'node22-ts' });
+  const limits = {
+    json: options.maxJsonSize ?? DEFAULT_BODY_LIMIT,
+    raw: options.maxRawSize ?? DEFAULT_BODY_LIMIT,
+    rawBody: options.rawBody ?? false,
+  };
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    // Without a content type body-parser skips the body; upstream reads it as text instead.
+    if (!req.headers['content-type']) req.headers['content-type'] = 'text/plain';
+    next();
+  });
+  if (limits.rawBody) {
+    app.use(express.raw({ type: '*/*', limit: limits.raw }));
+  } else {
+    app.use(express.text({ type: 'text/*', limit: limits.json }));
+    app.use(express.json({ limit: limits.json }));
+    app.use(express.urlencoded({ extended: true, limit: limits.json }));
+  }
+
+  app.use(async (req: Request, res: Response) => {
+    const event: FunctionEvent = {
+      body: req.headers['content-length'] === '0' ? undefined : req.body,
+      headers: req.headers,
+      method: req.method,
+      query: req.query as Record<string, unknown>,
+      path: req.path,
+    };
+    let settled = false;
+    const settle = (outcome: Outcome) => {
+      if (settled) return;
+      settled = true;
+      try {
+        if (outcome.ok) sendResult(res, context, outcome.value);
+        else sendError(res, log, outcome.error, context.status());
+      } catch (err) {
+        // e.g. a result JSON.stringify cannot encode (BigInt, cycles).
+        if (!res.headersSent) sendError(res, log, err);
+        else res.destroy();
+      }
+    };
+    const context = new Context(settle);
+    try {
+      const value = await handler(event, context);
+      settle({ ok: true, value });
+    } catch (err) {
+      settle({ ok: false, error: err });
+    }
+  });
+
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    sendError(res, log, bodyError(err, limits));
+  });
+  return app;
+}
+
+/** Imports a handler module (`export default` a Handler) from a file or function folder. */
+export async function loadHandler(path: string): Promise<Handler> {
+  let file: string;
+  try {
+    file = findHandlerFile(path);
+  } catch (cause) {
+    throw new InfralogsError('CONFIG_INVALID', (cause as Error).message, { cause });
+  }
+  const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  if (typeof mod.default !== 'function') {
+    throw new InfralogsError('CONFIG_INVALID', `${file} must export default a handler (event, context)`);
+  }
+  return mod.default as Handler;
+}
+
+/**
+ * Starts the wrapper: reads the environment, loads the handler unless one is given (the image
+ * bundles it in), listens on `http_port`, and on SIGTERM stops accepting and lets calls finish.
+ */
+export async function main(handler?: Handler, environment: NodeJS.ProcessEnv = process.env): Promise<Server> {
+  const config = loadConfig(wrapperConfigSchema, environment);
+  const log = createLogger({ component: 'node22-ts' });
+  const fn = handler ?? (await loadHandler(config.HANDLER ?? './function'));
+  const app = createApp({
+    handler: fn,
+    rawBody: config.RAW_BODY,
+    maxJsonSize: config.MAX_JSON_SIZE,
+    maxRawSize: config.MAX_RAW_SIZE,
+    log,
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.http_port, config.http_host, (err?: Error) =>
+      err ? reject(err) : resolve(s),
+    );
+  });
+  log.info('wrapper.listening', { host: config.http_host, port: config.http_port });
+  process.once('SIGTERM', () => {
+    log.info('wrapper.stopping');
+    server.close(() => process.exit(0));
+    // Calls still running after the grace period are cut, as the kubelet would.
+    setTimeout(() => process.exit(0), 10_000).unref();
+  });
+  return server;
+}

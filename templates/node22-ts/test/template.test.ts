@@ -1,0 +1,158 @@
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { freePort, startProcess, waitFor, type Managed } from '@infralogs/devkit';
+import { bundle, linkWorkspacePackages, mergeDependencies, writeManifest, writeRuntime } from '../build';
+import { WATCHDOG_DEFAULTS } from '../watchdog';
+
+const templateDir = fileURLToPath(new URL('..', import.meta.url));
+const repoRoot = join(templateDir, '..', '..');
+const dockerfile = readFileSync(join(templateDir, 'Dockerfile'), 'utf8');
+
+describe('node22-ts packaging', () => {
+  it('template.yml names the language and the process of-watchdog starts', () => {
+    const yml = parse(readFileSync(join(templateDir, 'template.yml'), 'utf8')) as Record<string, string>;
+    expect(yml.language).toBe('node22-ts');
+    expect(yml.fprocess).toBe('node index.js');
+    expect(dockerfile).toContain(`ENV fprocess="${yml.fprocess}"`);
+  });
+
+  it('pins of-watchdog and runs it in http mode in front of the wrapper', () => {
+    expect(dockerfile).toMatch(/ghcr\.io\/openfaas\/of-watchdog:\d+\.\d+\.\d+ AS watchdog/);
+    expect(dockerfile).toContain('ENV mode="http"');
+    expect(dockerfile).toContain('ENV upstream_url="http://127.0.0.1:3000"');
+    expect(dockerfile).toMatch(/^USER app$/m);
+    expect(dockerfile).toMatch(/^RUN npm run --if-present test$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK /m);
+  });
+
+  it('keeps the watchdog defaults the local gateway uses in step with the Dockerfile', () => {
+    for (const [name, value] of Object.entries(WATCHDOG_DEFAULTS)) {
+      expect(dockerfile).toContain(`ENV ${name}="${value}"`);
+    }
+  });
+
+  it('lets workspace ranges win over the template and refuses two workspace ranges for one package', () => {
+    const internal = new Set(['@infralogs/core']);
+    expect(
+      mergeDependencies(
+        { express: '^5.1.0', zod: '^4.0.0' },
+        [
+          { from: 'function', deps: { got: '^14.0.0', '@infralogs/core': '*' } },
+          { from: '@infralogs/core', deps: { zod: '^4.6.7' } },
+        ],
+        internal,
+      ),
+    ).toEqual({ express: '^5.1.0', got: '^14.0.0', zod: '^4.6.7' });
+    expect(() =>
+      mergeDependencies(
+        {},
+        [
+          { from: 'a', deps: { mysql2: '^3.0.0' } },
+          { from: 'b', deps: { mysql2: '^2.0.0' } },
+        ],
+        internal,
+      ),
+    ).toThrow(/mysql2 is wanted as \^3\.0\.0 by a and as \^2\.0\.0 by b/);
+  });
+});
+
+describe('node22-ts image build steps (without Docker)', () => {
+  // Inside the repository, so the bundle's external npm imports resolve from its node_modules, as
+  // they resolve from the runtime image's own node_modules.
+  let context: string;
+  let fn: Managed | undefined;
+
+  beforeAll(() => {
+    mkdirSync(join(repoRoot, '.work'), { recursive: true });
+    context = mkdtempSync(join(repoRoot, '.work', 'node22-ts-build-'));
+    // What faas-cli assembles: the template, the handler in function/, `configuration.copy` paths.
+    for (const file of [
+      'package.json',
+      'tsconfig.json',
+      'index.ts',
+      'handler-file.ts',
+      'watchdog.ts',
+      'build.ts',
+    ]) {
+      cpSync(join(templateDir, file), join(context, file));
+    }
+    mkdirSync(join(context, 'function', 'src'), { recursive: true });
+    writeFileSync(
+      join(context, 'function', 'package.json'),
+      JSON.stringify({
+        name: '@infralogs/fn-probe',
+        type: 'module',
+        dependencies: { '@infralogs/core': '*' },
+      }),
+    );
+    writeFileSync(
+      join(context, 'function', 'src', 'handler.ts'),
+      [
+        `import { InfralogsError, type Handler } from '@infralogs/core';`,
+        `const handler: Handler = async (event) => {`,
+        `  if (event.path === '/bad') throw new InfralogsError('BAD_REQUEST', 'bad probe');`,
+        `  return { bundled: true, got: event.body ?? null };`,
+        `};`,
+        `export default handler;`,
+      ].join('\n'),
+    );
+    mkdirSync(join(context, 'function', 'static'));
+    writeFileSync(join(context, 'function', 'static', 'page.html'), '<p>static</p>');
+    cpSync(join(repoRoot, 'packages', 'core'), join(context, 'function', 'packages', 'core'), {
+      recursive: true,
+      filter: (src) => !src.includes('node_modules'),
+    });
+  });
+
+  afterAll(async () => {
+    await fn?.stop();
+    rmSync(context, { recursive: true, force: true });
+  });
+
+  it('merges the runtime dependencies of the wrapper, the function and the workspace packages', () => {
+    const manifest = writeManifest(context);
+    const core = JSON.parse(readFileSync(join(repoRoot, 'packages', 'core', 'package.json'), 'utf8'));
+    expect(manifest.dependencies).toMatchObject({ express: '^5.1.0', ...core.dependencies });
+    expect(manifest.dependencies).not.toHaveProperty('@infralogs/core');
+    expect(manifest.devDependencies).toHaveProperty('esbuild');
+  });
+
+  it('links the workspace packages, bundles them in and keeps npm packages external', async () => {
+    expect(linkWorkspacePackages(context)).toEqual(['@infralogs/core']);
+    expect(existsSync(join(context, 'node_modules', '@infralogs', 'core', 'src', 'index.ts'))).toBe(true);
+    const out = await bundle(context);
+    const js = readFileSync(out, 'utf8');
+    expect(js).toMatch(/from "express"/);
+    expect(js).not.toMatch(/from "@infralogs\/core"/);
+    expect(js).toContain('bad probe');
+  });
+
+  it('produces a runtime folder whose index.js serves the handler', async () => {
+    const runtime = writeRuntime(context);
+    const pkg = JSON.parse(readFileSync(join(runtime, 'package.json'), 'utf8'));
+    expect(pkg).toMatchObject({ type: 'module', dependencies: { express: '^5.1.0' } });
+    expect(pkg).not.toHaveProperty('devDependencies');
+    expect(readFileSync(join(runtime, 'function', 'static', 'page.html'), 'utf8')).toBe('<p>static</p>');
+
+    const port = await freePort();
+    fn = startProcess(process.execPath, [join(runtime, 'index.js')], {
+      cwd: runtime,
+      env: { PATH: process.env.PATH, http_port: String(port) },
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor('the bundled wrapper', async () => (await fetch(`${url}/`)).ok, 20_000);
+    const res = await fetch(`${url}/x`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"n":1}',
+    });
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await res.json()).toEqual({ bundled: true, got: { n: 1 } });
+    const bad = await fetch(`${url}/bad`);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: { code: 'BAD_REQUEST', message: 'bad probe' } });
+  });
+});
