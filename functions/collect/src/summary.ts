@@ -1,0 +1,30 @@
+/** What one host contributed to a run, as answered and as recorded. */
+export interface HostSummary {
+  host: string;
+  fetched: number;
+  inserted: number;
+  duplicates: number;
+  /** The host's checkpoint after the run (null when it has none yet or it is unknown). */
+  cursor: string | null;
+  error: { code: string; message: string } | null;
+}
+
+export type RunStatus = 'succeeded' | 'partial' | 'failed';
+
+export interface RunSummary {
+  runId: number;
+  status: RunStatus;
+  hosts: HostSummary[];
+}
+
+/** succeeded: no host failed (also when there were none); failed: every host failed; else partial. */
+export function runStatus(hosts: HostSummary[]): RunStatus {
+  const failed = hosts.filter((h) => h.error !== null).length;
+  if (failed === 0) return 'succeeded';
+  return failed === hosts.length ? 'failed' : 'partial';
+}
+
+/** A summary for a host whose fetch-host call produced no usable answer. */
+export function failedHost(host: string, error: { code: string; message: string }): HostSummary {
+  return { host, fetched: 0, inserted: 0, duplicates: 0, cursor: null, error };
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { summaryFromAnswer } from '../src/fetch-host-client';
+import { failedHost, runStatus } from '../src/summary';
+
+const ok = (host: string) => ({ host, fetched: 3, inserted: 3, duplicates: 0, cursor: 'c', error: null });
+const bad = (host: string) => failedHost(host, { code: 'UPSTREAM_FAILED', message: 'x' });
+
+describe('runStatus', () => {
+  it('is succeeded, partial or failed by how many hosts failed', () => {
+    expect(runStatus([])).toBe('succeeded');
+    expect(runStatus([ok('a'), ok('b')])).toBe('succeeded');
+    expect(runStatus([ok('a'), bad('b')])).toBe('partial');
+    expect(runStatus([bad('a'), bad('b')])).toBe('failed');
+  });
+});
+
+describe('summaryFromAnswer', () => {
+  it('keeps a complete answer', () => {
+    const body = JSON.stringify({
+      host: 'a',
+      fetched: 10,
+      inserted: 7,
+      duplicates: 3,
+      batches: 1,
+      cursor: 's=1',
+    });
+    expect(summaryFromAnswer('a', 200, body)).toEqual({
+      host: 'a',
+      fetched: 10,
+      inserted: 7,
+      duplicates: 3,
+      cursor: 's=1',
+      error: null,
+    });
+  });
+
+  it('keeps the progress of a pull that stopped early, with its error', () => {
+    const body = JSON.stringify({
+      host: 'a',
+      fetched: 5,
+      inserted: 5,
+      duplicates: 0,
+      batches: 1,
+      cursor: 's=5',
+      error: { code: 'UPSTREAM_FAILED', message: 'agent answered 401' },
+    });
+    expect(summaryFromAnswer('a', 502, body)).toEqual({
+      host: 'a',
+      fetched: 5,
+      inserted: 5,
+      duplicates: 0,
+      cursor: 's=5',
+      error: { code: 'UPSTREAM_FAILED', message: 'agent answered 401' },
+    });
+  });
+
+  it('turns a plain JSON error or a non-JSON answer into an error summary', () => {
+    expect(
+      summaryFromAnswer(
+        'a',
+        404,
+        JSON.stringify({ error: { code: 'NOT_FOUND', message: 'unknown host "a"' } }),
+      ),
+    ).toEqual(failedHost('a', { code: 'NOT_FOUND', message: 'unknown host "a"' }));
+    expect(summaryFromAnswer('a', 504, 'Upstream HTTP killed due to exec_timeout')).toEqual(
+      failedHost('a', { code: 'UPSTREAM_FAILED', message: 'fetch-host answered 504 without JSON' }),
+    );
+  });
+});

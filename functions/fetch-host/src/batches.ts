@@ -1,0 +1,70 @@
+import { InfralogsError, type Entry } from '@infralogs/core';
+
+/** One ingest request: `{ host, entries }`, at most `maxBytes` serialized and `maxEntries` long. */
+export interface Batch {
+  host: string;
+  entries: Entry[];
+  /** Exact size of `JSON.stringify({ host, entries })`. */
+  bytes: number;
+}
+
+export interface BatchLimits {
+  maxBytes: number;
+  maxEntries: number;
+}
+
+/**
+ * Cuts a host's entries, in order, into batches that fit ingest's body limit. The size is exact:
+ * JSON.stringify of an array is its elements' serializations joined by commas, so the body size is
+ * the envelope plus each entry plus one comma between entries.
+ */
+export class Batcher {
+  private entries: Entry[] = [];
+  private bytes: number;
+  private readonly emptyBytes: number;
+
+  constructor(
+    private readonly host: string,
+    private readonly limits: BatchLimits,
+  ) {
+    this.emptyBytes = Buffer.byteLength(JSON.stringify({ host, entries: [] }));
+    this.bytes = this.emptyBytes;
+  }
+
+  /**
+   * Adds one entry. Returns the batch that is complete without it (send that one first), or null.
+   * An entry too large for any batch is refused with PAYLOAD_TOO_LARGE.
+   */
+  add(entry: Entry): Batch | null {
+    const size = Buffer.byteLength(JSON.stringify(entry));
+    if (this.emptyBytes + size > this.limits.maxBytes) {
+      throw new InfralogsError('PAYLOAD_TOO_LARGE', 'one entry is larger than a whole batch may be', {
+        details: { cursor: entry.cursor, bytes: size, maxBytes: this.limits.maxBytes },
+      });
+    }
+    const separator = this.entries.length > 0 ? 1 : 0;
+    let full: Batch | null = null;
+    if (
+      this.entries.length >= this.limits.maxEntries ||
+      this.bytes + separator + size > this.limits.maxBytes
+    ) {
+      full = this.flush();
+    }
+    this.bytes += (this.entries.length > 0 ? 1 : 0) + size;
+    this.entries.push(entry);
+    return full;
+  }
+
+  /** The batch collected so far (null when empty); starts a new one. */
+  flush(): Batch | null {
+    if (this.entries.length === 0) return null;
+    const batch: Batch = { host: this.host, entries: this.entries, bytes: this.bytes };
+    this.entries = [];
+    this.bytes = this.emptyBytes;
+    return batch;
+  }
+
+  get pending(): number {
+    return this.entries.length;
+  }
+}

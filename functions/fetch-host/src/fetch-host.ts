@@ -1,0 +1,171 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  InfralogsError,
+  entrySchema,
+  getCheckpoint,
+  getHost,
+  type Database,
+  type Entry,
+  type IngestResult,
+  type Logger,
+} from '@infralogs/core';
+import type { Page, PageRequest } from './agent-client';
+import { Batcher, type Batch, type BatchLimits } from './batches';
+import { ndjsonLines } from './ndjson';
+import { retryDelay, withRetry, type RetryPolicy } from './retry';
+
+export interface FetchHostDeps {
+  getDatabase: () => Promise<Database>;
+  readAgentToken: (host: string) => Promise<string>;
+  openPage: (request: PageRequest) => Promise<Page>;
+  ingest: (batch: Batch) => Promise<IngestResult>;
+  pageLimit: number;
+  batchLimits: BatchLimits;
+  retry: RetryPolicy;
+  log: Logger;
+}
+
+/** What one fetch-host call did for its host; `error` is present when it stopped early. */
+export interface FetchHostResult {
+  host: string;
+  /** Entries read from the agent. */
+  fetched: number;
+  inserted: number;
+  duplicates: number;
+  batches: number;
+  /** The host's checkpoint after the last committed batch. */
+  cursor: string | null;
+  error?: { code: string; message: string };
+}
+
+/**
+ * Pulls one host's journal from its checkpoint on, page by page, and hands it to ingest in
+ * order, one batch at a time. Only ingest moves the checkpoint (after its commit); this code
+ * follows it. Whatever stops the pull, the batches already ingested stand: a broken stream is
+ * resumed after the last ingested cursor (within the retry budget); an invalid line, an oversized
+ * entry or an ingest failure ends the call with `error`.
+ */
+export function createFetchHost(deps: FetchHostDeps) {
+  return async function fetchHost(hostName: string): Promise<FetchHostResult> {
+    const pool = (await deps.getDatabase()).getPool();
+    const host = await getHost(pool, hostName);
+    if (!host) throw new InfralogsError('NOT_FOUND', `unknown host "${hostName}"`);
+    const log = deps.log.child({ host: hostName });
+    const result: FetchHostResult = {
+      host: hostName,
+      fetched: 0,
+      inserted: 0,
+      duplicates: 0,
+      batches: 0,
+      cursor: await getCheckpoint(pool, hostName),
+    };
+
+    let ingestFailed = false;
+    const send = async (batch: Batch) => {
+      let answer: IngestResult;
+      try {
+        answer = await deps.ingest(batch);
+      } catch (err) {
+        ingestFailed = true;
+        throw err;
+      }
+      result.batches += 1;
+      result.inserted += answer.inserted;
+      result.duplicates += answer.duplicates;
+      result.cursor = answer.checkpoint;
+      log.debug('batch ingested', {
+        entries: batch.entries.length,
+        bytes: batch.bytes,
+        inserted: answer.inserted,
+      });
+    };
+
+    /** One page; returns how many entries it held, or the error that broke its stream. */
+    const pullPage = async (token: string): Promise<{ received: number; broken?: unknown }> => {
+      const request = { agentUrl: host.agentUrl, token, after: result.cursor, limit: deps.pageLimit };
+      const page = await withRetry(() => deps.openPage(request), deps.retry, {
+        onRetry: (err, attempt, delayMs) => log.warn('agent page retry', { attempt, delayMs, error: err }),
+      });
+      const batcher = new Batcher(hostName, deps.batchLimits);
+      let received = 0;
+      try {
+        for await (const line of ndjsonLines(page, deps.batchLimits.maxBytes)) {
+          const entry = parseEntryLine(line, result.fetched + 1);
+          received += 1;
+          result.fetched += 1;
+          const full = batcher.add(entry);
+          if (full) await send(full);
+        }
+      } catch (err) {
+        page.destroy();
+        if (ingestFailed) throw err;
+        // Entries read whole before the failure are sound: ingest them so the checkpoint keeps up.
+        const rest = batcher.flush();
+        if (rest) await send(rest);
+        if (err instanceof InfralogsError) throw err;
+        return { received, broken: err };
+      }
+      const rest = batcher.flush();
+      if (rest) await send(rest);
+      return { received };
+    };
+
+    try {
+      const token = await deps.readAgentToken(hostName);
+      let breaks = 0;
+      for (;;) {
+        const { received, broken } = await pullPage(token);
+        if (broken !== undefined) {
+          breaks += 1;
+          if (breaks > deps.retry.retries) throw broken;
+          const delayMs = retryDelay(breaks, deps.retry);
+          log.warn('agent stream broke; resuming after the checkpoint', { breaks, delayMs, error: broken });
+          await sleep(delayMs);
+          continue;
+        }
+        if (received < deps.pageLimit) break;
+      }
+      log.info('host fetched', { ...result });
+    } catch (err) {
+      result.error = describeError(err);
+      log.error('host fetch stopped', { ...result });
+    }
+    return result;
+  };
+}
+
+/** One NDJSON line from the agent → a validated entry; anything else is UPSTREAM_FAILED. */
+export function parseEntryLine(line: string, position: number): Entry {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw badLine(position, 'not JSON');
+  }
+  const parsed = entrySchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw badLine(position, `${issue?.path.join('.') || 'entry'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+function badLine(position: number, reason: string) {
+  return new InfralogsError(
+    'UPSTREAM_FAILED',
+    `agent sent an invalid entry (line ${position} of this call: ${reason})`,
+    {
+      details: { position },
+    },
+  );
+}
+
+/** The error part of a result: coded errors as they are, network errors by their code. */
+export function describeError(err: unknown): { code: string; message: string } {
+  if (err instanceof InfralogsError) return { code: err.code, message: err.message };
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    return { code: 'UPSTREAM_FAILED', message: `connection failed: ${code}` };
+  }
+  return { code: 'INTERNAL', message: 'internal error' };
+}

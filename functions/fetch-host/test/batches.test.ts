@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import type { Entry } from '@infralogs/core';
+import { Batcher } from '../src/batches';
+
+const entry = (seqnum: number, message = `message ${seqnum}`): Entry => ({
+  cursor: `s=${'a'.repeat(32)};i=${seqnum.toString(16)};b=${'b'.repeat(32)};m=1;t=1;x=1`,
+  bootId: 'b'.repeat(32),
+  seqnumId: 'a'.repeat(32),
+  seqnum,
+  realtimeUs: 1_700_000_000_000_000 + seqnum,
+  message,
+  messageRaw: null,
+  hostname: 'web-1',
+  comm: 'sshd',
+  pid: 42,
+  priority: 6,
+  syslogIdentifier: 'sshd',
+  unit: null,
+});
+
+/** Feeds entries through a batcher and returns every batch, in order. */
+function cut(batcher: Batcher, entries: Entry[]) {
+  const batches = [];
+  for (const e of entries) {
+    const full = batcher.add(e);
+    if (full) batches.push(full);
+  }
+  const rest = batcher.flush();
+  if (rest) batches.push(rest);
+  return batches;
+}
+
+describe('Batcher', () => {
+  it('reports the exact serialized size of each batch and never exceeds the byte limit', () => {
+    const entries = Array.from({ length: 500 }, (_, i) => entry(i + 1, 'é€😀'.repeat(i % 17)));
+    const maxBytes = 8000;
+    const batches = cut(new Batcher('web-1', { maxBytes, maxEntries: 10_000 }), entries);
+    expect(batches.length).toBeGreaterThan(1);
+    for (const b of batches) {
+      const body = JSON.stringify({ host: b.host, entries: b.entries });
+      expect(b.bytes).toBe(Buffer.byteLength(body));
+      expect(b.bytes).toBeLessThanOrEqual(maxBytes);
+    }
+    // Order and completeness: the batches concatenated are the input.
+    expect(batches.flatMap((b) => b.entries.map((e) => e.seqnum))).toEqual(entries.map((e) => e.seqnum));
+  });
+
+  it('fills a batch as far as the byte limit allows', () => {
+    const entries = Array.from({ length: 50 }, (_, i) => entry(i + 1));
+    const batches = cut(new Batcher('h', { maxBytes: 3000, maxEntries: 10_000 }), entries);
+    for (const [i, b] of batches.entries()) {
+      if (i === batches.length - 1) continue;
+      const next = batches[i + 1]!.entries[0]!;
+      // The first entry of the next batch would not have fitted.
+      expect(b.bytes + 1 + Buffer.byteLength(JSON.stringify(next))).toBeGreaterThan(3000);
+    }
+  });
+
+  it('cuts by count as well', () => {
+    const batches = cut(
+      new Batcher('h', { maxBytes: 1_000_000, maxEntries: 7 }),
+      Array.from({ length: 20 }, (_, i) => entry(i)),
+    );
+    expect(batches.map((b) => b.entries.length)).toEqual([7, 7, 6]);
+  });
+
+  it('refuses an entry that cannot fit in any batch, naming its cursor', () => {
+    const batcher = new Batcher('h', { maxBytes: 4096, maxEntries: 10 });
+    expect(batcher.add(entry(1))).toBeNull();
+    const huge = entry(2, 'x'.repeat(5000));
+    expect(() => batcher.add(huge)).toThrow(
+      expect.objectContaining({
+        code: 'PAYLOAD_TOO_LARGE',
+        details: expect.objectContaining({ cursor: huge.cursor }),
+      }),
+    );
+    // What was collected before stays intact.
+    expect(batcher.flush()?.entries.map((e) => e.seqnum)).toEqual([1]);
+  });
+
+  it('flushes nothing when empty', () => {
+    expect(new Batcher('h', { maxBytes: 5000, maxEntries: 5 }).flush()).toBeNull();
+  });
+});

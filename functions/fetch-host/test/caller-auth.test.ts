@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { callerTokenMatches, parseTokens, requireCallerToken } from '../src/caller-auth';
+
+describe('caller tokens', () => {
+  const tokens = parseTokens('old-token\n\n  new-token  \n');
+  it('parses one token per line', () => expect(tokens).toEqual(['old-token', 'new-token']));
+
+  it('accepts any listed token as a Bearer credential', () => {
+    expect(callerTokenMatches({ authorization: 'Bearer new-token' }, tokens)).toBe(true);
+    expect(callerTokenMatches({ authorization: 'bearer old-token' }, tokens)).toBe(true);
+  });
+
+  it('refuses missing, malformed and wrong credentials', () => {
+    expect(callerTokenMatches({}, tokens)).toBe(false);
+    expect(callerTokenMatches({ authorization: 'new-token' }, tokens)).toBe(false);
+    expect(callerTokenMatches({ authorization: 'Bearer new-toke' }, tokens)).toBe(false);
+    expect(callerTokenMatches({ authorization: 'Bearer new-token' }, [])).toBe(false);
+    expect(() => requireCallerToken({ authorization: 'Basic x' }, tokens)).toThrow(
+      expect.objectContaining({ code: 'UNAUTHORIZED', status: 401 }),
+    );
+  });
+});

@@ -1,0 +1,165 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createLogger,
+  getCheckpoint,
+  ingestBatch,
+  upsertHost,
+  type Database,
+  type IngestResult,
+} from '@infralogs/core';
+import { entries, freshStore } from '../../../packages/core/test/store/fixtures';
+import { openPage } from '../src/agent-client';
+import type { Batch } from '../src/batches';
+import { createFetchHost } from '../src/fetch-host';
+import { startStandInAgent, type StandInAgent } from './stand-in-agent';
+
+const TOKEN = 'agent-token-web-1';
+const JOURNAL = entries(1, 100);
+
+let store: Awaited<ReturnType<typeof freshStore>>;
+let agent: StandInAgent;
+let ingested: Batch[];
+/** Each test pulls into a host of its own, so checkpoints and rows never carry over. */
+let host: string;
+let hostCount = 0;
+
+beforeAll(async () => {
+  store = await freshStore();
+  agent = await startStandInAgent(JOURNAL, TOKEN);
+});
+afterAll(async () => {
+  await agent?.close();
+  await store?.drop();
+});
+
+beforeEach(async () => {
+  host = `web-${++hostCount}`;
+  await upsertHost(store.pool, { name: host, agentUrl: agent.url, enabled: true });
+  agent.requests.length = 0;
+  agent.faults = { statuses: [] };
+  ingested = [];
+});
+afterEach(() => {
+  agent.faults = { statuses: [] };
+});
+
+function fetcher(over: { ingest?: (batch: Batch) => Promise<IngestResult>; token?: string } = {}) {
+  const database: Database = { role: 'writer', getPool: () => store.pool, close: async () => {} };
+  return createFetchHost({
+    getDatabase: async () => database,
+    readAgentToken: async () => over.token ?? TOKEN,
+    openPage: (request) => openPage(request, { connectMs: 2000, responseMs: 5000, idleMs: 5000 }),
+    ingest:
+      over.ingest ??
+      (async (batch) => {
+        ingested.push(batch);
+        return ingestBatch(store.pool, batch);
+      }),
+    pageLimit: 40,
+    batchLimits: { maxBytes: 6000, maxEntries: 15 },
+    retry: { retries: 2, baseMs: 5, maxMs: 20 },
+    log: createLogger({}, { write: () => {} }),
+  });
+}
+
+const storedSeqnums = async () => {
+  const [rows] = await store.pool.query(
+    'SELECT l.seqnum FROM logs l JOIN hosts h ON h.id = l.host_id WHERE h.name = ? ORDER BY l.seqnum',
+    [host],
+  );
+  return (rows as { seqnum: number }[]).map((r) => Number(r.seqnum));
+};
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe('fetchHost', () => {
+  it('pulls every page from the checkpoint on, in batches, then has nothing more to do', async () => {
+    const result = await fetcher()(host);
+    expect(result).toEqual({
+      host,
+      fetched: 100,
+      inserted: 100,
+      duplicates: 0,
+      batches: ingested.length,
+      cursor: JOURNAL[99]!.cursor,
+    });
+    // Pages of 40: 40 + 40 + 20, each resuming after the last entry of the one before.
+    expect(agent.requests).toEqual([null, JOURNAL[39]!.cursor, JOURNAL[79]!.cursor]);
+    for (const batch of ingested) {
+      expect(batch.entries.length).toBeLessThanOrEqual(15);
+      expect(batch.bytes).toBeLessThanOrEqual(6000);
+    }
+    expect(await storedSeqnums()).toEqual(range(1, 100));
+    expect(await getCheckpoint(store.pool, host)).toBe(JOURNAL[99]!.cursor);
+
+    const again = await fetcher()(host);
+    expect(again).toMatchObject({
+      fetched: 0,
+      inserted: 0,
+      duplicates: 0,
+      batches: 0,
+      cursor: JOURNAL[99]!.cursor,
+    });
+    expect(again.error).toBeUndefined();
+    expect(agent.requests.at(-1)).toBe(JOURNAL[99]!.cursor);
+  });
+
+  it('retries a page the agent could not serve yet', async () => {
+    agent.faults.statuses = [503, 502];
+    const result = await fetcher()(host);
+    expect(result.error).toBeUndefined();
+    expect(result.inserted).toBe(100);
+    expect(agent.requests.slice(0, 3)).toEqual([null, null, null]);
+  });
+
+  it('keeps what was ingested when the stream breaks and resumes after the checkpoint', async () => {
+    agent.faults.cutAfterLines = 25;
+    const result = await fetcher()(host);
+    expect(result.error).toBeUndefined();
+    expect(result).toMatchObject({ fetched: 100, inserted: 100, duplicates: 0 });
+    // The broken first page delivered 25 entries; the next page starts right after the 25th.
+    expect(agent.requests.slice(0, 2)).toEqual([null, JOURNAL[24]!.cursor]);
+    expect(await storedSeqnums()).toEqual(range(1, 100));
+  });
+
+  it('stops at a bad line, keeping every entry before it', async () => {
+    agent.faults.badLineAt = 52;
+    const result = await fetcher()(host);
+    expect(result.error).toMatchObject({ code: 'UPSTREAM_FAILED' });
+    expect(result.error!.message).toMatch(/invalid entry/);
+    expect(result).toMatchObject({ fetched: 52, inserted: 52, cursor: JOURNAL[51]!.cursor });
+    expect(await storedSeqnums()).toEqual(range(1, 52));
+    expect(await getCheckpoint(store.pool, host)).toBe(JOURNAL[51]!.cursor);
+  });
+
+  it('does not retry a refused token', async () => {
+    const result = await fetcher({ token: 'wrong' })(host);
+    expect(result).toMatchObject({
+      fetched: 0,
+      inserted: 0,
+      cursor: null,
+      error: { code: 'UPSTREAM_FAILED' },
+    });
+    expect(result.error!.message).toContain('401');
+    expect(agent.requests).toEqual([]);
+  });
+
+  it('sends nothing after a batch ingest refused, so the checkpoint never skips entries', async () => {
+    let calls = 0;
+    const result = await fetcher({
+      ingest: async (batch) => {
+        calls += 1;
+        if (calls === 2) throw Object.assign(new Error('down'), { code: 'ECONNREFUSED' });
+        return ingestBatch(store.pool, batch);
+      },
+    })(host);
+    expect(calls).toBe(2);
+    expect(result.error).toEqual({ code: 'UPSTREAM_FAILED', message: 'connection failed: ECONNREFUSED' });
+    expect(result.inserted).toBe(15);
+    expect(await storedSeqnums()).toEqual(range(1, 15));
+    expect(await getCheckpoint(store.pool, host)).toBe(JOURNAL[14]!.cursor);
+  });
+
+  it('refuses an unknown host', async () => {
+    await expect(fetcher()('nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { InfralogsError } from '@infralogs/core';
+import { isRetryable, retryDelay, withRetry } from '../src/retry';
+
+const policy = { retries: 3, baseMs: 100, maxMs: 1000 };
+
+describe('retryDelay', () => {
+  it('doubles up to the ceiling, with half of each delay random', () => {
+    expect([1, 2, 3, 4, 5].map((n) => retryDelay(n, policy, () => 0))).toEqual([50, 100, 200, 400, 500]);
+    expect([1, 2, 3, 4, 5].map((n) => retryDelay(n, policy, () => 1))).toEqual([100, 200, 400, 800, 1000]);
+  });
+});
+
+describe('isRetryable', () => {
+  it('retries network failures and 5xx/429 answers, not client errors or bugs', () => {
+    expect(isRetryable(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(isRetryable(Object.assign(new Error('x'), { code: 'ETIMEDOUT' }))).toBe(true);
+    const upstream = (status: number) =>
+      new InfralogsError('UPSTREAM_FAILED', 'x', { details: { upstreamStatus: status } });
+    expect(isRetryable(upstream(503))).toBe(true);
+    expect(isRetryable(upstream(429))).toBe(true);
+    expect(isRetryable(upstream(401))).toBe(false);
+    expect(isRetryable(upstream(413))).toBe(false);
+    expect(isRetryable(new InfralogsError('UPSTREAM_FAILED', 'bad line'))).toBe(false);
+    expect(isRetryable(new TypeError('bug'))).toBe(false);
+  });
+});
+
+describe('withRetry', () => {
+  const fast = { retries: 2, baseMs: 1, maxMs: 2 };
+  it('retries a retryable failure until it succeeds', async () => {
+    let calls = 0;
+    const retried: number[] = [];
+    const value = await withRetry(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+        return 'ok';
+      },
+      fast,
+      { onRetry: (_e, attempt) => retried.push(attempt) },
+    );
+    expect(value).toBe('ok');
+    expect(retried).toEqual([1, 2]);
+  });
+
+  it('gives up after the budget and at once on a non-retryable error', async () => {
+    let calls = 0;
+    const refused = Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+    await expect(
+      withRetry(async () => {
+        calls += 1;
+        throw refused;
+      }, fast),
+    ).rejects.toBe(refused);
+    expect(calls).toBe(3);
+    calls = 0;
+    const denied = new InfralogsError('UPSTREAM_FAILED', 'no', { details: { upstreamStatus: 401 } });
+    await expect(
+      withRetry(async () => {
+        calls += 1;
+        throw denied;
+      }, fast),
+    ).rejects.toBe(denied);
+    expect(calls).toBe(1);
+  });
+});
