@@ -5,3 +5,4 @@ export * from './entry';
 export * from './faas';
 export * from './secrets';
 export * from './database';
+export * from './store';

@@ -1,0 +1,200 @@
+import { InfralogsError } from '../errors';
+import type { Logger } from '../log';
+import { ensurePartitions, initialPartitionClause } from './partitions';
+import { execute, select, withSession, type Queryable } from './sql';
+
+/**
+ * Versioned schema. Each migration runs once per database and is recorded in schema_migrations.
+ * Every statement is accepted by MySQL 8 and MariaDB 10.11 (no CREATE OR REPLACE, no IF NOT EXISTS
+ * on columns or indexes). DDL commits implicitly, so statements are written to be safe to re-run
+ * after a crash half-way (CREATE TABLE IF NOT EXISTS, INSERT IGNORE of fixed rows).
+ *
+ * Identifiers: `cursor` is a reserved word in both servers and is always quoted.
+ */
+export interface Migration {
+  version: string;
+  statements: (ctx: { now: Date }) => string[];
+}
+
+const TABLE = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci';
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: '0001_hosts_checkpoints',
+    statements: () => [
+      `CREATE TABLE IF NOT EXISTS hosts (
+        id INT UNSIGNED NOT NULL AUTO_INCREMENT,
+        name VARCHAR(255) NOT NULL,
+        agent_url VARCHAR(2048) NOT NULL,
+        enabled TINYINT(1) NOT NULL DEFAULT 1,
+        created_at DATETIME(6) NOT NULL,
+        updated_at DATETIME(6) NOT NULL,
+        PRIMARY KEY (id),
+        UNIQUE KEY uq_hosts_name (name)
+      ) ${TABLE}`,
+      // The position next to the cursor lets ingest detect a gap between two batches.
+      `CREATE TABLE IF NOT EXISTS checkpoints (
+        host_id INT UNSIGNED NOT NULL,
+        \`cursor\` VARCHAR(512) NOT NULL,
+        seqnum_id BINARY(16) NOT NULL,
+        seqnum BIGINT UNSIGNED NOT NULL,
+        ts DATETIME(6) NOT NULL,
+        updated_at DATETIME(6) NOT NULL,
+        PRIMARY KEY (host_id),
+        CONSTRAINT fk_checkpoints_host FOREIGN KEY (host_id) REFERENCES hosts (id) ON DELETE CASCADE
+      ) ${TABLE}`,
+    ],
+  },
+  {
+    version: '0002_logs',
+    // The primary key is the entry's identity (with ts, which every unique key of a partitioned
+    // table must contain); ordered host, seqnum_id, seqnum so a host's new entries append.
+    // No foreign key: partitioned InnoDB tables cannot have one.
+    statements: ({ now }) => [
+      `CREATE TABLE IF NOT EXISTS logs (
+        host_id INT UNSIGNED NOT NULL,
+        ts DATETIME(6) NOT NULL,
+        boot_id BINARY(16) NOT NULL,
+        seqnum_id BINARY(16) NOT NULL,
+        seqnum BIGINT UNSIGNED NOT NULL,
+        priority TINYINT UNSIGNED NULL,
+        hostname VARCHAR(255) NULL,
+        comm VARCHAR(64) NULL,
+        pid INT UNSIGNED NULL,
+        syslog_identifier VARCHAR(255) NULL,
+        unit VARCHAR(255) NULL,
+        \`cursor\` VARCHAR(512) NOT NULL,
+        message MEDIUMTEXT NULL,
+        message_raw MEDIUMBLOB NULL,
+        PRIMARY KEY (host_id, seqnum_id, seqnum, boot_id, ts),
+        KEY ix_logs_host_ts (host_id, ts),
+        KEY ix_logs_host_priority_ts (host_id, priority, ts),
+        KEY ix_logs_host_unit_ts (host_id, unit, ts),
+        KEY ix_logs_priority_ts (priority, ts)
+      ) ${TABLE}
+      ${initialPartitionClause(now, 7, 7)}`,
+    ],
+  },
+  {
+    version: '0003_rollups_gaps',
+    statements: () => [
+      // Dashboard counts without scanning logs; priority 255 = entry without PRIORITY.
+      `CREATE TABLE IF NOT EXISTS log_counts_hourly (
+        host_id INT UNSIGNED NOT NULL,
+        hour DATETIME NOT NULL,
+        priority TINYINT UNSIGNED NOT NULL,
+        n BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (host_id, hour, priority),
+        KEY ix_counts_hour (hour, priority)
+      ) ${TABLE}`,
+      `CREATE TABLE IF NOT EXISTS gaps (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        host_id INT UNSIGNED NOT NULL,
+        seqnum_id BINARY(16) NOT NULL,
+        boot_id BINARY(16) NOT NULL,
+        after_seqnum BIGINT UNSIGNED NOT NULL,
+        before_seqnum BIGINT UNSIGNED NOT NULL,
+        missing BIGINT UNSIGNED NOT NULL,
+        after_ts DATETIME(6) NULL,
+        before_ts DATETIME(6) NOT NULL,
+        detected_at DATETIME(6) NOT NULL,
+        PRIMARY KEY (id),
+        UNIQUE KEY uq_gaps_position (host_id, seqnum_id, after_seqnum),
+        KEY ix_gaps_host_before (host_id, before_ts),
+        KEY ix_gaps_before (before_ts),
+        CONSTRAINT fk_gaps_host FOREIGN KEY (host_id) REFERENCES hosts (id) ON DELETE CASCADE
+      ) ${TABLE}`,
+    ],
+  },
+  {
+    version: '0004_runs',
+    statements: () => [
+      `CREATE TABLE IF NOT EXISTS runs (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        triggered_by VARCHAR(64) NOT NULL,
+        status VARCHAR(16) NOT NULL,
+        lease_ms INT UNSIGNED NOT NULL,
+        started_at DATETIME(6) NOT NULL,
+        finished_at DATETIME(6) NULL,
+        PRIMARY KEY (id),
+        KEY ix_runs_started (started_at)
+      ) ${TABLE}`,
+      `CREATE TABLE IF NOT EXISTS run_hosts (
+        run_id BIGINT UNSIGNED NOT NULL,
+        host VARCHAR(255) NOT NULL,
+        status VARCHAR(16) NOT NULL,
+        fetched BIGINT UNSIGNED NOT NULL DEFAULT 0,
+        inserted BIGINT UNSIGNED NOT NULL DEFAULT 0,
+        duplicates BIGINT UNSIGNED NOT NULL DEFAULT 0,
+        \`cursor\` VARCHAR(512) NULL,
+        error_message TEXT NULL,
+        finished_at DATETIME(6) NULL,
+        PRIMARY KEY (run_id, host),
+        CONSTRAINT fk_run_hosts_run FOREIGN KEY (run_id) REFERENCES runs (id) ON DELETE CASCADE
+      ) ${TABLE}`,
+      // One row per kind of run: holding it (with an unexpired lease) means a run is active.
+      `CREATE TABLE IF NOT EXISTS run_lease (
+        name VARCHAR(32) NOT NULL,
+        run_id BIGINT UNSIGNED NULL,
+        expires_at DATETIME(6) NULL,
+        PRIMARY KEY (name)
+      ) ${TABLE}`,
+      `INSERT IGNORE INTO run_lease (name) VALUES ('collect')`,
+    ],
+  },
+];
+
+/**
+ * Applies the migrations not yet recorded, in order, in the connection's current database, under a
+ * named lock so two processes never migrate at once. Then makes sure the day partitions exist.
+ */
+export async function migrate(
+  db: Queryable,
+  options: { log?: Logger; now?: Date; migrations?: Migration[] } = {},
+): Promise<{ applied: string[] }> {
+  const now = options.now ?? new Date();
+  const migrations = options.migrations ?? MIGRATIONS;
+  const applied = await withSession(db, async (conn) => {
+    const [{ name } = { name: null }] = await select<{ name: string | null }>(
+      conn,
+      'SELECT DATABASE() AS name',
+    );
+    if (!name)
+      throw new InfralogsError('CONFIG_INVALID', 'no database selected: set the database to migrate');
+    const lock = `infralogs.migrate.${name}`.slice(0, 64);
+    const [got] = await select<{ ok: number | null }>(conn, 'SELECT GET_LOCK(?, 120) AS ok', [lock]);
+    if (Number(got?.ok) !== 1) throw new InfralogsError('CONFLICT', `another process is migrating ${name}`);
+    try {
+      await execute(
+        conn,
+        `CREATE TABLE IF NOT EXISTS schema_migrations (
+          version VARCHAR(64) NOT NULL,
+          applied_at DATETIME(6) NOT NULL,
+          PRIMARY KEY (version)
+        ) ${TABLE}`,
+      );
+      const done = new Set(
+        (await select<{ version: string }>(conn, 'SELECT version FROM schema_migrations')).map(
+          (r) => r.version,
+        ),
+      );
+      const out: string[] = [];
+      for (const m of migrations) {
+        if (done.has(m.version)) continue;
+        for (const sql of m.statements({ now })) await execute(conn, sql);
+        await execute(
+          conn,
+          'INSERT INTO schema_migrations (version, applied_at) VALUES (?, UTC_TIMESTAMP(6))',
+          [m.version],
+        );
+        options.log?.info('store.migration_applied', { database: name, version: m.version });
+        out.push(m.version);
+      }
+      return out;
+    } finally {
+      await select(conn, 'SELECT RELEASE_LOCK(?)', [lock]);
+    }
+  });
+  if (migrations.some((m) => m.version === '0002_logs')) await ensurePartitions(db, { now });
+  return { applied };
+}

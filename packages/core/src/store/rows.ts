@@ -1,0 +1,157 @@
+import type { Entry } from '../entry';
+
+/**
+ * Mapping from an entry to a `logs` row, and the multi-row INSERT chunks. Pure: tested without a
+ * server. Column order here is the order of LOGS_COLUMNS.
+ */
+export const LOGS_COLUMNS = [
+  'host_id',
+  'ts',
+  'boot_id',
+  'seqnum_id',
+  'seqnum',
+  'priority',
+  'hostname',
+  'comm',
+  'pid',
+  'syslog_identifier',
+  'unit',
+  'cursor',
+  'message',
+  'message_raw',
+] as const;
+
+/** VARCHAR widths (in characters) of the text columns; longer values are clipped, never rejected. */
+export const COLUMN_CHARS = {
+  hostname: 255,
+  comm: 64,
+  syslog_identifier: 255,
+  unit: 255,
+  cursor: 512,
+} as const;
+
+/** Priority as stored in rollups: NULL (no PRIORITY field) becomes 255 so it can be part of a key. */
+export const NO_PRIORITY = 255;
+
+export type LogRow = [
+  hostId: number,
+  ts: string,
+  bootId: Buffer,
+  seqnumId: Buffer,
+  seqnum: number,
+  priority: number | null,
+  hostname: string | null,
+  comm: string | null,
+  pid: number | null,
+  syslogIdentifier: string | null,
+  unit: string | null,
+  cursor: string,
+  message: string | null,
+  messageRaw: Buffer | null,
+];
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** `__REALTIME_TIMESTAMP` (µs since the epoch) → 'YYYY-MM-DD HH:MM:SS.ffffff' UTC, without losing µs. */
+export function formatTs(realtimeUs: number): string {
+  const ms = Math.floor(realtimeUs / 1000);
+  const d = new Date(ms);
+  const micros = realtimeUs - Math.floor(realtimeUs / 1_000_000) * 1_000_000;
+  return (
+    `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
+    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(micros, 6)}`
+  );
+}
+
+/** The hour bucket of a formatted ts ('YYYY-MM-DD HH:00:00'). */
+export const hourOf = (ts: string): string => `${ts.slice(0, 13)}:00:00`;
+
+/** Clips to `max` characters (code points, as MySQL counts them) without splitting a surrogate pair. */
+export function clip(value: string | null, max: number): string | null {
+  if (value === null || value.length <= max) return value;
+  let units = 0;
+  let chars = 0;
+  while (units < value.length && chars < max) {
+    const code = value.charCodeAt(units);
+    units += code >= 0xd800 && code <= 0xdbff && units + 1 < value.length ? 2 : 1;
+    chars++;
+  }
+  return value.slice(0, units);
+}
+
+export function toRow(hostId: number, e: Entry): LogRow {
+  return [
+    hostId,
+    formatTs(e.realtimeUs),
+    Buffer.from(e.bootId, 'hex'),
+    Buffer.from(e.seqnumId, 'hex'),
+    e.seqnum,
+    e.priority,
+    clip(e.hostname, COLUMN_CHARS.hostname),
+    clip(e.comm, COLUMN_CHARS.comm),
+    e.pid,
+    clip(e.syslogIdentifier, COLUMN_CHARS.syslog_identifier),
+    clip(e.unit, COLUMN_CHARS.unit),
+    clip(e.cursor, COLUMN_CHARS.cursor) ?? '',
+    e.message,
+    e.messageRaw === null ? null : Buffer.from(e.messageRaw, 'base64'),
+  ];
+}
+
+/** The identity of a row as one string: (boot_id, seqnum_id, seqnum, ts) within a host. */
+export function identityKey(bootIdHex: string, seqnumIdHex: string, seqnum: number | string, ts: string) {
+  return `${bootIdHex}/${seqnumIdHex}/${seqnum}/${ts}`;
+}
+
+export const rowIdentity = (r: LogRow): string =>
+  identityKey(r[2].toString('hex'), r[3].toString('hex'), r[4], r[1]);
+
+/**
+ * An upper bound of a row's size in the INSERT text: escaping at most doubles text, binary
+ * travels as hex (two characters a byte), plus room for the fixed-width columns and quotes.
+ */
+export function rowSqlBytes(r: LogRow): number {
+  let n = 200;
+  for (const v of r) {
+    if (typeof v === 'string') n += 2 * Buffer.byteLength(v, 'utf8');
+    else if (Buffer.isBuffer(v)) n += 2 * v.length;
+  }
+  return n;
+}
+
+/**
+ * Cuts rows into chunks for multi-row INSERTs, each under `maxBytes` of SQL text (so under
+ * max_allowed_packet) and at most `maxRows` rows. A single row larger than maxBytes gets a chunk of
+ * its own: the server decides whether it fits.
+ */
+export function chunkRows<R>(rows: R[], size: (r: R) => number, maxBytes: number, maxRows: number): R[][] {
+  const chunks: R[][] = [];
+  let current: R[] = [];
+  let bytes = 0;
+  for (const r of rows) {
+    const s = size(r);
+    if (current.length > 0 && (bytes + s > maxBytes || current.length >= maxRows)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += s;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** Hourly counts per priority of the given rows, for log_counts_hourly. */
+export function hourlyCounts(rows: LogRow[]): { hour: string; priority: number; n: number }[] {
+  const counts = new Map<string, { hour: string; priority: number; n: number }>();
+  for (const r of rows) {
+    const hour = hourOf(r[1]);
+    const priority = r[5] ?? NO_PRIORITY;
+    const key = `${hour}|${priority}`;
+    const c = counts.get(key);
+    if (c) c.n++;
+    else counts.set(key, { hour, priority, n: 1 });
+  }
+  return [...counts.values()];
+}

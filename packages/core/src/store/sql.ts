@@ -1,0 +1,113 @@
+import mysql from 'mysql2/promise';
+import type { Connection, Pool, PoolConnection, PoolOptions } from 'mysql2/promise';
+import { InfralogsError } from '../errors';
+
+/** Anything that can run a query: a pool, a pooled connection or a plain connection. */
+export type Queryable = Pool | PoolConnection | Connection;
+
+/**
+ * The mysql2 settings every store pool needs: DATETIME columns hold UTC ('Z'), BIGINTs beyond
+ * 2^53 come back as strings instead of wrong numbers, and text travels as utf8mb4.
+ */
+export const STORE_POOL_OPTIONS = {
+  timezone: 'Z',
+  supportBigNumbers: true,
+  charset: 'utf8mb4',
+} as const satisfies PoolOptions;
+
+export function createStorePool(options: PoolOptions): Pool {
+  return mysql.createPool({ connectionLimit: 4, ...options, ...STORE_POOL_OPTIONS });
+}
+
+export function isPool(db: Queryable): db is Pool {
+  return typeof (db as Pool).getConnection === 'function' && !('release' in db);
+}
+
+/** Runs `work` on one session (GET_LOCK and transactions are per session). */
+export async function withSession<T>(db: Queryable, work: (conn: Connection) => Promise<T>): Promise<T> {
+  if (!isPool(db)) return work(db);
+  const conn = await db.getConnection().catch((err: unknown) => {
+    throw storeError(err);
+  });
+  try {
+    return await work(conn);
+  } finally {
+    conn.release();
+  }
+}
+
+// Deadlocks and lock-wait timeouts are transient under concurrent batches; the whole transaction is retried.
+const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+
+/**
+ * Runs `work` in one transaction on one pooled connection: commit on success, rollback and a coded
+ * error otherwise. A connection whose rollback fails is destroyed rather than returned to the pool.
+ */
+export async function inTransaction<T>(
+  pool: Pool,
+  work: (conn: PoolConnection) => Promise<T>,
+  options: { retries?: number } = {},
+): Promise<T> {
+  const retries = options.retries ?? 2;
+  for (let attempt = 0; ; attempt++) {
+    const conn = await pool.getConnection().catch((err: unknown) => {
+      throw storeError(err);
+    });
+    let healthy = true;
+    try {
+      await conn.beginTransaction();
+      const result = await work(conn);
+      await conn.commit();
+      return result;
+    } catch (err) {
+      await conn.rollback().catch(() => {
+        healthy = false;
+      });
+      const code = (err as { code?: unknown }).code;
+      if (attempt < retries && typeof code === 'string' && RETRYABLE.has(code)) continue;
+      throw storeError(err);
+    } finally {
+      if (healthy) conn.release();
+      else conn.destroy();
+    }
+  }
+}
+
+/** MySQL/driver failures become DATABASE_FAILED with the server's error code; coded errors pass through. */
+export function storeError(err: unknown): InfralogsError {
+  if (err instanceof InfralogsError) return err;
+  const e = err as { code?: unknown; errno?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : 'UNKNOWN';
+  return new InfralogsError('DATABASE_FAILED', `database error ${code}`, {
+    cause: err,
+    details: { dbCode: code, ...(typeof e.errno === 'number' ? { errno: e.errno } : {}) },
+  });
+}
+
+/** Typed row access for SELECTs (mysql2 returns a union type for query results). */
+export async function select<T>(db: Queryable, sql: string, values?: unknown[]): Promise<T[]> {
+  try {
+    const [rows] = await db.query(sql, values);
+    return rows as T[];
+  } catch (err) {
+    throw storeError(err);
+  }
+}
+
+/** For INSERT/UPDATE/DELETE/DDL: the number of affected rows and the insert id. */
+export async function execute(
+  db: Queryable,
+  sql: string,
+  values?: unknown[],
+): Promise<{ affectedRows: number; insertId: number }> {
+  try {
+    const [res] = await db.query(sql, values);
+    const header = res as { affectedRows?: number; insertId?: number };
+    return { affectedRows: header.affectedRows ?? 0, insertId: header.insertId ?? 0 };
+  } catch (err) {
+    throw storeError(err);
+  }
+}
+
+export const formatSql = (sql: string, values: unknown[]): string =>
+  mysql.format(sql, values as Parameters<typeof mysql.format>[1]);

@@ -1,0 +1,185 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForReplica } from '@infralogs/devkit';
+import { messageBytes, type Entry } from '../../src/entry';
+import { getCheckpoint, ingestBatch } from '../../src/store/ingest';
+import { upsertHost } from '../../src/store/hosts';
+import { BOOT_ID, entries, entry, freshStore } from './fixtures';
+
+type Store = Awaited<ReturnType<typeof freshStore>>;
+let store: Store;
+
+beforeAll(async () => {
+  store = await freshStore();
+  for (const name of ['web-1', 'web-2', 'web-3', 'web-4', 'web-5', 'web-6'])
+    await upsertHost(store.pool, { name, agentUrl: `http://127.0.0.1:9/${name}` });
+});
+afterAll(async () => store?.drop());
+
+async function count(host: string, which: 'primary' | 'replica' = 'primary') {
+  const c = await store.admin(which);
+  const [rows] = await c.query(
+    'SELECT COUNT(*) AS n FROM logs JOIN hosts h ON h.id = logs.host_id WHERE h.name = ?',
+    [host],
+  );
+  await c.end();
+  return Number((rows as { n: number }[])[0]!.n);
+}
+
+async function rollup(host: string) {
+  const c = await store.admin();
+  const [rows] = await c.query(
+    'SELECT COALESCE(SUM(n), 0) AS n FROM log_counts_hourly JOIN hosts h ON h.id = host_id WHERE h.name = ?',
+    [host],
+  );
+  await c.end();
+  return Number((rows as { n: number }[])[0]!.n);
+}
+
+describe('ingestBatch', () => {
+  it('writes a batch on the primary, moves the checkpoint, and the replica receives the rows', async () => {
+    const batch = entries(1, 500);
+    const r = await ingestBatch(store.pool, { host: 'web-1', entries: batch });
+    expect(r).toEqual({
+      host: 'web-1',
+      received: 500,
+      inserted: 500,
+      duplicates: 0,
+      checkpoint: batch[499]!.cursor,
+      gaps: 0,
+    });
+    expect(await getCheckpoint(store.pool, 'web-1')).toBe(batch[499]!.cursor);
+    expect(await rollup('web-1')).toBe(500);
+    await waitForReplica(store.infra);
+    expect(await count('web-1', 'replica')).toBe(500);
+    const c = await store.admin('replica');
+    const [rows] = await c.query(
+      `SELECT ts, LOWER(HEX(boot_id)) AS boot, seqnum, priority, unit, \`cursor\` AS cur, message
+         FROM logs WHERE seqnum = 7`,
+    );
+    await c.end();
+    expect(rows).toEqual([
+      {
+        ts: '2026-11-30 12:00:00.007000',
+        boot: BOOT_ID,
+        seqnum: 7,
+        priority: 6,
+        unit: 'ssh.service',
+        cur: batch[6]!.cursor,
+        message: 'message 7',
+      },
+    ]);
+  });
+
+  it('inserts nothing twice when a batch is replayed or overlaps, and keeps rollups exact', async () => {
+    const first = await ingestBatch(store.pool, { host: 'web-2', entries: entries(1, 100) });
+    expect(first.inserted).toBe(100);
+    const replay = await ingestBatch(store.pool, { host: 'web-2', entries: entries(1, 100) });
+    expect(replay).toMatchObject({ received: 100, inserted: 0, duplicates: 100, gaps: 0 });
+    const overlap = await ingestBatch(store.pool, { host: 'web-2', entries: entries(51, 150) });
+    expect(overlap).toMatchObject({ inserted: 50, duplicates: 50 });
+    const repeated = [entry(151), entry(151), entry(152)];
+    expect(await ingestBatch(store.pool, { host: 'web-2', entries: repeated })).toMatchObject({
+      inserted: 2,
+      duplicates: 1,
+    });
+    expect(await count('web-2')).toBe(152);
+    expect(await rollup('web-2')).toBe(152);
+  });
+
+  it('does not move the checkpoint back when an older batch of the same journal is replayed', async () => {
+    await ingestBatch(store.pool, { host: 'web-3', entries: entries(1, 20) });
+    const r = await ingestBatch(store.pool, { host: 'web-3', entries: entries(1, 10) });
+    expect(r.checkpoint).toBe(entry(20).cursor);
+    expect(await getCheckpoint(store.pool, 'web-3')).toBe(entry(20).cursor);
+  });
+
+  it('leaves neither rows, rollups nor a moved checkpoint when the batch fails midway', async () => {
+    await ingestBatch(store.pool, { host: 'web-4', entries: entries(1, 10) });
+    const c = await store.admin();
+    // A real server-side failure in the third multi-row INSERT of the transaction.
+    await c.query(`CREATE TRIGGER fail_on_boom BEFORE INSERT ON logs FOR EACH ROW
+      BEGIN IF NEW.message = 'boom' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'boom'; END IF; END`);
+    try {
+      const batch = entries(11, 40);
+      batch[25] = entry(36, { message: 'boom' });
+      await expect(
+        ingestBatch(store.pool, { host: 'web-4', entries: batch }, { maxChunkRows: 10 }),
+      ).rejects.toMatchObject({ code: 'DATABASE_FAILED' });
+    } finally {
+      await c.query('DROP TRIGGER fail_on_boom');
+      await c.end();
+    }
+    expect(await count('web-4')).toBe(10);
+    expect(await rollup('web-4')).toBe(10);
+    expect(await getCheckpoint(store.pool, 'web-4')).toBe(entry(10).cursor);
+  });
+
+  it('round-trips invalid UTF-8 and 1 MiB messages byte for byte, on the replica too', async () => {
+    const raw = Buffer.from([0x66, 0xff, 0x6f, 0x0d, 0x00, 0xc3, 0x28, 0x0a]);
+    const big = 'ä'.repeat(512 * 1024) + '\u{1F600}\n\u0000end';
+    const bigRaw = Buffer.concat([Buffer.alloc(1024 * 1024, 0x41), Buffer.from([0xfe, 0xfe])]);
+    const batch: Entry[] = [
+      entry(1, { message: raw.toString('utf8'), messageRaw: raw.toString('base64') }),
+      entry(2, { message: big }),
+      entry(3, { message: bigRaw.toString('utf8'), messageRaw: bigRaw.toString('base64') }),
+      entry(4, { message: null, priority: null, unit: null, pid: null }),
+    ];
+    expect(Buffer.byteLength(big)).toBeGreaterThan(1024 * 1024);
+    await ingestBatch(store.pool, { host: 'web-5', entries: batch });
+    await waitForReplica(store.infra);
+    for (const which of ['primary', 'replica'] as const) {
+      const c = await store.admin(which);
+      const [rows] = await c.query({
+        sql: `SELECT seqnum, message, message_raw FROM logs JOIN hosts h ON h.id = host_id
+               WHERE h.name = 'web-5' ORDER BY seqnum`,
+        typeCast: (field, next) => (field.name === 'message' ? field.buffer() : next()),
+      });
+      await c.end();
+      const got = rows as { seqnum: number; message: Buffer | null; message_raw: Buffer | null }[];
+      expect(got).toHaveLength(4);
+      for (const [i, e] of batch.entries()) {
+        const stored = got[i]!.message_raw ?? got[i]!.message;
+        const want = messageBytes(e);
+        // Buffer.equals: vitest's deep equality walks 1 MiB byte by byte.
+        expect(stored === null || want === null ? stored === want : want.equals(stored)).toBe(true);
+      }
+      expect(got[1]!.message_raw).toBeNull();
+    }
+  });
+
+  it('records seqnum jumps as gaps, within a batch and from the checkpoint, but not replays or new seqnum ids', async () => {
+    const other = 'aa'.repeat(16);
+    const batch1 = [...entries(1, 5), ...entries(9, 10)];
+    expect(await ingestBatch(store.pool, { host: 'web-6', entries: batch1 })).toMatchObject({ gaps: 1 });
+    const batch2 = [entry(14), entry(1, { seqnumId: other }), entry(2, { seqnumId: other })];
+    expect(await ingestBatch(store.pool, { host: 'web-6', entries: batch2 })).toMatchObject({ gaps: 1 });
+    // Replaying the first batch neither re-records its gap nor treats it as new.
+    expect(await ingestBatch(store.pool, { host: 'web-6', entries: batch1 })).toMatchObject({ gaps: 0 });
+    const c = await store.admin();
+    const [rows] = await c.query(
+      `SELECT LOWER(HEX(seqnum_id)) AS sid, after_seqnum AS a, before_seqnum AS b, missing, before_ts AS ts
+         FROM gaps ORDER BY after_seqnum`,
+    );
+    await c.end();
+    expect(rows).toEqual([
+      { sid: entry(1).seqnumId, a: 5, b: 9, missing: 3, ts: '2026-11-30 12:00:00.009000' },
+      { sid: entry(1).seqnumId, a: 10, b: 14, missing: 3, ts: '2026-11-30 12:00:00.014000' },
+    ]);
+  });
+
+  it('answers an empty batch with the current checkpoint and refuses unknown hosts and bad batches', async () => {
+    expect(await ingestBatch(store.pool, { host: 'web-1', entries: [] })).toMatchObject({
+      received: 0,
+      checkpoint: entry(500).cursor,
+    });
+    await expect(ingestBatch(store.pool, { host: 'nope', entries: entries(1, 2) })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    const bad = { host: 'web-1', entries: [entry(501), { ...entry(502), priority: 9 }] };
+    await expect(ingestBatch(store.pool, bad)).rejects.toMatchObject({
+      code: 'BAD_BATCH',
+      details: { index: 1 },
+    });
+    expect(await count('web-1')).toBe(500);
+  });
+});
