@@ -1,5 +1,6 @@
 import type { Handler } from '@infralogs/core';
-import { parseJsonBody, requireCallerToken } from '@infralogs/fn-fetch-host';
+import { requireCallerToken } from './caller-auth';
+import { parseJsonBody } from './request-body';
 import { runCollection, type CollectDeps } from './collect';
 import { isCronCall, parseCollectBody } from './request';
 
