@@ -71,7 +71,7 @@ describe('rotator lifecycle', () => {
       );
       expect(await userExists(first.username)).toBe(false);
       const [rows] = await rotator.query('SELECT CURRENT_USER() AS u');
-      expect(rows[0].u).toBe(`${rotator.lease()!.username}@%`);
+      expect(rows[0]?.u).toBe(`${rotator.lease()!.username}@%`);
     } finally {
       await rotator.stop();
     }
@@ -95,7 +95,7 @@ describe('rotator lifecycle', () => {
       ).toBe(true);
       expect(rotator.lease()!.leaseId).not.toBe(first.leaseId);
       const [rows] = await rotator.query('SELECT CURRENT_USER() AS u');
-      expect(rows[0].u).toBe(`${rotator.lease()!.username}@%`);
+      expect(rows[0]?.u).toBe(`${rotator.lease()!.username}@%`);
     } finally {
       await rotator.stop();
     }
