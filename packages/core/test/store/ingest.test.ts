@@ -86,11 +86,22 @@ describe('ingestBatch', () => {
     expect(await rollup('web-2')).toBe(152);
   });
 
+  it('serialises concurrent overlapping batches of one host without duplicates or errors', async () => {
+    const results = await Promise.all([
+      ingestBatch(store.pool, { host: 'web-3', entries: entries(100, 300) }),
+      ingestBatch(store.pool, { host: 'web-3', entries: entries(200, 400) }),
+      ingestBatch(store.pool, { host: 'web-3', entries: entries(100, 400) }),
+    ]);
+    expect(results.reduce((n, r) => n + r.inserted, 0)).toBe(301);
+    expect(await count('web-3')).toBe(301);
+    expect(await rollup('web-3')).toBe(301);
+  });
+
   it('does not move the checkpoint back when an older batch of the same journal is replayed', async () => {
-    await ingestBatch(store.pool, { host: 'web-3', entries: entries(1, 20) });
-    const r = await ingestBatch(store.pool, { host: 'web-3', entries: entries(1, 10) });
-    expect(r.checkpoint).toBe(entry(20).cursor);
-    expect(await getCheckpoint(store.pool, 'web-3')).toBe(entry(20).cursor);
+    await ingestBatch(store.pool, { host: 'web-3', entries: entries(401, 420) });
+    const r = await ingestBatch(store.pool, { host: 'web-3', entries: entries(401, 410) });
+    expect(r.checkpoint).toBe(entry(420).cursor);
+    expect(await getCheckpoint(store.pool, 'web-3')).toBe(entry(420).cursor);
   });
 
   it('leaves neither rows, rollups nor a moved checkpoint when the batch fails midway', async () => {

@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  dropPartitionsOlderThan,
+  ensurePartitions,
+  initialPartitionClause,
+  listPartitions,
+  partitionDay,
+  partitionName,
+  planNewPartitions,
+  planRetention,
+} from '../../src/store/partitions';
+import { ingestBatch } from '../../src/store/ingest';
+import { upsertHost } from '../../src/store/hosts';
+import { migrate } from '../../src/store/migrations';
+import { createStorePool } from '../../src/store/sql';
+import { entry, freshStore } from './fixtures';
+
+const day = (s: string) => new Date(`${s}T00:00:00Z`);
+const at = (s: string) => new Date(`${s}Z`);
+
+describe('partition naming and plans', () => {
+  it('names a UTC day and reads it back, rejecting other names', () => {
+    expect(partitionName(at('2026-11-30T23:59:59'))).toBe('p20261130');
+    expect(partitionDay('p20261130')).toEqual(day('2026-11-30'));
+    expect(partitionDay('pmax')).toBeNull();
+    expect(partitionDay('p20261332')).toBeNull();
+  });
+  it('builds a clause from daysBack to daysAhead plus pmax', () => {
+    const clause = initialPartitionClause(at('2026-11-30T10:00:00'), 1, 1);
+    expect(clause).toContain("PARTITION p20261129 VALUES LESS THAN (TO_DAYS('2026-11-30'))");
+    expect(clause).toContain("PARTITION p20261201 VALUES LESS THAN (TO_DAYS('2026-12-02'))");
+    expect(clause).toContain('PARTITION pmax VALUES LESS THAN MAXVALUE');
+  });
+  it('plans the missing days after the newest partition', () => {
+    const plan = planNewPartitions(['p20261128', 'p20261129', 'pmax'], at('2026-11-30T10:00:00'), 2);
+    expect(plan.map(partitionName)).toEqual(['p20261130', 'p20261201', 'p20261202']);
+    expect(planNewPartitions(['p20261210', 'pmax'], at('2026-11-30T10:00:00'), 2)).toEqual([]);
+  });
+  it('plans retention of whole days older than N days, never pmax', () => {
+    const names = ['p20261127', 'p20261128', 'p20261129', 'p20261130', 'pmax'];
+    expect(planRetention(names, at('2026-11-30T10:00:00'), 2)).toEqual(['p20261127']);
+    expect(planRetention(names, at('2026-11-30T10:00:00'), 1)).toEqual(['p20261127', 'p20261128']);
+  });
+});
+
+describe('partitions on the server', () => {
+  let store: Awaited<ReturnType<typeof freshStore>>;
+  const now = at('2026-11-30T10:00:00');
+  beforeAll(async () => {
+    store = await freshStore({ now });
+    await upsertHost(store.pool, { name: 'h', agentUrl: 'http://127.0.0.1:9/' });
+  });
+  afterAll(async () => store?.drop());
+
+  it('migrate creates day partitions 7 days back and ahead, and ensurePartitions extends them', async () => {
+    const names = await listPartitions(store.pool);
+    expect(names[0]).toBe('p20261123');
+    expect(names.at(-2)).toBe('p20261207');
+    expect(names.at(-1)).toBe('pmax');
+    expect(await ensurePartitions(store.pool, { now, daysAhead: 7 })).toEqual([]);
+    const added = await ensurePartitions(store.pool, { now: at('2026-12-02T00:00:00'), daysAhead: 7 });
+    expect(added).toEqual(['p20261208', 'p20261209']);
+  });
+
+  it('keeps entries far in the past and future, and retention drops only whole old partitions', async () => {
+    const stamps = {
+      ancient: Date.UTC(1971, 0, 1) * 1000,
+      old: Date.UTC(2026, 10, 24, 5) * 1000,
+      recent: Date.UTC(2026, 10, 29, 5) * 1000,
+      future: Date.UTC(2030, 0, 1) * 1000,
+    };
+    const batch = Object.values(stamps).map((realtimeUs, i) => entry(i + 1, { realtimeUs }));
+    expect(await ingestBatch(store.pool, { host: 'h', entries: batch }, { now })).toMatchObject({
+      inserted: 4,
+    });
+    const where = async () => {
+      const c = await store.admin();
+      const [rows] = await c.query(
+        `SELECT PARTITION_NAME AS p, TABLE_ROWS AS n FROM information_schema.PARTITIONS
+          WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'logs'`,
+      );
+      const [logs] = await c.query('SELECT seqnum FROM logs ORDER BY seqnum');
+      await c.end();
+      return {
+        parts: (rows as { p: string }[]).map((r) => r.p),
+        seqnums: (logs as { seqnum: number }[]).map((r) => r.seqnum),
+      };
+    };
+    expect((await where()).seqnums).toEqual([1, 2, 3, 4]);
+
+    const dropped = await dropPartitionsOlderThan(store.pool, { days: 3, now });
+    // Days before 2026-11-27 go: the ancient entry (held by the oldest partition) and 11-24 with them.
+    expect(dropped).toEqual(['p20261123', 'p20261124', 'p20261125', 'p20261126']);
+    const after = await where();
+    expect(after.seqnums).toEqual([3, 4]);
+    expect(after.parts[0]).toBe('p20261127');
+    expect(after.parts).toContain('pmax');
+    expect(await dropPartitionsOlderThan(store.pool, { days: 3, now })).toEqual([]);
+    const c = await store.admin();
+    const [counts] = await c.query('SELECT MIN(hour) AS h FROM log_counts_hourly');
+    await c.end();
+    expect((counts as { h: string }[])[0]!.h).toBe('2026-11-29 05:00:00');
+  });
+
+  it('refuses a retention of less than one day', async () => {
+    await expect(dropPartitionsOlderThan(store.pool, { days: 0 })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+  });
+});
+
+describe('migrate', () => {
+  it('applies every migration once, in order, and nothing on a second run', async () => {
+    const store = await freshStore({ migrate: false });
+    try {
+      const first = await migrate(store.pool);
+      expect(first.applied).toEqual([
+        '0001_hosts_checkpoints',
+        '0002_logs',
+        '0003_rollups_gaps',
+        '0004_runs',
+      ]);
+      expect(await migrate(store.pool)).toEqual({ applied: [] });
+      const c = await store.admin();
+      const [tables] = await c.query('SHOW TABLES');
+      await c.end();
+      expect((tables as Record<string, string>[]).map((t) => Object.values(t)[0]).sort()).toEqual([
+        'checkpoints',
+        'gaps',
+        'hosts',
+        'log_counts_hourly',
+        'logs',
+        'run_hosts',
+        'run_lease',
+        'runs',
+        'schema_migrations',
+      ]);
+    } finally {
+      await store.drop();
+    }
+  });
+
+  it('refuses to run without a current database', async () => {
+    const store = await freshStore({ migrate: false });
+    const noDb = createStorePool({
+      host: store.infra.mysql.primary.host,
+      port: store.infra.mysql.primary.port,
+      user: store.infra.mysql.admin.user,
+      password: store.infra.mysql.admin.password,
+    });
+    try {
+      await expect(migrate(noDb)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    } finally {
+      await noDb.end();
+      await store.drop();
+    }
+  });
+});

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import {
+  chunkRows,
+  clip,
+  formatTs,
+  hourlyCounts,
+  NO_PRIORITY,
+  rowSqlBytes,
+  toRow,
+} from '../../src/store/rows';
+import { detectGaps } from '../../src/store/gaps';
+import { validateBatch } from '../../src/store/batch';
+import { entry, SEQNUM_ID } from './fixtures';
+
+describe('entry → row mapping', () => {
+  it('formats __REALTIME_TIMESTAMP as UTC with microseconds', () => {
+    expect(formatTs(1726585755776730)).toBe('2024-09-17 15:09:15.776730');
+    expect(formatTs(0)).toBe('1970-01-01 00:00:00.000000');
+    expect(formatTs(1_000_001)).toBe('1970-01-01 00:00:01.000001');
+  });
+
+  it('maps identity to binary, raw MESSAGE bytes to message_raw, and clips long text columns', () => {
+    const raw = Buffer.from([0xff, 0x00, 0x41]);
+    const row = toRow(3, entry(5, { messageRaw: raw.toString('base64'), unit: 'u'.repeat(300) }));
+    expect(row[0]).toBe(3);
+    expect(row[3]).toEqual(Buffer.from(SEQNUM_ID, 'hex'));
+    expect(row[4]).toBe(5);
+    expect(row[10]).toHaveLength(255);
+    expect(row[13]).toEqual(raw);
+    expect(toRow(1, entry(1))[13]).toBeNull();
+  });
+
+  it('clips by code points without splitting a surrogate pair', () => {
+    expect(clip('a\u{1F600}b', 2)).toBe('a\u{1F600}');
+    expect(clip('abc', 5)).toBe('abc');
+    expect(clip(null, 1)).toBeNull();
+  });
+
+  it('cuts chunks by bytes and rows, giving an oversized row a chunk of its own', () => {
+    const sizes = [3, 3, 3, 10, 1, 1, 1];
+    const chunks = chunkRows(sizes, (n) => n, 7, 2);
+    expect(chunks).toEqual([[3, 3], [3], [10], [1, 1], [1]]);
+    const big = toRow(1, entry(1, { message: 'é'.repeat(1000) }));
+    expect(rowSqlBytes(big)).toBeGreaterThan(4000);
+  });
+
+  it('counts rows per hour and priority, with 255 for entries without PRIORITY', () => {
+    const rows = [entry(1), entry(2, { priority: 3 }), entry(3, { priority: null }), entry(4)].map((e) =>
+      toRow(1, e),
+    );
+    expect(hourlyCounts(rows)).toEqual([
+      { hour: '2026-11-30 12:00:00', priority: 6, n: 2 },
+      { hour: '2026-11-30 12:00:00', priority: 3, n: 1 },
+      { hour: '2026-11-30 12:00:00', priority: NO_PRIORITY, n: 1 },
+    ]);
+  });
+});
+
+describe('detectGaps', () => {
+  const other = 'bb'.repeat(16);
+  it('finds jumps within a seqnum_id and from the previous checkpoint', () => {
+    const gaps = detectGaps({ seqnumId: SEQNUM_ID, seqnum: 2, realtimeUs: 7 }, [
+      entry(5),
+      entry(6),
+      entry(9),
+    ]);
+    expect(gaps.map((g) => [g.afterSeqnum, g.beforeSeqnum, g.missing, g.afterRealtimeUs])).toEqual([
+      [2, 5, 2, 7],
+      [6, 9, 2, entry(6).realtimeUs],
+    ]);
+  });
+  it('ignores a new seqnum_id, a new boot, replays and overlaps', () => {
+    const prev = { seqnumId: SEQNUM_ID, seqnum: 10, realtimeUs: null };
+    expect(detectGaps(prev, [entry(100, { seqnumId: other }), entry(101, { seqnumId: other })])).toEqual([]);
+    expect(detectGaps(prev, [entry(11, { bootId: 'cc'.repeat(16) }), entry(3), entry(12)])).toEqual([]);
+    expect(detectGaps(null, [entry(40)])).toEqual([]);
+  });
+  it('tracks interleaved seqnum_ids separately', () => {
+    const gaps = detectGaps(null, [
+      entry(1),
+      entry(1, { seqnumId: other }),
+      entry(2),
+      entry(4, { seqnumId: other }),
+    ]);
+    expect(gaps).toHaveLength(1);
+    expect(gaps[0]).toMatchObject({ seqnumId: other, afterSeqnum: 1, beforeSeqnum: 4, missing: 2 });
+  });
+});
+
+describe('validateBatch', () => {
+  it('returns the typed batch', () => {
+    const b = validateBatch({ host: 'h', entries: [entry(1)], extra: true });
+    expect(b).toEqual({ host: 'h', entries: [entry(1)] });
+  });
+  it.each([
+    [null, undefined],
+    [{ host: '', entries: [] }, undefined],
+    [{ host: 'h' }, undefined],
+    [{ host: 'h', entries: [entry(1), { ...entry(2), bootId: 'XYZ' }] }, 1],
+    [{ host: 'h', entries: [{ ...entry(1), surprise: 1 }] }, 0],
+  ])('rejects %j with BAD_BATCH', (body, index) => {
+    let err: unknown;
+    try {
+      validateBatch(body);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'BAD_BATCH', status: 400 });
+    expect((err as { details: { index?: number; reason: string } }).details.index).toBe(index);
+    expect((err as { details: { reason: string } }).details.reason).not.toBe('');
+  });
+});
