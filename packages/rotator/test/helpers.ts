@@ -31,15 +31,21 @@ export function poolPassword(pool: Pool): string {
 
 export async function setupEngine(
   infra: InfraInfo,
-  options: { ttl?: string; maxTtl?: string; grants?: string } = {},
+  options: {
+    ttl?: string;
+    maxTtl?: string;
+    grants?: string;
+    vault?: { addr: string; rootToken: string };
+  } = {},
 ): Promise<Engine> {
+  const server = options.vault ?? infra.vault;
   const mount = uniqueName('db');
   const role = 'app';
   const database = uniqueName('rot');
   const vault = async (path: string, method = 'GET', body?: unknown) => {
-    const res = await fetch(`${infra.vault.addr}/v1/${path}`, {
+    const res = await fetch(`${server.addr}/v1/${path}`, {
       method,
-      headers: { 'X-Vault-Token': infra.vault.rootToken, 'content-type': 'application/json' },
+      headers: { 'X-Vault-Token': server.rootToken, 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();
