@@ -6,3 +6,4 @@ export * from './faas';
 export * from './secrets';
 export * from './database';
 export * from './store';
+export * from './journal';

@@ -3,3 +3,4 @@ export * from './mariadb';
 export * from './openbao';
 export * from './testing';
 export * from './datasets';
+export * from './journals';

@@ -1,0 +1,60 @@
+/**
+ * Byte-level helpers shared by the journal readers: bytes that span chunks, and splitting a
+ * stream into lines at '\n' only ('\r' stays in the line: journal values may hold it).
+ */
+
+/** The pieces of one line or value that spans chunks, joined only when complete. */
+export class Pieces {
+  private parts: Buffer[] = [];
+  length = 0;
+  /** Stream position of the first piece. */
+  offset = 0;
+
+  add(piece: Buffer, offset: number): void {
+    if (this.length === 0) this.offset = offset;
+    this.parts.push(piece);
+    this.length += piece.length;
+  }
+
+  take(): Buffer {
+    const out = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length);
+    this.parts = [];
+    this.length = 0;
+    return out;
+  }
+}
+
+/** A line as a byte range that is only valid during the call, and its stream position. */
+export type LineHandler = (buf: Buffer, start: number, end: number, offset: number) => void;
+
+export class LineSplitter {
+  private readonly onLine: LineHandler;
+  private readonly pieces = new Pieces();
+  private base = 0;
+
+  constructor(onLine: LineHandler) {
+    this.onLine = onLine;
+  }
+
+  push(chunk: Buffer): void {
+    let p = 0;
+    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, p)) {
+      if (this.pieces.length === 0) this.onLine(chunk, p, nl, this.base + p);
+      else {
+        this.pieces.add(chunk.subarray(p, nl), this.base + p);
+        const line = this.pieces.take();
+        this.onLine(line, 0, line.length, this.pieces.offset);
+      }
+      p = nl + 1;
+    }
+    if (p < chunk.length) this.pieces.add(chunk.subarray(p), this.base + p);
+    this.base += chunk.length;
+  }
+
+  /** A last line without its newline is still a line. */
+  end(): void {
+    if (this.pieces.length === 0) return;
+    const line = this.pieces.take();
+    this.onLine(line, 0, line.length, this.pieces.offset);
+  }
+}

@@ -1,0 +1,83 @@
+import type { JournalFields } from '../entry';
+
+/**
+ * What the three journal readers (export, json, verbose) share: they take the output of
+ * `journalctl -o <format>` in chunks of any size, call `onEntry` once per entry with its raw
+ * fields, and report what they could not read instead of throwing, so that one bad line never
+ * loses the entries around it.
+ */
+export interface JournalReader {
+  /** Feeds the next bytes of the stream; a chunk may end anywhere, even inside a field. */
+  push(chunk: Buffer): void;
+  /** The stream has ended: emits a last entry left without its blank line, reports a cut-off field. */
+  end(): void;
+}
+
+/** A line (or cut-off field) that is not in the reader's format; it is skipped. */
+export interface InvalidLine {
+  /** Byte position of the line's first byte in the whole stream. */
+  offset: number;
+  /** The line's bytes (at most the first 1 KiB). */
+  line: Buffer;
+  reason: string;
+}
+
+/** A value the format itself dropped (json: `null` for large values; verbose: `[… blob data]`). */
+export interface LostField {
+  cursor: string | null;
+  field: string;
+  reason: 'too-large' | 'blob';
+}
+
+export interface ReaderHandlers {
+  onEntry: (fields: JournalFields) => void;
+  onInvalid?: (problem: InvalidLine) => void;
+  onLost?: (loss: LostField) => void;
+}
+
+/**
+ * The journal fields the entry model reads (see entryFromFields), in a fixed order: readers given
+ * this list keep only these, which saves work on the agent's hot path.
+ */
+export const ENTRY_FIELDS = [
+  '__CURSOR',
+  '__REALTIME_TIMESTAMP',
+  '__SEQNUM',
+  '__SEQNUM_ID',
+  '_BOOT_ID',
+  'MESSAGE',
+  '_HOSTNAME',
+  '_COMM',
+  '_PID',
+  'PRIORITY',
+  'SYSLOG_IDENTIFIER',
+  '_SYSTEMD_UNIT',
+] as const;
+export const ENTRY_FIELD_NAMES: ReadonlySet<string> = new Set(ENTRY_FIELDS);
+
+export const MAX_REPORTED_LINE = 1024;
+
+/** Appends one value of a field (repeated fields keep every value, in order). */
+export function addField(fields: JournalFields, name: string, value: Buffer): void {
+  const values = fields.get(name);
+  if (values === undefined) fields.set(name, [value]);
+  else values.push(value);
+}
+
+/** Reads a whole buffer with a reader; handy for tests and small inputs. */
+export function readAll<R extends JournalReader>(
+  make: (handlers: ReaderHandlers) => R,
+  bytes: Buffer,
+): { entries: JournalFields[]; invalid: InvalidLine[]; lost: LostField[] } {
+  const entries: JournalFields[] = [];
+  const invalid: InvalidLine[] = [];
+  const lost: LostField[] = [];
+  const reader = make({
+    onEntry: (f) => entries.push(f),
+    onInvalid: (p) => invalid.push(p),
+    onLost: (l) => lost.push(l),
+  });
+  reader.push(bytes);
+  reader.end();
+  return { entries, invalid, lost };
+}
