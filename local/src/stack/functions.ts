@@ -1,0 +1,124 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLogger } from '@infralogs/core';
+import type { Topology } from '@infralogs/devkit';
+import { startGateway, type Gateway, type GatewayFunctionOptions } from '../gateway';
+import type { Stack } from '../stack-file';
+import type { Progress } from './progress';
+import { writeSecretsDir } from './secrets';
+
+/** AppRole credentials of one Vault role, as the local stack hands them to a function. */
+export interface AppRoleIds {
+  roleId: string;
+  secretId: string;
+}
+
+export interface FunctionSettingsContext {
+  topology: Pick<Topology, 'primary' | 'replica'>;
+  vaultAddr: string;
+  /** Values of stack.yml's secrets (the caller tokens). */
+  secrets: Record<string, string>;
+  secretsRoot: string;
+}
+
+export interface FunctionSettings extends GatewayFunctionOptions {
+  env: Record<string, string>;
+  secretsDir: string;
+  /** The Vault role the function logs in as (its VAULT_DB_ROLE), null when it needs none. */
+  vaultRole: string | null;
+  /** The secret files to write: stack.yml's secrets plus the AppRole ids of its Vault role. */
+  secretValues: Record<string, string>;
+}
+
+/**
+ * What each function of stack.yml gets locally instead of its cluster settings: the local MariaDB
+ * server its `infralogs.io/db-access` label names, the OpenBao dev server with AppRole login (the
+ * cluster uses Kubernetes auth), and a secrets folder with exactly the secrets stack.yml lists,
+ * plus `vault-role-id`/`vault-secret-id` for its Vault role.
+ */
+export function functionSettings(
+  stack: Stack,
+  context: FunctionSettingsContext,
+  appRoles: Record<string, AppRoleIds>,
+): Record<string, FunctionSettings> {
+  const settings: Record<string, FunctionSettings> = {};
+  for (const [name, fn] of Object.entries(stack.functions)) {
+    const server =
+      fn.labels?.['infralogs.io/db-access'] === 'replica'
+        ? context.topology.replica
+        : context.topology.primary;
+    const vaultRole = fn.environment?.VAULT_DB_ROLE ?? null;
+    const secretValues: Record<string, string> = {};
+    for (const secret of fn.secrets ?? []) {
+      const value = context.secrets[secret];
+      if (value === undefined)
+        throw new Error(`stack.yml: ${name} needs secret "${secret}", which the local stack does not make`);
+      secretValues[secret] = value;
+    }
+    if (vaultRole !== null) {
+      const ids = appRoles[vaultRole];
+      if (!ids)
+        throw new Error(
+          `stack.yml: ${name} uses Vault role "${vaultRole}", which the bootstrap does not create`,
+        );
+      secretValues['vault-role-id'] = ids.roleId;
+      secretValues['vault-secret-id'] = ids.secretId;
+    }
+    settings[name] = {
+      env: {
+        DB_HOST: server.host,
+        DB_PORT: String(server.port),
+        VAULT_ADDR: context.vaultAddr,
+        VAULT_AUTH: 'approle',
+      },
+      secretsDir: join(context.secretsRoot, name),
+      vaultRole,
+      secretValues,
+    };
+  }
+  return settings;
+}
+
+/**
+ * Starts the gateway with every function. The gateway's and the functions' JSON logs go to
+ * `logFile`; the functions' warnings and errors also appear as progress lines.
+ */
+export async function startFunctions(options: {
+  stack: Stack;
+  settings: Record<string, FunctionSettings>;
+  port: number;
+  logFile: string;
+  progress: Progress;
+}): Promise<Gateway> {
+  for (const s of Object.values(options.settings)) await writeSecretsDir(s.secretsDir, s.secretValues);
+  mkdirSync(join(options.logFile, '..'), { recursive: true });
+  const functions = Object.fromEntries(
+    Object.entries(options.settings).map(([name, s]) => [name, { env: s.env, secretsDir: s.secretsDir }]),
+  );
+  return startGateway({
+    stack: options.stack,
+    host: '127.0.0.1',
+    port: options.port,
+    functions,
+    log: createLogger(
+      { component: 'gateway' },
+      { write: (line) => appendFileSync(options.logFile, `[gateway] ${line}\n`) },
+    ),
+    output: (fn, line) => {
+      appendFileSync(options.logFile, `[${fn}] ${line}\n`);
+      const level = /"level":"(warn|error)"/.exec(line)?.[1];
+      if (level) options.progress(`${fn} ${level}: ${summarizeLogLine(line)}`);
+    },
+  });
+}
+
+/** `event (message)` of a JSON log line, or the line itself. */
+function summarizeLogLine(line: string): string {
+  try {
+    const record = JSON.parse(line) as { event?: unknown; error?: { message?: unknown } };
+    const message = typeof record.error?.message === 'string' ? ` (${record.error.message})` : '';
+    return `${String(record.event)}${message}`;
+  } catch {
+    return line;
+  }
+}

@@ -1,0 +1,87 @@
+import { hostname as machineHostname } from 'node:os';
+import { join } from 'node:path';
+import { datasetLines, makeJournalDir, run, syslogToExport, type Dataset } from '@infralogs/devkit';
+
+/** One host's journal as an agent serves it. `dir` null = the machine's own journal. */
+export interface JournalSource {
+  host: string;
+  dir: string | null;
+  generated: boolean;
+}
+
+/** The three demo hosts and what their generated journals hold. */
+export const DEMO_HOSTS: { host: string; datasets: Dataset[]; entries: number }[] = [
+  { host: 'web-1', datasets: ['OpenSSH_2k'], entries: 3000 },
+  { host: 'db-1', datasets: ['Linux_2k'], entries: 2000 },
+  { host: 'edge-1', datasets: ['OpenSSH_2k', 'Linux_2k'], entries: 4000 },
+];
+
+/** True when this machine has a journal we may read with entries in it. */
+export async function machineJournalReadable(): Promise<boolean> {
+  try {
+    const { stdout } = await run('journalctl', ['-n', '1', '-o', 'export', '--all', '-q']);
+    return stdout.startsWith('__CURSOR=');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes a host's journal from the loghub datasets (or devkit's built-in sample lines when the
+ * datasets are not beside the clone): `count` entries cycling the lines, spread evenly over the
+ * `spanMs` before `endMs` so the dashboard shows recent days, cut into three boots.
+ */
+export async function generateJournal(
+  dir: string,
+  options: {
+    host: string;
+    datasets: Dataset[];
+    count: number;
+    endMs: number;
+    spanMs: number;
+    startSeqnum?: number;
+  },
+): Promise<string> {
+  const lines = options.datasets.flatMap((d) => datasetLines(d));
+  const all = Array.from({ length: options.count }, (_, i) => lines[i % lines.length]!);
+  const stepUs = Math.max(1, Math.floor((options.spanMs * 1000) / options.count));
+  const startUs = (options.endMs - options.spanMs) * 1000;
+  const data = syslogToExport(all, {
+    hostname: options.host,
+    boots: 3,
+    seed: options.host,
+    startSeqnum: options.startSeqnum ?? 1,
+    realtimeUs: (i) => startUs + i * stepUs,
+  });
+  return makeJournalDir(data, dir, { file: 'system.journal' });
+}
+
+/**
+ * The journals the stack's agents serve: the first agent serves the machine's own journal when it
+ * is readable and not empty (named after this machine); the others, or all three, serve journals
+ * generated under `<stateDir>/journals/<host>/`.
+ */
+export async function prepareJournals(
+  stateDir: string,
+  options: { useMachineJournal: boolean; now?: number },
+): Promise<JournalSource[]> {
+  const now = options.now ?? Date.now();
+  const machine = options.useMachineJournal && (await machineJournalReadable());
+  const sources: JournalSource[] = [];
+  for (const [i, demo] of DEMO_HOSTS.entries()) {
+    if (i === 0 && machine) {
+      sources.push({ host: machineHostname(), dir: null, generated: false });
+      continue;
+    }
+    const dir = join(stateDir, 'journals', demo.host);
+    await generateJournal(dir, {
+      host: demo.host,
+      datasets: demo.datasets,
+      count: demo.entries,
+      endMs: now,
+      spanMs: 3 * 24 * 3600_000,
+    });
+    sources.push({ host: demo.host, dir, generated: true });
+  }
+  return sources;
+}
