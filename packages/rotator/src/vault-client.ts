@@ -136,18 +136,24 @@ export class VaultClient {
     };
   }
 
-  /** Renews a lease; a lease that no longer exists fails with LeaseInvalidError. */
+  /**
+   * Renews a lease; a lease that no longer exists fails with LeaseInvalidError. Like revocation it
+   * uses the URL form (a policy can then allow one role's leases only) and falls back to the body
+   * form that Vault's default policy allows.
+   */
   async renewLease(
     leaseId: string,
     incrementSeconds: number,
   ): Promise<{ leaseDuration: number; renewable: boolean }> {
+    const increment = Math.max(1, Math.round(incrementSeconds));
     try {
-      const body = await this.call(`renew ${leaseId}`, () =>
-        this.raw.renew({ lease_id: leaseId, increment: Math.max(1, Math.round(incrementSeconds)) }),
-      );
+      const body = await this.write(`sys/leases/renew/${leaseId}`, { increment }).catch((err: unknown) => {
+        if (!(err instanceof VaultDeniedError)) throw err;
+        return this.call(`renew ${leaseId}`, () => this.raw.renew({ lease_id: leaseId, increment }));
+      });
       return { leaseDuration: Number(body?.lease_duration ?? 0), renewable: Boolean(body?.renewable) };
     } catch (err) {
-      // Vault answers 400 "lease not found" / "invalid lease ID" for expired or revoked leases.
+      // Vault answers 400 "lease not found" / "past the max TTL" for leases that cannot go on.
       if (err instanceof VaultRequestError && err.status === 400) {
         throw new LeaseInvalidError(`lease ${leaseId} can no longer be renewed: ${err.message}`, {
           cause: err,
