@@ -101,6 +101,80 @@ export async function makeJournalDir(
 }
 
 // ---------------------------------------------------------------------------------------------
+// The hard cases every reader must survive
+
+export const EDGE_BOOT_IDS = [
+  '6a1f0c6d2e8b4b37a1d5c0f2e9b8a701',
+  '6a1f0c6d2e8b4b37a1d5c0f2e9b8a702',
+  '6a1f0c6d2e8b4b37a1d5c0f2e9b8a703',
+] as const;
+
+/** 1 MiB of printable text (one line: journalctl prints it in the text form). */
+export const MIB_TEXT = 'The quick brown fox jumps over the lazy dog. '.repeat(23302).slice(0, 1024 * 1024);
+/** 1 MiB with a newline every 80 bytes (journalctl prints it in the binary form). */
+export const MIB_LINES = Array.from({ length: 13108 }, (_, i) => `line ${i}`.padEnd(79, '.'))
+  .join('\n')
+  .slice(0, 1024 * 1024);
+
+/**
+ * Entries with every case the readers must get right, over three boots: a binary MESSAGE,
+ * invalid UTF-8, embedded newline and carriage return, an escape sequence, a C1 control, a
+ * trailing newline, 1 MiB messages in both forms, values of 4 KiB and more, a repeated field,
+ * missing PRIORITY and _PID, an empty value, non-ASCII text. `MSG_ID` names each entry.
+ */
+export function edgeCaseEntries(hostname = 'edge-host'): ExportEntry[] {
+  const base = 1767225600000000;
+  const cases: Record<string, ExportValue | ExportValue[]>[] = [
+    {
+      MSG_ID: 'plain',
+      MESSAGE: 'hello world',
+      PRIORITY: '6',
+      _PID: '100',
+      SYSLOG_IDENTIFIER: 'app',
+      _COMM: 'app',
+      _SYSTEMD_UNIT: 'app.service',
+    },
+    { MSG_ID: 'newline', MESSAGE: 'line one\nline two\n  indented three', PRIORITY: '3', _PID: '101' },
+    { MSG_ID: 'carriage-return', MESSAGE: 'carriage\rreturn', PRIORITY: '4', _PID: '102' },
+    { MSG_ID: 'invalid-utf8', MESSAGE: Buffer.from([0x66, 0xff, 0x6f, 0x0d]), PRIORITY: '2', _PID: '103' },
+    { MSG_ID: 'escape', MESSAGE: 'esc \u001b[31mred\u001b[0m', PRIORITY: '5', _PID: '104' },
+    { MSG_ID: 'c1-control', MESSAGE: 'next\u0085line', PRIORITY: '6' },
+    { MSG_ID: 'trailing-newline', MESSAGE: 'ends with a newline\n', PRIORITY: '6', _PID: '105' },
+    { MSG_ID: 'unicode', MESSAGE: 'grüße ✓ 日本語 🙂', PRIORITY: '6', _PID: '106' },
+    { MSG_ID: 'missing-priority-pid', MESSAGE: 'no priority and no pid' },
+    {
+      MSG_ID: 'repeated',
+      MESSAGE: 'a repeated field',
+      TAG: ['first-value', 'second-value'],
+      PRIORITY: '7',
+      _PID: '107',
+    },
+    { MSG_ID: 'empty', MESSAGE: '', PRIORITY: '0', _PID: '108', EMPTY_FIELD: '' },
+    {
+      MSG_ID: 'value-4k',
+      MESSAGE: 'x'.repeat(4096),
+      PRIORITY: '6',
+      _PID: '109',
+      BIG_FIELD: 'y'.repeat(5000),
+    },
+    { MSG_ID: 'mib-text', MESSAGE: MIB_TEXT, PRIORITY: '6', _PID: '110' },
+    { MSG_ID: 'mib-lines', MESSAGE: MIB_LINES, PRIORITY: '6', _PID: '111' },
+    { MSG_ID: 'tab', MESSAGE: 'tab\tseparated', PRIORITY: '1', _PID: '112' },
+  ];
+  return cases.map((fields, i) => {
+    const boot = EDGE_BOOT_IDS[Math.floor((i * EDGE_BOOT_IDS.length) / cases.length)]!;
+    return {
+      __REALTIME_TIMESTAMP: String(base + i * 1_000_000),
+      __MONOTONIC_TIMESTAMP: String(5_000_000 + i * 1_000_000),
+      _BOOT_ID: boot,
+      _TRANSPORT: 'journal',
+      ...fields,
+      _HOSTNAME: hostname,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Realistic entries from syslog text (the loghub datasets)
 
 /** A few lines of each dataset, used when ../shared/datasets is not there. */

@@ -1,0 +1,100 @@
+import { writeExport, type ExportEntry } from '@infralogs/devkit';
+import { describe, expect, it } from 'vitest';
+import { entryFromFields, type Entry } from '../../src/entry';
+import type { InfralogsError } from '../../src/errors';
+import { EntryReader, ExportParser, readAll } from '../../src/journal';
+
+const S = '8c7196499b954413a742eb1e2107fa5d';
+const B = '0ffe5f74a4bd49ca8597eb05fe1a512a';
+const CURSOR = `s=${S};i=1f;b=${B};m=39f445;t=6225212a5b6da;x=3f056d2626450d83`;
+
+/** What the reference mapping gives: entryFromFields over every field, or its error code. */
+function reference(bytes: Buffer): (Entry | string)[] {
+  return readAll((h) => new ExportParser(h), bytes).entries.map((f) => {
+    try {
+      return entryFromFields(f);
+    } catch (err) {
+      return (err as InfralogsError).code;
+    }
+  });
+}
+
+function fast(bytes: Buffer): (Entry | string)[] {
+  const out: (Entry | string)[] = [];
+  const reader = new EntryReader({ onEntry: (e) => out.push(e), onUnmapped: (err) => out.push(err.code) });
+  reader.push(bytes);
+  reader.end();
+  return out;
+}
+
+const cases: Record<string, ExportEntry> = {
+  'cursor only': { __CURSOR: CURSOR },
+  'cursor in another order': { __CURSOR: `i=1f;s=${S};b=${B};m=1;t=2;x=3` },
+  'cursor with an old p= part': { __CURSOR: `${CURSOR};p=system.journal` },
+  'uppercase hex cursor': { __CURSOR: CURSOR.toUpperCase() },
+  'cursor with a 14-digit seqnum': { __CURSOR: CURSOR.replace('i=1f', 'i=1ffffffffffff') },
+  'cursor with an unsafe seqnum': { __CURSOR: CURSOR.replace('i=1f', 'i=fffffffffffffff') },
+  'no cursor': { MESSAGE: 'lost' },
+  'empty cursor': { __CURSOR: '', MESSAGE: 'lost' },
+  'malformed cursor': { __CURSOR: 'garbage' },
+  'identity fields win over the cursor': {
+    __CURSOR: CURSOR,
+    __SEQNUM: '77',
+    __SEQNUM_ID: 'a'.repeat(32),
+    _BOOT_ID: 'b'.repeat(32),
+    __REALTIME_TIMESTAMP: '1700000000000000',
+  },
+  'garbage identity fields fall back to the cursor': {
+    __CURSOR: CURSOR,
+    __SEQNUM: 'x',
+    __REALTIME_TIMESTAMP: '99999999999999999',
+  },
+  'padded and odd integers': { __CURSOR: CURSOR, PRIORITY: ' 6 ', _PID: '007' },
+  'out of range integers': { __CURSOR: CURSOR, PRIORITY: '8', _PID: '4294967296' },
+  'signed and decimal integers': { __CURSOR: CURSOR, PRIORITY: '-1', _PID: '1.5' },
+  'non-ASCII text fields': {
+    __CURSOR: CURSOR,
+    _HOSTNAME: 'hôte',
+    SYSLOG_IDENTIFIER: Buffer.from([0xff]),
+    _COMM: '',
+  },
+  'repeated fields: the first wins': {
+    __CURSOR: [CURSOR, 'other'],
+    MESSAGE: ['one', 'two'],
+    PRIORITY: ['3', '4'],
+  },
+  'invalid UTF-8 and encoded surrogates': {
+    __CURSOR: CURSOR,
+    MESSAGE: Buffer.from([0xed, 0xa0, 0x80, 0x41]),
+  },
+  'overlong encoding': { __CURSOR: CURSOR, MESSAGE: Buffer.from([0xc0, 0xaf]) },
+};
+
+describe('EntryReader', () => {
+  it.each(Object.entries(cases))('%s: same as entryFromFields', (_, entry) => {
+    const bytes = writeExport([entry]);
+    expect(fast(bytes)).toEqual(reference(bytes));
+  });
+
+  it('keeps host, unit and identity strings right when they change from entry to entry', () => {
+    const entries: ExportEntry[] = ['a', 'b', 'a', 'ab', 'a'].map((h, i) => ({
+      __CURSOR: CURSOR.replace('i=1f', `i=${i + 1}`).replace(B, i % 2 ? 'c'.repeat(32) : B),
+      _HOSTNAME: h,
+      _SYSTEMD_UNIT: `${h}.service`,
+    }));
+    const bytes = writeExport(entries);
+    const out = fast(bytes) as Entry[];
+    expect(out).toEqual(reference(bytes));
+    expect(out.map((e) => e.hostname)).toEqual(['a', 'b', 'a', 'ab', 'a']);
+    expect(out.map((e) => e.bootId[0])).toEqual(['0', 'c', '0', 'c', '0']);
+  });
+
+  it('skips an entry it cannot map and goes on', () => {
+    const bytes = writeExport([{ __CURSOR: CURSOR }, { MESSAGE: 'no cursor' }, { __CURSOR: CURSOR }]);
+    expect(fast(bytes)).toEqual([
+      expect.objectContaining({ seqnum: 31 }),
+      'BAD_CURSOR',
+      expect.objectContaining({ seqnum: 31 }),
+    ]);
+  });
+});
