@@ -20,6 +20,7 @@ import {
   VerboseParser,
   type InvalidLine,
   type JournalReader,
+  type ReaderHandlers,
 } from '../../src/journal';
 import { feed, journalctl, randomSizes } from './helpers';
 
@@ -38,8 +39,7 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-const exportParser = (h: Parameters<typeof readAll>[0] extends (x: infer H) => unknown ? H : never) =>
-  new ExportParser(h);
+const exportParser = (h: ReaderHandlers) => new ExportParser(h);
 const msgId = (f: JournalFields) => f.get('MSG_ID')?.[0]?.toString();
 /** Fields as comparable plain data: name → base64 of each value, names sorted. */
 const plain = (f: JournalFields) =>
@@ -181,11 +181,14 @@ describe('export on real journal files', () => {
       json: journalctl(edgeDir, '--all', '-o', 'json'),
       verbose: journalctl(edgeDir, '--all', '-o', 'verbose'),
     };
-    const make = { json: (h: never) => new JsonParser(h), verbose: (h: never) => new VerboseParser(h) };
+    const make: Record<'json' | 'verbose', (h: ReaderHandlers) => JournalReader> = {
+      json: (h) => new JsonParser(h),
+      verbose: (h) => new VerboseParser(h),
+    };
     for (const format of ['json', 'verbose'] as const) {
       const whole = readAll(make[format], bytes[format]).entries.map(plain);
       const chunked: JournalFields[] = [];
-      const reader: JournalReader = make[format]({ onEntry: (f: JournalFields) => chunked.push(f) } as never);
+      const reader = make[format]({ onEntry: (f) => chunked.push(f) });
       feed(reader, bytes[format], randomSizes(7, 300, 5000));
       expect(chunked.map(plain)).toEqual(whole);
     }
