@@ -1,0 +1,139 @@
+/**
+ * One function = one child process running the node22-ts wrapper (templates/node22-ts/main-local.ts
+ * under tsx), as of-watchdog runs `node index.js` in the image: its own process.env, its own
+ * secrets folder, its own port. A crashed process is restarted with a growing delay, as the kubelet
+ * restarts a crashed pod.
+ */
+import { createRequire } from 'node:module';
+import { connect } from 'node:net';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Logger } from '@infralogs/core';
+import { freePort, startProcess, waitFor, type Managed } from '@infralogs/devkit';
+
+const MAIN_LOCAL = fileURLToPath(new URL('../../../templates/node22-ts/main-local.ts', import.meta.url));
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/** What a child inherits from the gateway's environment; everything else comes from stack.yml. */
+const INHERITED = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
+
+export interface FunctionProcessOptions {
+  name: string;
+  handlerFile: string;
+  /** The function's folder: the working directory and FUNCTION_DIR (static files). */
+  functionDir: string;
+  /** stack.yml environment with the caller's overrides applied. */
+  env: Record<string, string>;
+  secretsDir?: string;
+  log: Logger;
+  /** Each line the function writes (its JSON logs). */
+  output: (name: string, line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.once('connect', () => done(true)).once('error', () => done(false));
+    socket.setTimeout(1000, () => done(false));
+  });
+
+export class FunctionProcess {
+  readonly name: string;
+  port = 0;
+  #proc: Managed | undefined;
+  #stopping = false;
+  #restarts = 0;
+  #startedAt = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
+  readonly #options: FunctionProcessOptions;
+
+  constructor(options: FunctionProcessOptions) {
+    this.name = options.name;
+    this.#options = options;
+  }
+
+  get running(): boolean {
+    const child = this.#proc?.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.#proc?.child.pid;
+  }
+
+  /** Starts the process and resolves once it accepts connections; rejects with its output if it dies. */
+  async start(): Promise<void> {
+    if (!this.port) this.port = await freePort();
+    const { env, secretsDir, handlerFile, functionDir } = this.#options;
+    const inherited = Object.fromEntries(
+      INHERITED.flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
+    );
+    const proc = startProcess(process.execPath, ['--import', TSX_LOADER, MAIN_LOCAL], {
+      cwd: functionDir,
+      env: {
+        ...inherited,
+        ...env,
+        ...(secretsDir ? { SECRETS_DIR: secretsDir } : {}),
+        FUNCTION_DIR: functionDir,
+        HANDLER: handlerFile,
+        http_port: String(this.port),
+        http_host: '127.0.0.1',
+      },
+    });
+    this.#proc = proc;
+    this.#forwardOutput(proc);
+    let died = false;
+    void proc.exited.then(() => (died = true));
+    try {
+      await waitFor(
+        `function ${this.name} on port ${this.port}`,
+        async () => died || (await portOpen(this.port)),
+        this.#options.readyTimeoutMs ?? 30_000,
+        50,
+      );
+      if (died) throw new Error(`function ${this.name} exited during start-up`);
+    } catch (err) {
+      await proc.stop('SIGKILL');
+      throw new Error(`${(err as Error).message}\n${proc.output().slice(-2000)}`);
+    }
+    this.#startedAt = Date.now();
+    void proc.exited.then((code) => this.#exited(proc, code));
+  }
+
+  #forwardOutput(proc: Managed) {
+    for (const stream of [proc.child.stdout, proc.child.stderr]) {
+      let rest = '';
+      stream?.on('data', (chunk: Buffer) => {
+        const lines = (rest + chunk.toString('utf8')).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) if (line) this.#options.output(this.name, line);
+      });
+    }
+  }
+
+  #exited(proc: Managed, code: number | null) {
+    if (this.#stopping || proc !== this.#proc) return;
+    // A process that ran a while before dying starts over with a short delay.
+    if (Date.now() - this.#startedAt > 60_000) this.#restarts = 0;
+    this.#scheduleRestart({ code });
+  }
+
+  #scheduleRestart(fields: Record<string, unknown>) {
+    if (this.#stopping) return;
+    const delayMs = Math.min(30_000, 1000 * 2 ** this.#restarts++);
+    this.#options.log.error('function.exited', { function: this.name, ...fields, restartInMs: delayMs });
+    this.#restartTimer = setTimeout(() => {
+      this.start().catch((error: unknown) => this.#scheduleRestart({ error }));
+    }, delayMs);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#restartTimer);
+    await this.#proc?.stop('SIGTERM', 5000);
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * A local stand-in for the OpenFaaS CE gateway, run from stack.yml: each function is its own
+ * process hosting the node22-ts wrapper, reached through OpenFaaS's routes and semantics.
+ *
+ *   GET  /healthz, /_/health          the gateway is up
+ *   GET  /system/functions             the deployed functions (like the gateway API; no basic auth here)
+ *   ANY  /function/NAME[/path][?query] synchronous call, streamed both ways; 504 past exec_timeout
+ *   POST /async-function/NAME[/path]   202 + X-Call-Id; queued, one at a time, result to X-Callback-Url
+ *   cron                               functions with `topic: cron-function` + `schedule`, UTC
+ *
+ * NAME may carry the namespace suffix `.openfaas-fn`, as the cron-connector sends it. Like CE, there
+ * is no authentication on function routes: functions check their callers' tokens themselves, and
+ * cron calls (no token, `X-Connector: cron-connector`) come from inside, as they do in the cluster.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import express, { type Request, type Response } from 'express';
+import { createLogger, InfralogsError, type Logger } from '@infralogs/core';
+import { findHandlerFile } from '../../../templates/node22-ts/handler-file';
+import { WATCHDOG_DEFAULTS } from '../../../templates/node22-ts/watchdog';
+import { CE_LIMITS, CRON_TOPIC, type Stack, type StackFunction } from '../stack-file';
+import { AsyncQueue, CE_ASYNC_MAX_BODY, type AsyncCall } from './async-queue';
+import { CronScheduler } from './cron';
+import { parseDuration } from './duration';
+import { sendError } from './errors';
+import { FunctionProcess } from './function-process';
+import { forward, invoke, type Reply } from './proxy';
+
+export interface GatewayFunctionOptions {
+  /** Overrides of the function's stack.yml environment (e.g. DB_HOST of the local MariaDB). */
+  env?: Record<string, string>;
+  /** Folder of secret files, mounted as /var/openfaas/secrets would be (SECRETS_DIR). */
+  secretsDir?: string;
+  /** Handler file; default: src/handler.ts (or handler.ts) in the stack's handler folder. */
+  handlerFile?: string;
+}
+
+export interface StartGatewayOptions {
+  stack: Stack;
+  host?: string;
+  /** 0 or absent: any free port. */
+  port?: number;
+  functions?: Record<string, GatewayFunctionOptions>;
+  /** Start only these functions (default: all of the stack's). */
+  only?: string[];
+  /** Run cron schedules (default true). `{ seconds: true }` accepts six-field schedules, for tests. */
+  cron?: boolean | { seconds?: boolean };
+  log?: Logger;
+  /** Each line a function writes; default: copied to this process's stderr. */
+  output?: (fn: string, line: string) => void;
+}
+
+export type CallKind = 'sync' | 'async';
+
+export interface CallRecord {
+  callId: string;
+  function: string;
+  kind: CallKind;
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  /** `cron-connector` when the call came from a cron tick. */
+  connector?: string;
+}
+
+export interface FunctionInfo {
+  name: string;
+  port: number;
+  pid: number | undefined;
+  running: boolean;
+  execTimeoutMs: number;
+}
+
+export interface Gateway {
+  url: string;
+  functions: () => FunctionInfo[];
+  /** Finished calls, oldest first (the last 1000). */
+  calls: CallRecord[];
+  /** Fires a cron function now, as its next tick would; resolves with the function's answer. */
+  fireCron: (name: string) => Promise<Reply>;
+  /** Resolves when the async queue is empty and idle. */
+  asyncIdle: () => Promise<void>;
+  stop: () => Promise<void>;
+}
+
+const MAX_CALL_RECORDS = 1000;
+
+interface Hosted {
+  fn: StackFunction;
+  process: FunctionProcess;
+  execTimeoutMs: number;
+}
+
+function execTimeout(name: string, env: Record<string, string>): number {
+  const text = env.exec_timeout ?? WATCHDOG_DEFAULTS.exec_timeout;
+  const ms = parseDuration(text);
+  if (ms === undefined)
+    throw new InfralogsError('CONFIG_INVALID', `${name}: exec_timeout "${text}" is not a duration`);
+  return ms;
+}
+
+function checkSecrets(name: string, fn: StackFunction, secretsDir: string | undefined) {
+  const missing = (fn.secrets ?? []).filter((s) => !secretsDir || !existsSync(join(secretsDir, s)));
+  if (missing.length) {
+    // faas-netes refuses the deploy the same way: "Required secret ... not found".
+    throw new InfralogsError(
+      'CONFIG_INVALID',
+      `${name}: required secret(s) ${missing.join(', ')} not found in ${secretsDir ?? '(no secretsDir given)'}`,
+    );
+  }
+}
+
+/** `name` or `name.openfaas-fn`; another namespace is not found, as in CE. */
+function functionName(param: string): string | undefined {
+  const [name, ns, ...rest] = param.split('.');
+  if (rest.length || (ns !== undefined && ns !== CE_LIMITS.namespace)) return undefined;
+  return name;
+}
+
+const header = (req: IncomingMessage, name: string) => {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+export async function startGateway(options: StartGatewayOptions): Promise<Gateway> {
+  const { stack } = options;
+  const log = options.log ?? createLogger({ component: 'gateway' });
+  const output = options.output ?? ((fn: string, line: string) => process.stderr.write(`[${fn}] ${line}\n`));
+  const names = options.only ?? Object.keys(stack.functions);
+  const baseDir = stack.dir ?? process.cwd();
+  const calls: CallRecord[] = [];
+  const hosted = new Map<string, Hosted>();
+
+  const record = (call: CallRecord) => {
+    calls.push(call);
+    if (calls.length > MAX_CALL_RECORDS) calls.splice(0, calls.length - MAX_CALL_RECORDS);
+    log.info('gateway.call', { ...call });
+  };
+
+  const queue = new AsyncQueue(
+    (call: AsyncCall) => {
+      const h = hosted.get(call.function) as Hosted;
+      return invoke({ port: h.process.port, timeoutMs: h.execTimeoutMs }, call);
+    },
+    log,
+    ({ call, reply, durationSeconds }) =>
+      record({
+        callId: call.callId,
+        function: call.function,
+        kind: 'async',
+        method: 'POST',
+        path: call.path,
+        status: reply.status,
+        durationMs: Math.round(durationSeconds * 1000),
+      }),
+  );
+
+  const lookup = (req: Request, res: Response): [string, Hosted] | undefined => {
+    const name = functionName(String(req.params.name));
+    const found = name === undefined ? undefined : hosted.get(name);
+    if (name === undefined || !found) {
+      sendError(res, 'NOT_FOUND', `function ${String(req.params.name)} not found`);
+      return undefined;
+    }
+    return [name, found];
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  const health = (_req: Request, res: Response) => void res.json({ status: 'ok' });
+  app.get('/healthz', health);
+  app.get('/_/health', health);
+  app.get('/system/functions', (_req, res) => {
+    res.json(
+      [...hosted.entries()].map(([name, h]) => ({
+        name,
+        image: h.fn.image,
+        namespace: CE_LIMITS.namespace,
+        envProcess: h.fn.fprocess ?? 'node index.js',
+        labels: h.fn.labels ?? {},
+        annotations: h.fn.annotations ?? {},
+        replicas: 1,
+        availableReplicas: h.process.running ? 1 : 0,
+        invocationCount: calls.filter((c) => c.function === name).length,
+      })),
+    );
+  });
+
+  app.use('/function/:name', async (req: Request, res: Response) => {
+    const target = lookup(req, res);
+    if (!target) return;
+    const [name, h] = target;
+    const callId = header(req, 'x-call-id') ?? randomUUID();
+    const startedAt = performance.now();
+    const status = await forward(
+      req,
+      res,
+      { port: h.process.port, timeoutMs: h.execTimeoutMs },
+      req.url,
+      callId,
+    );
+    const connector = header(req, 'x-connector');
+    record({
+      callId,
+      function: name,
+      kind: 'sync',
+      method: req.method,
+      path: req.path,
+      status,
+      durationMs: Math.round(performance.now() - startedAt),
+      ...(connector ? { connector } : {}),
+    });
+  });
+
+  app.use('/async-function/:name', (req: Request, res: Response) => {
+    if (req.method !== 'POST') {
+      sendError(res, 'METHOD_NOT_ALLOWED', 'async calls are POST only', { allow: 'POST' });
+      return;
+    }
+    const target = lookup(req, res);
+    if (!target) return;
+    const [name] = target;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= CE_ASYNC_MAX_BODY) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > CE_ASYNC_MAX_BODY) {
+        sendError(res, 'PAYLOAD_TOO_LARGE', 'request body too large for OpenFaaS CE');
+        return;
+      }
+      const callId = header(req, 'x-call-id') ?? randomUUID();
+      const callbackUrl = header(req, 'x-callback-url');
+      queue.push({
+        callId,
+        function: name,
+        path: req.url,
+        headers: { ...req.headers, 'x-call-id': callId },
+        body: Buffer.concat(chunks),
+        ...(callbackUrl ? { callbackUrl } : {}),
+      });
+      res.writeHead(202, { 'x-call-id': callId }).end();
+    });
+  });
+
+  app.use((req: Request, res: Response) => sendError(res, 'NOT_FOUND', `no route ${req.method} ${req.path}`));
+
+  const server = await new Promise<Server>((ok, fail) => {
+    const s = app.listen(options.port ?? 0, options.host ?? '127.0.0.1', (err?: Error) =>
+      err ? fail(err) : ok(s),
+    );
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.address}:${address.port}`;
+
+  const cron = new CronScheduler(
+    names.flatMap((name) => {
+      const annotations = stack.functions[name]?.annotations ?? {};
+      const schedule = annotations.schedule;
+      return annotations.topic === CRON_TOPIC && schedule ? [{ function: name, schedule }] : [];
+    }),
+    () => url,
+    log,
+  );
+
+  const stop = async () => {
+    cron.stop();
+    queue.stop();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await Promise.all([...hosted.values()].map((h) => h.process.stop()));
+  };
+
+  try {
+    for (const name of names) {
+      const fn = stack.functions[name];
+      if (!fn) throw new InfralogsError('CONFIG_INVALID', `function ${name} is not in the stack`);
+      if (fn.environment_file?.length) {
+        throw new InfralogsError(
+          'CONFIG_INVALID',
+          `${name}: environment_file is not supported by the local gateway`,
+        );
+      }
+      const own = options.functions?.[name] ?? {};
+      checkSecrets(name, fn, own.secretsDir);
+      const functionDir = resolve(baseDir, fn.handler);
+      // In the cluster GATEWAY_URL names the gateway; here that is this process.
+      const stackEnv = fn.environment ?? {};
+      const env = { ...stackEnv, ...('GATEWAY_URL' in stackEnv ? { GATEWAY_URL: url } : {}), ...own.env };
+      const proc = new FunctionProcess({
+        name,
+        handlerFile: own.handlerFile ?? findHandlerFile(functionDir),
+        functionDir,
+        env,
+        ...(own.secretsDir ? { secretsDir: own.secretsDir } : {}),
+        log,
+        output,
+      });
+      hosted.set(name, { fn, process: proc, execTimeoutMs: execTimeout(name, env) });
+    }
+    // Settle every start before stopping anything, so no process is left starting behind our back.
+    const started = await Promise.allSettled([...hosted.values()].map((h) => h.process.start()));
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (options.cron !== false) cron.start(typeof options.cron === 'object' ? options.cron : {});
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  log.info('gateway.listening', { url, functions: [...hosted.keys()], cron: cron.entries });
+
+  return {
+    url,
+    functions: () =>
+      [...hosted.entries()].map(([name, h]) => ({
+        name,
+        port: h.process.port,
+        pid: h.process.pid,
+        running: h.process.running,
+        execTimeoutMs: h.execTimeoutMs,
+      })),
+    calls,
+    fireCron: (name) => {
+      if (!cron.entries.some((e) => e.function === name)) {
+        return Promise.reject(new InfralogsError('NOT_FOUND', `${name} has no cron schedule`));
+      }
+      return cron.fire(name);
+    },
+    asyncIdle: () => queue.idle(),
+    stop,
+  };
+}
