@@ -1,4 +1,5 @@
-import type { Pool, PoolConnection } from 'mysql2/promise';
+import { Readable } from 'node:stream';
+import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
 import type { Entry } from '../entry';
 import { InfralogsError } from '../errors';
 import { validateBatch, type IngestBatch } from './batch';
@@ -9,13 +10,15 @@ import {
   formatTs,
   hourlyCounts,
   identityKey,
+  LOAD_COLUMNS,
   LOGS_COLUMNS,
   rowIdentity,
   rowSqlBytes,
   toRow,
+  tsvRow,
   type LogRow,
 } from './rows';
-import { execute, formatSql, inTransaction, select, type Queryable } from './sql';
+import { execute, formatSql, inTransaction, select, storeError, type Queryable } from './sql';
 
 export interface IngestResult {
   host: string;
@@ -37,6 +40,12 @@ export interface IngestOptions {
   /** Multi-row INSERT size limits; the SQL text of one INSERT stays under maxChunkBytes. */
   maxChunkBytes?: number;
   maxChunkRows?: number;
+  /**
+   * How rows are written: 'load' streams them from memory with LOAD DATA LOCAL INFILE (needs
+   * local_infile=ON on the server), 'insert' uses multi-row INSERTs, 'auto' (default) loads and
+   * falls back to INSERTs for good once the server refuses LOCAL INFILE.
+   */
+  bulk?: 'auto' | 'load' | 'insert';
   /** Day partitions are kept this many days ahead of now. */
   partitionDaysAhead?: number;
   now?: Date;
@@ -47,6 +56,11 @@ const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 const DEFAULT_CHUNK_ROWS = 2000;
 const TS_FORMAT = `'%Y-%m-%d %H:%i:%s.%f'`;
 const INSERT_LOGS = `INSERT INTO logs (${LOGS_COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES ?`;
+const LOAD_LOGS = `LOAD DATA LOCAL INFILE 'batch' INTO TABLE logs CHARACTER SET utf8mb4
+  FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ${LOAD_COLUMNS}`;
+// The servers' refusals of LOCAL INFILE: MySQL 8 (3948), MariaDB (4166), older servers (1148).
+const LOCAL_INFILE_REFUSED = new Set([3948, 4166, 1148]);
+const loadRefused = new WeakSet<object>();
 
 interface HostState {
   id: number;
@@ -89,7 +103,7 @@ export async function ingestBatch(
       state.id,
       entries.map((e) => toRow(state.id, e)),
     );
-    await insertRows(conn, fresh, options);
+    await writeRows(pool, conn, fresh, options);
     const counts = hourlyCounts(fresh);
     if (counts.length > 0) {
       await execute(
@@ -166,6 +180,61 @@ async function newRows(conn: PoolConnection, hostId: number, rows: LogRow[]): Pr
     fresh.push(r);
   }
   return fresh;
+}
+
+async function writeRows(pool: Pool, conn: PoolConnection, rows: LogRow[], options: IngestOptions) {
+  if (rows.length === 0) return;
+  const bulk = options.bulk ?? 'auto';
+  if (bulk !== 'insert' && !loadRefused.has(pool)) {
+    try {
+      return await loadRows(conn, rows);
+    } catch (err) {
+      const errno = (err as { cause?: { errno?: unknown } }).cause?.errno;
+      if (bulk === 'load' || typeof errno !== 'number' || !LOCAL_INFILE_REFUSED.has(errno)) throw err;
+      // Refused before reading a row: the transaction is intact and INSERTs take over.
+      loadRefused.add(pool);
+    }
+  }
+  await insertRows(conn, rows, options);
+}
+
+/** The rows as LOAD DATA text, in pieces of about 256 KiB (each becomes one protocol packet). */
+function* tsvPieces(rows: LogRow[]): Generator<Buffer> {
+  const PIECE = 256 * 1024;
+  let text = '';
+  for (const r of rows) {
+    text += tsvRow(r);
+    if (text.length >= PIECE) {
+      const buf = Buffer.from(text, 'utf8');
+      for (let i = 0; i < buf.length; i += 4 * PIECE) yield buf.subarray(i, i + 4 * PIECE);
+      text = '';
+    }
+  }
+  if (text.length > 0) yield Buffer.from(text, 'utf8');
+}
+
+/**
+ * LOAD DATA LOCAL from memory: the server parses rows while the next piece is built. LOCAL turns
+ * duplicates and conversion problems into warnings, so anything short of every row stored cleanly
+ * fails the batch (the transaction rolls back).
+ */
+async function loadRows(conn: PoolConnection, rows: LogRow[]) {
+  let header: ResultSetHeader;
+  try {
+    const [res] = await conn.query({
+      sql: LOAD_LOGS,
+      infileStreamFactory: () => Readable.from(tsvPieces(rows)),
+    });
+    header = res as ResultSetHeader;
+  } catch (err) {
+    throw storeError(err);
+  }
+  if (header.affectedRows !== rows.length || header.warningStatus > 0) {
+    throw new InfralogsError(
+      'DATABASE_FAILED',
+      `LOAD DATA stored ${header.affectedRows} of ${rows.length} rows with ${header.warningStatus} warnings`,
+    );
+  }
 }
 
 /** Multi-row INSERTs; the next chunk's SQL is built while the server works on the previous one. */

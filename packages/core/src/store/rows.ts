@@ -142,6 +142,40 @@ export function chunkRows<R>(rows: R[], size: (r: R) => number, maxBytes: number
   return chunks;
 }
 
+const TSV_ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\0': '\\0',
+};
+const TSV_SPECIAL = /[\\\t\n\r\0]/g;
+
+/**
+ * One row in LOAD DATA's default text format (tab-separated, backslash escapes, \N for NULL,
+ * newline-terminated); binary columns travel as hex and are UNHEX()ed by the statement.
+ */
+export function tsvRow(r: LogRow): string {
+  let line = '';
+  for (let i = 0; i < r.length; i++) {
+    const v = r[i]!;
+    if (i > 0) line += '\t';
+    if (v === null) line += '\\N';
+    else if (typeof v === 'number') line += String(v);
+    else if (typeof v === 'string') line += v.replace(TSV_SPECIAL, (c) => TSV_ESCAPES[c]!);
+    else line += v.toString('hex');
+  }
+  return line + '\n';
+}
+
+/** The LOAD DATA column list and SET clause matching tsvRow. */
+export const LOAD_COLUMNS = (() => {
+  const binary = new Set<string>(['boot_id', 'seqnum_id', 'message_raw']);
+  const targets = LOGS_COLUMNS.map((c) => (binary.has(c) ? `@${c}` : `\`${c}\``));
+  const sets = [...binary].map((c) => `${c} = UNHEX(@${c})`);
+  return `(${targets.join(', ')}) SET ${sets.join(', ')}`;
+})();
+
 /** Hourly counts per priority of the given rows, for log_counts_hourly. */
 export function hourlyCounts(rows: LogRow[]): { hour: string; priority: number; n: number }[] {
   const counts = new Map<string, { hour: string; priority: number; n: number }>();

@@ -1,19 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReplica } from '@infralogs/devkit';
 import { messageBytes, type Entry } from '../../src/entry';
-import { getCheckpoint, ingestBatch } from '../../src/store/ingest';
+import type { Pool } from 'mysql2/promise';
+import type { IngestBatch } from '../../src/store/batch';
+import { getCheckpoint, ingestBatch as ingest, type IngestOptions } from '../../src/store/ingest';
 import { upsertHost } from '../../src/store/hosts';
+import { createStorePool } from '../../src/store/sql';
 import { BOOT_ID, entries, entry, freshStore } from './fixtures';
 
 type Store = Awaited<ReturnType<typeof freshStore>>;
 let store: Store;
-
-beforeAll(async () => {
-  store = await freshStore();
-  for (const name of ['web-1', 'web-2', 'web-3', 'web-4', 'web-5', 'web-6'])
-    await upsertHost(store.pool, { name, agentUrl: `http://127.0.0.1:9/${name}` });
-});
-afterAll(async () => store?.drop());
 
 async function count(host: string, which: 'primary' | 'replica' = 'primary') {
   const c = await store.admin(which);
@@ -35,7 +31,16 @@ async function rollup(host: string) {
   return Number((rows as { n: number }[])[0]!.n);
 }
 
-describe('ingestBatch', () => {
+describe.each(['load', 'insert'] as const)('ingestBatch writing with %s', (bulk) => {
+  const ingestBatch = (pool: Pool, batch: IngestBatch, options: IngestOptions = {}) =>
+    ingest(pool, batch, { bulk, ...options });
+  beforeAll(async () => {
+    store = await freshStore();
+    for (const name of ['web-1', 'web-2', 'web-3', 'web-4', 'web-5', 'web-6'])
+      await upsertHost(store.pool, { name, agentUrl: `http://127.0.0.1:9/${name}` });
+  });
+  afterAll(async () => store?.drop());
+
   it('writes a batch on the primary, moves the checkpoint, and the replica receives the rows', async () => {
     const batch = entries(1, 500);
     const r = await ingestBatch(store.pool, { host: 'web-1', entries: batch });
@@ -192,5 +197,33 @@ describe('ingestBatch', () => {
       details: { index: 1 },
     });
     expect(await count('web-1')).toBe(500);
+  });
+});
+
+describe('ingestBatch with bulk auto', () => {
+  it('falls back to multi-row INSERTs when LOCAL INFILE is refused', async () => {
+    const s = await freshStore();
+    // A client that does not offer LOCAL INFILE makes the server refuse it, as a MySQL 8 with local_infile=OFF does.
+    const pool = createStorePool({
+      host: s.infra.mysql.primary.host,
+      port: s.infra.mysql.primary.port,
+      user: s.infra.mysql.admin.user,
+      password: s.infra.mysql.admin.password,
+      database: s.name,
+      flags: ['-LOCAL_FILES'],
+    });
+    try {
+      await upsertHost(pool, { name: 'h', agentUrl: 'http://127.0.0.1:9/' });
+      await expect(
+        ingest(pool, { host: 'h', entries: entries(1, 3) }, { bulk: 'load' }),
+      ).rejects.toMatchObject({
+        code: 'DATABASE_FAILED',
+      });
+      expect(await ingest(pool, { host: 'h', entries: entries(1, 3) })).toMatchObject({ inserted: 3 });
+      expect(await ingest(pool, { host: 'h', entries: entries(1, 5) })).toMatchObject({ inserted: 2 });
+    } finally {
+      await pool.end();
+      await s.drop();
+    }
   });
 });
