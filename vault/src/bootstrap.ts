@@ -1,0 +1,362 @@
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import { InfralogsError, createLogger, type Logger } from '@infralogs/core';
+import { VaultClient } from '@infralogs/vault-mysql-rotator';
+import { sameSettings } from './compare';
+import { credentialsPath, resolveNames, type MountNames, type Names } from './names';
+import { loadPolicy, type PolicyKind } from './policies';
+
+/**
+ * Configures a Vault or OpenBao for Infralogs over the HTTP API both share. Idempotent: each step
+ * reads what is there and writes only what differs, so a second run changes nothing. After the
+ * database connection is configured, Vault rotates its MySQL user's password (rotate-root): no one
+ * knows it any more, and later runs leave the connection alone unless its address or user changes.
+ */
+export interface BootstrapOptions {
+  vault: { addr: string; token: string; requestTimeoutMs?: number };
+  mysql: {
+    /** The primary, as Vault reaches it. */
+    host: string;
+    port?: number;
+    /** The Infralogs database the roles are granted on. Default `infralogs`. */
+    database?: string;
+    /** The primary as this process reaches it, when that differs (default host/port). */
+    adminHost?: string;
+    adminPort?: number;
+    /**
+     * An account that may create users and grant (e.g. root), used once to create Vault's own MySQL
+     * user. Needed only when the connection is not configured yet (or `reconfigure` is set).
+     */
+    bootstrapAdmin?: { user: string; password: string };
+    /** The MySQL user Vault manages others with. Default `vault_admin`. */
+    vaultUser?: string;
+    /** CA certificate (PEM) when Vault must reach MySQL over TLS. */
+    tlsCa?: string;
+  };
+  /** Names derive from this prefix: `<prefix>-writer`, `<prefix>-reader`, ... Default `infralogs`. */
+  prefix?: string;
+  mounts?: MountNames;
+  ttl?: {
+    /** Database credentials: default_ttl (default 5m) and max_ttl (default 1h). */
+    credentials?: string;
+    credentialsMax?: string;
+    /** Login tokens (AppRole, Kubernetes): token_ttl (default 1h) and token_max_ttl (default 24h). */
+    token?: string;
+    tokenMax?: string;
+  };
+  /** Kubernetes auth for the cluster; skipped when absent (it cannot be used without a cluster). */
+  kubernetes?: {
+    host: string;
+    caCert?: string;
+    tokenReviewerJwt?: string;
+    /** Where the functions run and as whom. OpenFaaS CE: `openfaas-fn` and `default`. */
+    namespace?: string;
+    serviceAccount?: string;
+    /** The migration Job's namespace and service account (defaults `infralogs`, `infralogs-migrator`). */
+    migratorNamespace?: string;
+    migratorServiceAccount?: string;
+    audience?: string;
+  };
+  /** Recreate Vault's MySQL user and the connection even if configured (needs bootstrapAdmin). */
+  reconfigure?: boolean;
+  logger?: Logger;
+}
+
+export interface BootstrapResult {
+  mounts: { database: string; kv: string; approle: string; kubernetes: string | undefined };
+  /** Database roles (also the policy, AppRole and Kubernetes role names). */
+  roles: { writer: string; reader: string; migrator: string };
+  credentialsPaths: { writer: string; reader: string; migrator: string };
+  policies: { writer: string; reader: string; migrator: string; agentTokens: string };
+  /** AppRole role ids; callers issue secret ids (`auth/<approle>/role/<role>/secret-id`). */
+  approle: {
+    writer: { role: string; roleId: string };
+    reader: { role: string; roleId: string };
+    migrator: { role: string; roleId: string };
+  };
+  kubernetes: { writer: string; reader: string; migrator: string } | undefined;
+  vaultUser: string;
+  /** What this run created or updated; empty when everything was already in place. */
+  changed: string[];
+}
+
+/** The statements each database role runs. Revocation tolerates an already-dropped user. */
+export function roleStatements(database: string) {
+  const db = mysql.escapeId(database);
+  const create = (grants: string) => [
+    "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'",
+    `GRANT ${grants} ON ${db}.* TO '{{name}}'@'%'`,
+  ];
+  return {
+    // ingest/collect/fetch-host insert entries, rollups, gaps and runs, and move checkpoints
+    // (INSERT ... ON DUPLICATE KEY UPDATE, SELECT ... FOR UPDATE): no DELETE, DROP or ALTER.
+    writer: create('SELECT, INSERT, UPDATE'),
+    reader: create('SELECT'),
+    // Migrations, partition maintenance and retention.
+    migrator: create('SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, DROP, INDEX, REFERENCES'),
+    revoke: ["DROP USER IF EXISTS '{{name}}'@'%'"],
+  };
+}
+
+/** Everything Vault's MySQL user must hold WITH GRANT OPTION to hand out the roles' grants. */
+const VAULT_USER_GRANTS = 'SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, DROP, INDEX, REFERENCES';
+
+export async function bootstrap(options: BootstrapOptions): Promise<BootstrapResult> {
+  const log = options.logger ?? createLogger({ component: 'vault-bootstrap' });
+  const names = resolveNames(options.prefix, options.mounts);
+  const vault = new VaultClient({
+    addr: options.vault.addr,
+    token: options.vault.token,
+    ...(options.vault.requestTimeoutMs ? { requestTimeoutMs: options.vault.requestTimeoutMs } : {}),
+  });
+  const changed: string[] = [];
+  const step = new Steps(vault, changed, log);
+  const database = options.mysql.database ?? 'infralogs';
+  const vaultUser = options.mysql.vaultUser ?? 'vault_admin';
+  const ttl = {
+    credentials: options.ttl?.credentials ?? '5m',
+    credentialsMax: options.ttl?.credentialsMax ?? '1h',
+    token: options.ttl?.token ?? '1h',
+    tokenMax: options.ttl?.tokenMax ?? '24h',
+  };
+
+  await step.mount('sys/mounts', names.mounts.database, { type: 'database' });
+  await step.mount('sys/mounts', names.mounts.kv, { type: 'kv', options: { version: '2' } });
+  await configureConnection(step, vault, names, options, database, vaultUser, log);
+
+  const statements = roleStatements(database);
+  for (const role of ['writer', 'reader', 'migrator'] as const) {
+    await step.ensure(`${names.mounts.database}/roles/${names[role]}`, {
+      db_name: names.connection,
+      creation_statements: statements[role],
+      revocation_statements: statements.revoke,
+      default_ttl: ttl.credentials,
+      max_ttl: ttl.credentialsMax,
+    });
+  }
+
+  const policyKinds: PolicyKind[] = ['writer', 'reader', 'migrator', 'agentTokens'];
+  for (const kind of policyKinds) await step.policy(names[kind], await loadPolicy(kind, names));
+
+  // Tokens carry only our policy (no `default`): the policies list every path they need.
+  const tokenSettings = (role: 'writer' | 'reader' | 'migrator') => ({
+    token_policies: [names[role]],
+    token_no_default_policy: true,
+    token_ttl: ttl.token,
+    token_max_ttl: ttl.tokenMax,
+  });
+
+  await step.mount('sys/auth', names.mounts.approle, { type: 'approle' });
+  const approle = {} as BootstrapResult['approle'];
+  for (const role of ['writer', 'reader', 'migrator'] as const) {
+    const path = `auth/${names.mounts.approle}/role/${names[role]}`;
+    // secret_ids do not expire by themselves: the stack rotates them with the function secrets.
+    await step.ensure(path, { ...tokenSettings(role), secret_id_ttl: '0s', secret_id_num_uses: 0 });
+    const roleId = (await vault.read<{ role_id: string }>(`${path}/role-id`)).data?.role_id;
+    if (!roleId) throw new InfralogsError('INTERNAL', `${path}/role-id returned no role_id`);
+    approle[role] = { role: names[role], roleId };
+  }
+
+  let kubernetes: BootstrapResult['kubernetes'];
+  const k8s = options.kubernetes;
+  if (k8s) {
+    const mount = names.mounts.kubernetes;
+    await step.mount('sys/auth', mount, { type: 'kubernetes' });
+    const config: Record<string, unknown> = { kubernetes_host: k8s.host };
+    if (k8s.caCert) config.kubernetes_ca_cert = k8s.caCert;
+    // Outside the cluster Vault has no local service-account files to fall back on.
+    if (k8s.caCert || k8s.tokenReviewerJwt) config.disable_local_ca_jwt = true;
+    await step.ensure(
+      `auth/${mount}/config`,
+      config,
+      k8s.tokenReviewerJwt ? { token_reviewer_jwt: k8s.tokenReviewerJwt } : {},
+    );
+    const bind = (namespace: string, serviceAccount: string) => ({
+      bound_service_account_names: [serviceAccount],
+      bound_service_account_namespaces: [namespace],
+      ...(k8s.audience ? { audience: k8s.audience } : {}),
+    });
+    const fnNamespace = k8s.namespace ?? 'openfaas-fn';
+    const fnAccount = k8s.serviceAccount ?? 'default';
+    for (const role of ['writer', 'reader'] as const) {
+      await step.ensure(`auth/${mount}/role/${names[role]}`, {
+        ...bind(fnNamespace, fnAccount),
+        ...tokenSettings(role),
+      });
+    }
+    await step.ensure(`auth/${mount}/role/${names.migrator}`, {
+      ...bind(k8s.migratorNamespace ?? 'infralogs', k8s.migratorServiceAccount ?? 'infralogs-migrator'),
+      ...tokenSettings('migrator'),
+    });
+    kubernetes = { writer: names.writer, reader: names.reader, migrator: names.migrator };
+  }
+
+  log.info('vault.bootstrap.done', { changed: changed.length, prefix: names.prefix });
+  return {
+    mounts: { ...names.mounts, kubernetes: k8s ? names.mounts.kubernetes : undefined },
+    roles: { writer: names.writer, reader: names.reader, migrator: names.migrator },
+    credentialsPaths: {
+      writer: credentialsPath(names, 'writer'),
+      reader: credentialsPath(names, 'reader'),
+      migrator: credentialsPath(names, 'migrator'),
+    },
+    policies: {
+      writer: names.writer,
+      reader: names.reader,
+      migrator: names.migrator,
+      agentTokens: names.agentTokens,
+    },
+    approle,
+    kubernetes,
+    vaultUser,
+    changed,
+  };
+}
+
+/**
+ * The database connection. Configured and rotate-root'ed once; afterwards only the fields that
+ * do not need the (unknown) password are updated in place.
+ */
+async function configureConnection(
+  step: Steps,
+  vault: VaultClient,
+  names: Names,
+  options: BootstrapOptions,
+  database: string,
+  vaultUser: string,
+  log: Logger,
+) {
+  const path = `${names.mounts.database}/config/${names.connection}`;
+  const { host, port = 3306 } = options.mysql;
+  const address = {
+    connection_url: `{{username}}:{{password}}@tcp(${host}:${port})/`,
+    username: vaultUser,
+  };
+  // Users read `v-writer-<random 20>`: the role stays visible and the name fits MySQL's 32 characters.
+  const managed: Record<string, unknown> = {
+    allowed_roles: [names.writer, names.reader, names.migrator],
+    username_template: `{{ printf "v-%s-%s" (.RoleName | replace "${names.prefix}-" "" | truncate 8) (random 20) | truncate 32 }}`,
+    ...(options.mysql.tlsCa ? { tls_ca: options.mysql.tlsCa } : {}),
+  };
+  const existing = (await vault.readIfExists<Record<string, unknown>>(path))?.data;
+  const details = { ...(existing?.connection_details as Record<string, unknown> | undefined), ...existing };
+  if (existing && !options.reconfigure && sameSettings(details, address)) {
+    await step.ensure(path, managed, {}, details);
+    return;
+  }
+  const admin = options.mysql.bootstrapAdmin;
+  if (!admin) {
+    throw new InfralogsError(
+      'CONFIG_INVALID',
+      `${path} is ${existing ? 'configured for another address or user' : 'not configured yet'}: ` +
+        'the bootstrap MySQL admin credentials are needed (MYSQL_BOOTSTRAP_USER, MYSQL_BOOTSTRAP_PASSWORD_FILE)',
+    );
+  }
+  // A fresh password only Vault will hold: it is sent once and replaced by rotate-root below.
+  const password = randomBytes(24).toString('base64url');
+  await createVaultUser(options, admin, vaultUser, password, database);
+  await vault.write(path, {
+    plugin_name: 'mysql-database-plugin',
+    ...address,
+    password,
+    ...managed,
+    verify_connection: true,
+  });
+  await vault.write(`${names.mounts.database}/rotate-root/${names.connection}`, {});
+  step.record(`${existing ? 'reconfigured' : 'configured'} ${path} and rotated its root credentials`);
+  log.info('vault.bootstrap.connection', { path, vaultUser, mysql: `${host}:${port}` });
+}
+
+async function createVaultUser(
+  options: BootstrapOptions,
+  admin: { user: string; password: string },
+  vaultUser: string,
+  password: string,
+  database: string,
+) {
+  const conn = await mysql.createConnection({
+    host: options.mysql.adminHost ?? options.mysql.host,
+    port: options.mysql.adminPort ?? options.mysql.port ?? 3306,
+    user: admin.user,
+    password: admin.password,
+  });
+  try {
+    // Created on the primary; replication carries it to the replica.
+    await conn.query(`CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?`, [vaultUser, password]);
+    await conn.query(`ALTER USER ?@'%' IDENTIFIED BY ?`, [vaultUser, password]);
+    await conn.query(`GRANT CREATE USER ON *.* TO ?@'%'`, [vaultUser]);
+    await conn.query(
+      `GRANT ${VAULT_USER_GRANTS} ON ${mysql.escapeId(database)}.* TO ?@'%' WITH GRANT OPTION`,
+      [vaultUser],
+    );
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Read-compare-write steps that record what they changed. */
+class Steps {
+  private readonly mountsSeen = new Map<
+    string,
+    Record<string, { type?: string; options?: { version?: string } | null }>
+  >();
+
+  constructor(
+    private readonly vault: VaultClient,
+    private readonly changed: string[],
+    private readonly log: Logger,
+  ) {}
+
+  record(what: string) {
+    this.changed.push(what);
+    this.log.info('vault.bootstrap.changed', { what });
+  }
+
+  /** Enables a secrets engine (`sys/mounts`) or auth method (`sys/auth`) unless it is there. */
+  async mount(
+    kind: 'sys/mounts' | 'sys/auth',
+    path: string,
+    body: { type: string; options?: { version: string } },
+  ) {
+    let table = this.mountsSeen.get(kind);
+    if (!table) {
+      table = ((await this.vault.read(kind)).data ?? {}) as NonNullable<typeof table>;
+      this.mountsSeen.set(kind, table);
+    }
+    const existing = table[`${path}/`];
+    if (existing) {
+      const version = existing.options?.version ?? '1';
+      if (existing.type !== body.type || (body.options && version !== body.options.version)) {
+        throw new InfralogsError(
+          'CONFIG_INVALID',
+          `${kind}/${path} exists as ${existing.type}${existing.type === 'kv' ? ` v${version}` : ''}, not ${body.type}`,
+        );
+      }
+      return;
+    }
+    await this.vault.write(`${kind}/${path}`, body);
+    table[`${path}/`] = body;
+    this.record(`enabled ${body.type} at ${path}`);
+  }
+
+  /** Writes `desired` (plus `secrets`, which Vault never echoes) unless Vault already has it. */
+  async ensure(
+    path: string,
+    desired: Record<string, unknown>,
+    secrets: Record<string, unknown> = {},
+    current?: Record<string, unknown>,
+  ) {
+    const existing = current ?? (await this.vault.readIfExists<Record<string, unknown>>(path))?.data;
+    if (Object.keys(secrets).length === 0 && sameSettings(existing, desired)) return;
+    await this.vault.write(path, { ...desired, ...secrets });
+    this.record(`${existing ? 'updated' : 'created'} ${path}`);
+  }
+
+  async policy(name: string, text: string) {
+    const path = `sys/policies/acl/${name}`;
+    const existing = (await this.vault.readIfExists<{ policy?: string }>(path))?.data;
+    if (existing?.policy === text) return;
+    await this.vault.write(path, { policy: text });
+    this.record(`${existing ? 'updated' : 'created'} policy ${name}`);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './bootstrap';
+export * from './names';
+export * from './policies';

@@ -1,0 +1,225 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readFile } from 'node:fs/promises';
+import { adminConnection, waitForReplica } from '@infralogs/devkit';
+import { VaultClient, type DatabaseCredentials } from '@infralogs/vault-mysql-rotator';
+import { bootstrap } from '../src';
+import { bootstrapForTest, type Bootstrapped } from './helpers';
+
+const infra = inject('infra');
+
+describe('bootstrap', () => {
+  let b: Bootstrapped;
+  beforeAll(async () => {
+    b = await bootstrapForTest(infra);
+  });
+  afterAll(() => b?.cleanup());
+
+  const creds = async (role: 'writer' | 'reader' | 'migrator') =>
+    b.root.readCredentials(b.result.credentialsPaths[role]);
+
+  it('configures everything on the first run and nothing on the second', async () => {
+    expect(b.result.changed.length).toBeGreaterThan(10);
+    expect(b.result.changed).toEqual(
+      expect.arrayContaining([expect.stringMatching(/rotated its root credentials/)]),
+    );
+    // The second run no longer has (nor needs) the bootstrap admin: rotate-root made it unknowable.
+    const again = await bootstrap({ ...b.options, mysql: { ...b.options.mysql, bootstrapAdmin: undefined } });
+    expect(again.changed).toEqual([]);
+    expect(again.approle).toEqual(b.result.approle);
+  });
+
+  it("rotated Vault's own MySQL user: the password the bootstrap set no longer works", async () => {
+    const c = await adminConnection(infra, 'primary');
+    const [rows] = await c.query('SELECT COUNT(*) AS n FROM mysql.user WHERE user = ?', [
+      b.options.mysql.vaultUser,
+    ]);
+    await c.end();
+    expect(Number((rows as { n: number }[])[0]?.n)).toBe(1);
+    const config = await b.root.read<{ connection_details: Record<string, unknown> }>(
+      `${b.result.mounts.database}/config/${b.options.prefix}`,
+    );
+    expect(config.data?.connection_details).not.toHaveProperty('password');
+    expect(config.data?.connection_details.username).toBe(b.options.mysql.vaultUser);
+  });
+
+  it('writer credentials: SELECT, INSERT, UPDATE work; DELETE, DROP and ALTER are refused', async () => {
+    const lease = await creds('writer');
+    expect(lease.data.username).toMatch(/^v-writer-[A-Za-z0-9]{20}$/);
+    expect(lease.leaseDuration).toBe(60);
+    const conn = await b.connect('primary', lease.data);
+    try {
+      await conn.query("INSERT INTO entries (message) VALUES ('from writer')");
+      await conn.query("UPDATE entries SET message = 'updated' WHERE message = 'from writer'");
+      const [rows] = await conn.query('SELECT COUNT(*) AS n FROM entries');
+      expect(Number((rows as { n: number }[])[0]?.n)).toBe(2);
+      for (const sql of [
+        'DELETE FROM entries',
+        'DROP TABLE entries',
+        'ALTER TABLE entries ADD COLUMN x INT',
+      ]) {
+        await expect(conn.query(sql), sql).rejects.toMatchObject({ errno: 1142 });
+      }
+      await expect(conn.query('CREATE TABLE t2 (id INT)')).rejects.toMatchObject({ errno: 1142 });
+    } finally {
+      await conn.end();
+    }
+  });
+
+  it('reader credentials: SELECT works on the replica; INSERT is refused by the grant', async () => {
+    const lease = await creds('reader');
+    // Refused by the grant itself (on the primary, where read_only does not answer first).
+    const onPrimary = await b.connect('primary', lease.data);
+    await expect(onPrimary.query("INSERT INTO entries (message) VALUES ('x')")).rejects.toMatchObject({
+      errno: 1142,
+    });
+    await onPrimary.end();
+    await waitForReplica(infra);
+    const conn = await b.connect('replica', lease.data);
+    try {
+      const [rows] = await conn.query('SELECT message FROM entries ORDER BY id LIMIT 1');
+      expect((rows as { message: string }[])[0]?.message).toBe('seed');
+      const err = await conn
+        .query("INSERT INTO entries (message) VALUES ('x')")
+        .catch((e: { errno?: number }) => e);
+      expect([1142, 1290]).toContain((err as { errno?: number }).errno);
+    } finally {
+      await conn.end();
+    }
+  });
+
+  it('after revocation, new connections with the credentials fail', async () => {
+    const lease = await creds('writer');
+    const open = await b.connect('primary', lease.data);
+    await b.root.revokeLease(lease.leaseId);
+    await expect(b.connect('primary', lease.data)).rejects.toMatchObject({ errno: 1045 });
+    // MySQL's DROP USER leaves open sessions alone: this is why the rotator drains and closes pools.
+    const [rows] = await open.query('SELECT 1 AS one');
+    expect((rows as { one: number }[])[0]?.one).toBe(1);
+    await open.end();
+    // Revoking again is harmless (DROP USER IF EXISTS).
+    await b.root.revokeLease(lease.leaseId);
+  });
+
+  it('migrator credentials can change the schema the writer cannot', async () => {
+    const lease = await creds('migrator');
+    const conn = await b.connect('primary', lease.data);
+    await conn.query('ALTER TABLE entries ADD COLUMN note VARCHAR(10) NULL');
+    await conn.query('ALTER TABLE entries DROP COLUMN note');
+    await conn.end();
+    await b.root.revokeLease(lease.leaseId);
+  });
+
+  it('writes the rendered policies, least privilege, and AppRole roles without the default policy', async () => {
+    const writer = (await b.root.read<{ policy: string }>(`sys/policies/acl/${b.result.policies.writer}`))
+      .data?.policy;
+    expect(writer).toContain(`path "${b.result.credentialsPaths.writer}"`);
+    expect(writer).toContain(`path "sys/leases/revoke/${b.result.credentialsPaths.writer}/*"`);
+    expect(writer).toContain(`path "${b.result.mounts.kv}/data/agents/*"`);
+    expect(writer).not.toContain('{{');
+    const template = await readFile(new URL('../policies/writer.hcl', import.meta.url), 'utf8');
+    expect(template).toContain('{{writer_role}}');
+    const reader = (await b.root.read<{ policy: string }>(`sys/policies/acl/${b.result.policies.reader}`))
+      .data?.policy;
+    expect(reader).not.toContain('/data/agents');
+    expect(reader).not.toContain(b.result.credentialsPaths.writer);
+    const role = await b.root.read<{ token_policies: string[]; token_no_default_policy: boolean }>(
+      `auth/${b.result.mounts.approle}/role/${b.result.approle.writer.role}`,
+    );
+    expect(role.data).toMatchObject({
+      token_policies: [b.result.policies.writer],
+      token_no_default_policy: true,
+    });
+  });
+
+  it('an AppRole login as reader may lease reader credentials but not writer ones, nor read agent tokens', async () => {
+    const mount = b.result.mounts.approle;
+    const secretId = (
+      await b.root.write<{ secret_id: string }>(
+        `auth/${mount}/role/${b.result.approle.reader.role}/secret-id`,
+        {},
+      )
+    )?.data?.secret_id as string;
+    const reader = new VaultClient({ addr: infra.vault.addr });
+    const auth = await reader.loginAppRole(mount, b.result.approle.reader.roleId, secretId);
+    reader.token = auth.clientToken;
+    const lease = await reader.readCredentials(b.result.credentialsPaths.reader);
+    await reader.renewLease(lease.leaseId, 60);
+    await expect(reader.readCredentials(b.result.credentialsPaths.writer)).rejects.toMatchObject({
+      code: 'VAULT_DENIED',
+    });
+    await expect(reader.read(`${b.result.mounts.kv}/data/agents/h1`)).rejects.toMatchObject({
+      code: 'VAULT_DENIED',
+    });
+    await reader.revokeLease(lease.leaseId);
+    await reader.revokeSelf();
+  });
+});
+
+describe('bootstrap with short TTLs', () => {
+  let b: Bootstrapped;
+  beforeAll(async () => {
+    b = await bootstrapForTest(infra, { ttl: { credentials: '2s', credentialsMax: '3s' } });
+  });
+  afterAll(() => b?.cleanup());
+
+  it('after the TTL runs out, new connections with the credentials fail', async () => {
+    const lease: { data: DatabaseCredentials; leaseDuration: number } = await b.root.readCredentials(
+      b.result.credentialsPaths.writer,
+    );
+    expect(lease.leaseDuration).toBe(2);
+    const ok = await b.connect('primary', lease.data);
+    await ok.end();
+    await sleep(3500);
+    await expect(b.connect('primary', lease.data)).rejects.toMatchObject({ errno: 1045 });
+  });
+});
+
+describe('bootstrap with Kubernetes auth', () => {
+  let b: Bootstrapped;
+  beforeAll(async () => {
+    b = await bootstrapForTest(infra, {
+      kubernetes: {
+        host: 'https://10.43.0.1:443',
+        caCert: await readFile(
+          new URL('../../packages/rotator/test/fixtures/fake-k8s-ca.pem', import.meta.url),
+          'utf8',
+        ),
+      },
+    });
+  });
+  afterAll(() => b?.cleanup());
+
+  it('configures the auth method and binds the roles to openfaas-fn/default (login needs a cluster)', async () => {
+    const mount = b.result.mounts.kubernetes!;
+    const config = await b.root.read<Record<string, unknown>>(`auth/${mount}/config`);
+    expect(config.data).toMatchObject({
+      kubernetes_host: 'https://10.43.0.1:443',
+      disable_local_ca_jwt: true,
+    });
+    const writer = await b.root.read<Record<string, unknown>>(
+      `auth/${mount}/role/${b.result.kubernetes!.writer}`,
+    );
+    expect(writer.data).toMatchObject({
+      bound_service_account_names: ['default'],
+      bound_service_account_namespaces: ['openfaas-fn'],
+      token_policies: [b.result.policies.writer],
+    });
+    const migrator = await b.root.read<Record<string, unknown>>(
+      `auth/${mount}/role/${b.result.kubernetes!.migrator}`,
+    );
+    expect(migrator.data).toMatchObject({ bound_service_account_names: ['infralogs-migrator'] });
+    const again = await bootstrap({ ...b.options, mysql: { ...b.options.mysql, bootstrapAdmin: undefined } });
+    expect(again.changed).toEqual([]);
+  });
+
+  it('refuses to configure a connection it cannot create without the bootstrap admin', async () => {
+    const other = bootstrap({
+      ...b.options,
+      prefix: `${b.options.prefix}x`,
+      mysql: { ...b.options.mysql, bootstrapAdmin: undefined },
+    });
+    await expect(other).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+});
