@@ -1,0 +1,30 @@
+import { createLogger, lazyDatabase, readSecret } from '@infralogs/core';
+import { parseTokens } from './caller-auth';
+import { loadCollectConfig } from './config';
+import type { CollectEndpointDeps } from './endpoint';
+import { createFetchHostClient } from './fetch-host-client';
+
+/**
+ * collect wired to its environment: the configuration is validated now (start-up); the database
+ * (writer credentials leased from Vault) connects on first use. Secrets: `collect-token` (its
+ * callers), `fetch-host-token` (to call fetch-host), the Vault login's.
+ */
+export function createCollectDeps(
+  source: Record<string, string | undefined> = process.env,
+): CollectEndpointDeps {
+  const config = loadCollectConfig(source);
+  const database = lazyDatabase('writer', source);
+  return {
+    getDatabase: () => database.get(),
+    callFetchHost: createFetchHostClient({
+      gatewayUrl: config.GATEWAY_URL,
+      token: () => readSecret('fetch-host-token', source),
+      timeoutMs: config.FETCH_HOST_TIMEOUT_MS,
+      retries: config.FETCH_HOST_RETRIES,
+    }),
+    concurrency: config.COLLECT_CONCURRENCY,
+    staleAfterMs: config.RUN_STALE_AFTER_MS,
+    log: createLogger({ component: 'collect' }),
+    callerTokens: async () => parseTokens(await readSecret('collect-token', source)),
+  };
+}

@@ -1,0 +1,41 @@
+import { createLogger, lazyDatabase, readAgentToken, readSecret } from '@infralogs/core';
+import { openPage } from './agent-client';
+import { parseTokens } from './caller-auth';
+import { loadFetchHostConfig } from './config';
+import type { FetchHostEndpointDeps } from './endpoint';
+import { createFetchHost } from './fetch-host';
+import { createIngestClient } from './ingest-client';
+
+/**
+ * fetch-host wired to its environment: the configuration is validated now (start-up); the
+ * database (writer credentials leased from Vault) connects on first use. Secrets:
+ * `fetch-host-token` (its callers), `ingest-token` (to call ingest), the Vault login's.
+ */
+export function createFetchHostDeps(
+  source: Record<string, string | undefined> = process.env,
+): FetchHostEndpointDeps {
+  const config = loadFetchHostConfig(source);
+  const database = lazyDatabase('writer', source);
+  const retry = { retries: config.RETRIES, baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS };
+  const fetchHost = createFetchHost({
+    getDatabase: () => database.get(),
+    readAgentToken: (host) => readAgentToken(host, source),
+    openPage: (request) =>
+      openPage(request, {
+        connectMs: config.AGENT_CONNECT_TIMEOUT_MS,
+        responseMs: config.AGENT_RESPONSE_TIMEOUT_MS,
+        idleMs: config.AGENT_IDLE_TIMEOUT_MS,
+      }),
+    ingest: createIngestClient({
+      gatewayUrl: config.GATEWAY_URL,
+      token: () => readSecret('ingest-token', source),
+      timeoutMs: config.INGEST_TIMEOUT_MS,
+      retry,
+    }),
+    pageLimit: config.AGENT_PAGE_LIMIT,
+    batchLimits: { maxBytes: config.BATCH_MAX_BYTES, maxEntries: config.BATCH_MAX_ENTRIES },
+    retry,
+    log: createLogger({ component: 'fetch-host' }),
+  });
+  return { fetchHost, callerTokens: async () => parseTokens(await readSecret('fetch-host-token', source)) };
+}
