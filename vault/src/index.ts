@@ -1,3 +1,5 @@
 export * from './bootstrap';
 export * from './names';
 export * from './policies';
+export * from './agent-tokens';
+export * from './function-secrets';

@@ -7,3 +7,5 @@ export * from './secrets';
 export * from './database';
 export * from './store';
 export * from './journal';
+export * from './vault';
+export * from './database-vault';

@@ -1,0 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, rename, writeFile } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+
+/**
+ * Replaces a file in one step (temp file in the same directory + rename), so a reader such as the
+ * agent sees the old or the new content, never a half-written file. Mode 0600: these are secrets.
+ */
+export async function writeFileAtomic(path: string, content: string): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  await writeFile(temp, content, { mode: 0o600 });
+  await chmod(temp, 0o600);
+  await rename(temp, path);
+}
