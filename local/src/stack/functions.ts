@@ -7,12 +7,6 @@ import type { Stack } from '../stack-file';
 import type { Progress } from './progress';
 import { writeSecretsDir } from './secrets';
 
-/** AppRole credentials of one Vault role, as the local stack hands them to a function. */
-export interface AppRoleIds {
-  roleId: string;
-  secretId: string;
-}
-
 export interface FunctionSettingsContext {
   topology: Pick<Topology, 'primary' | 'replica'>;
   vaultAddr: string;
@@ -26,20 +20,19 @@ export interface FunctionSettings extends GatewayFunctionOptions {
   secretsDir: string;
   /** The Vault role the function logs in as (its VAULT_DB_ROLE), null when it needs none. */
   vaultRole: string | null;
-  /** The secret files to write: stack.yml's secrets plus the AppRole ids of its Vault role. */
+  /** The caller-token secret files stack.yml lists for it. */
   secretValues: Record<string, string>;
 }
 
 /**
  * What each function of stack.yml gets locally instead of its cluster settings: the local MariaDB
  * server its `infralogs.io/db-access` label names, the OpenBao dev server with AppRole login (the
- * cluster uses Kubernetes auth), and a secrets folder with exactly the secrets stack.yml lists,
- * plus `vault-role-id`/`vault-secret-id` for its Vault role.
+ * cluster uses Kubernetes auth), and a secrets folder with exactly the secrets stack.yml lists
+ * (the AppRole ids of its Vault role are added when the functions start).
  */
 export function functionSettings(
   stack: Stack,
   context: FunctionSettingsContext,
-  appRoles: Record<string, AppRoleIds>,
 ): Record<string, FunctionSettings> {
   const settings: Record<string, FunctionSettings> = {};
   for (const [name, fn] of Object.entries(stack.functions)) {
@@ -54,15 +47,6 @@ export function functionSettings(
       if (value === undefined)
         throw new Error(`stack.yml: ${name} needs secret "${secret}", which the local stack does not make`);
       secretValues[secret] = value;
-    }
-    if (vaultRole !== null) {
-      const ids = appRoles[vaultRole];
-      if (!ids)
-        throw new Error(
-          `stack.yml: ${name} uses Vault role "${vaultRole}", which the bootstrap does not create`,
-        );
-      secretValues['vault-role-id'] = ids.roleId;
-      secretValues['vault-secret-id'] = ids.secretId;
     }
     settings[name] = {
       env: {
@@ -86,11 +70,16 @@ export function functionSettings(
 export async function startFunctions(options: {
   stack: Stack;
   settings: Record<string, FunctionSettings>;
+  /** Writes `vault-role-id`/`vault-secret-id` of a Vault role into a secrets folder. */
+  writeVaultSecrets: (role: string, dir: string) => Promise<void>;
   port: number;
   logFile: string;
   progress: Progress;
 }): Promise<Gateway> {
-  for (const s of Object.values(options.settings)) await writeSecretsDir(s.secretsDir, s.secretValues);
+  for (const s of Object.values(options.settings)) {
+    await writeSecretsDir(s.secretsDir, s.secretValues);
+    if (s.vaultRole !== null) await options.writeVaultSecrets(s.vaultRole, s.secretsDir);
+  }
   mkdirSync(join(options.logFile, '..'), { recursive: true });
   const functions = Object.fromEntries(
     Object.entries(options.settings).map(([name, s]) => [name, { env: s.env, secretsDir: s.secretsDir }]),

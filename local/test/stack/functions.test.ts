@@ -10,18 +10,15 @@ describe('functionSettings', () => {
     replica: { host: '127.0.0.1', port: 3311, socket: '', dataDir: '' },
   };
   const secrets = { 'collect-token': 'c', 'fetch-host-token': 'f', 'ingest-token': 'i' };
-  const appRoles = {
-    'infralogs-writer': { roleId: 'w-role', secretId: 'w-secret' },
-    'infralogs-reader': { roleId: 'r-role', secretId: 'r-secret' },
-  };
 
   it('gives each function of the real stack.yml its server, Vault role and exactly its secrets', async () => {
     const stack = await loadStack(join(repoRoot, 'stack.yml'), {});
-    const settings = functionSettings(
-      stack,
-      { topology, vaultAddr: 'http://127.0.0.1:8200', secrets, secretsRoot: '/s' },
-      appRoles,
-    );
+    const settings = functionSettings(stack, {
+      topology,
+      vaultAddr: 'http://127.0.0.1:8200',
+      secrets,
+      secretsRoot: '/s',
+    });
     expect(Object.keys(settings).sort()).toEqual(['collect', 'dashboard', 'fetch-host', 'ingest']);
     expect(settings['fetch-host']).toMatchObject({
       env: {
@@ -32,39 +29,23 @@ describe('functionSettings', () => {
       },
       secretsDir: '/s/fetch-host',
       vaultRole: 'infralogs-writer',
-      secretValues: {
-        'fetch-host-token': 'f',
-        'ingest-token': 'i',
-        'vault-role-id': 'w-role',
-        'vault-secret-id': 'w-secret',
-      },
+      secretValues: { 'fetch-host-token': 'f', 'ingest-token': 'i' },
     });
     // The dashboard reads the replica with the reader role and holds no caller token.
     expect(settings.dashboard).toMatchObject({
       env: { DB_PORT: '3311' },
       vaultRole: 'infralogs-reader',
-      secretValues: { 'vault-role-id': 'r-role', 'vault-secret-id': 'r-secret' },
+      secretValues: {},
     });
-    expect(Object.keys(settings.collect!.secretValues).sort()).toEqual([
-      'collect-token',
-      'fetch-host-token',
-      'vault-role-id',
-      'vault-secret-id',
-    ]);
-    expect(Object.keys(settings.ingest!.secretValues).sort()).toEqual([
-      'ingest-token',
-      'vault-role-id',
-      'vault-secret-id',
-    ]);
+    expect(settings.collect).toMatchObject({ vaultRole: 'infralogs-writer', env: { DB_PORT: '3310' } });
+    expect(Object.keys(settings.collect!.secretValues).sort()).toEqual(['collect-token', 'fetch-host-token']);
+    expect(settings.ingest!.secretValues).toEqual({ 'ingest-token': 'i' });
   });
 
-  it('refuses a secret or a Vault role the local stack does not provide', async () => {
+  it('refuses a secret the local stack does not make', async () => {
     const stack = await loadStack(join(repoRoot, 'stack.yml'), {});
     expect(() =>
-      functionSettings(stack, { topology, vaultAddr: 'x', secrets: {}, secretsRoot: '/s' }, appRoles),
+      functionSettings(stack, { topology, vaultAddr: 'x', secrets: {}, secretsRoot: '/s' }),
     ).toThrow(/needs secret/);
-    expect(() =>
-      functionSettings(stack, { topology, vaultAddr: 'x', secrets, secretsRoot: '/s' }, {}),
-    ).toThrow(/Vault role/);
   });
 });

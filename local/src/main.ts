@@ -1,0 +1,68 @@
+/**
+ * `npm start`: the whole Infralogs stack on this machine, until Ctrl-C or SIGTERM.
+ * Progress goes to stderr; stdout carries the URLs, where the credentials are, and last one line
+ * `READY <dashboard-url>` for scripts to wait for.
+ *
+ * Environment (all optional): GATEWAY_PORT (default 8080; 0 = any free port), STACK_DIR (state,
+ * default .work/stack), STACK_USE_MACHINE_JOURNAL (default true).
+ */
+import { z } from 'zod';
+import { env, loadConfig } from '@infralogs/core';
+import { stackBanner, startLocalStack, type LocalStack } from './stack';
+import { stderrProgress as progress } from './stack/progress';
+
+const configSchema = z.object({
+  GATEWAY_PORT: env.port(8080),
+  STACK_DIR: z.string().min(1).optional(),
+  STACK_USE_MACHINE_JOURNAL: env.bool(true),
+});
+
+async function main() {
+  const config = loadConfig(configSchema);
+  const startup = new AbortController();
+  let stack: LocalStack | undefined;
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    progress(`${signal}: stopping everything…`);
+    // During start-up, startLocalStack stops what it started and rejects.
+    if (!stack) return startup.abort();
+    void stack.stop().then(
+      () => {
+        progress('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        progress(`stop failed: ${(err as Error)?.message ?? String(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    stack = await startLocalStack({
+      gatewayPort: config.GATEWAY_PORT,
+      ...(config.STACK_DIR ? { stateDir: config.STACK_DIR } : {}),
+      useMachineJournal: config.STACK_USE_MACHINE_JOURNAL,
+      collectOnStart: true,
+      progress,
+      signal: startup.signal,
+    });
+  } catch (err) {
+    if (startup.signal.aborted) {
+      progress('stopped before it was ready');
+      process.exit(0);
+    }
+    progress(`could not start: ${(err as Error)?.message ?? String(err)}`);
+    process.exit(1);
+  }
+  process.stdout.write(`${stackBanner(stack)}\nREADY ${stack.dashboardUrl}\n`);
+}
+
+main().catch((err: unknown) => {
+  progress(`could not start: ${(err as Error)?.message ?? String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,37 @@
+import { relative } from 'node:path';
+import { repoRoot } from '@infralogs/devkit';
+import type { LocalStack } from './index';
+
+const shown = (path: string) => (path.startsWith(repoRoot) ? relative(repoRoot, path) : path);
+
+/**
+ * What `npm start` prints on stdout once the stack is up: where everything is and how to use it.
+ * No MySQL password: functions lease short-lived users from OpenBao; the only secret shown is the
+ * OpenBao dev server's root token, which exists only in this throw-away in-memory server.
+ */
+export function stackBanner(stack: LocalStack): string {
+  const { primary, replica } = stack.topology;
+  const curl =
+    `curl -sS -X POST -H "Authorization: Bearer $(cat ${shown(stack.collectTokenFile)})" ` +
+    `-H 'Content-Type: application/json' -d '{}' ${stack.gatewayUrl}/function/collect`;
+  return [
+    'Infralogs local stack is up.',
+    `  dashboard   ${stack.dashboardUrl}`,
+    '              no login: the local dashboard is served on loopback only',
+    `  gateway     ${stack.gatewayUrl}   (OpenFaaS routes: /function/NAME, /async-function/NAME)`,
+    ...stack.hosts.map(
+      (h) =>
+        `  host        ${h.name.padEnd(10)} agent ${h.agentUrl}   journal ${h.journalDir ? shown(h.journalDir) : "this machine's own"}`,
+    ),
+    `  collect     ${curl}`,
+    stack.schedule ? `  schedule    collect also runs on "${stack.schedule}" (UTC, stack.yml)` : '',
+    `  MariaDB     primary ${primary.host}:${primary.port}, replica ${replica.host}:${replica.port}, database ${stack.database}`,
+    '              functions use short-lived users leased from OpenBao; no password is printed',
+    `  OpenBao     ${stack.vault.addr}   root token ${stack.vault.rootToken}`,
+    '              (dev server only: in memory, gone when the stack stops; never a production token)',
+    `  logs        ${shown(stack.logDir)}/`,
+    `  stop        Ctrl-C or SIGTERM stops everything and removes ${shown(stack.stateDir)}`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
