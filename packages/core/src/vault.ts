@@ -9,7 +9,7 @@ import {
 import { env as field, loadConfig } from './config';
 import { InfralogsError, type ErrorCode } from './errors';
 import { createLogger } from './log';
-import { readSecret } from './secrets';
+import { readSecret, secretsDir } from './secrets';
 
 /**
  * How Infralogs components reach Vault. Nothing secret lives in the environment: AppRole ids and
@@ -36,6 +36,8 @@ const vaultEnvSchema = z
 export interface VaultConfig {
   vault: VaultOptions;
   kvMount: string;
+  /** Who logs in (no secret: mount, role, where the secret files are); one session per identity. */
+  identity: string;
 }
 
 /** Secret file names (OpenFaaS secrets) holding the AppRole ids or a token. */
@@ -63,7 +65,12 @@ export function vaultConfigFromEnv(env: Record<string, string | undefined> = pro
             jwtFile: c.VAULT_K8S_JWT_FILE,
           }
         : { method: 'token', token: () => readSecret(VAULT_SECRET_FILES.token, env) };
+  const identity =
+    auth.method === 'kubernetes'
+      ? `kubernetes:${auth.mount}:${auth.role}:${auth.jwtFile}`
+      : `${auth.method}:${auth.method === 'approle' ? auth.mount : ''}:${secretsDir(env)}`;
   return {
+    identity,
     vault: {
       addr: c.VAULT_ADDR,
       auth,
@@ -78,14 +85,7 @@ export function vaultConfigFromEnv(env: Record<string, string | undefined> = pro
 const sessions = new Map<string, VaultSession>();
 
 export function vaultSession(config: VaultConfig): VaultSession {
-  const { addr, auth, namespace } = config.vault;
-  const key = JSON.stringify([
-    addr,
-    namespace,
-    auth.method,
-    'mount' in auth ? auth.mount : '',
-    'role' in auth ? auth.role : '',
-  ]);
+  const key = JSON.stringify([config.vault.addr, config.vault.namespace, config.identity]);
   let session = sessions.get(key);
   if (!session) {
     const logger = createLogger({ component: 'vault' });

@@ -4,7 +4,6 @@ import {
   DatabaseUnavailableError,
   LeaseInvalidError,
   OptionsInvalidError,
-  RotatorError,
   RotatorStoppedError,
   VaultDeniedError,
   VaultUnavailableError,
@@ -84,7 +83,7 @@ export class Rotator {
   private current: Generation | undefined;
   private rotation: Promise<Generation> | undefined;
   private recovering: Promise<void> | undefined;
-  private lastError: RotatorError | undefined;
+  private lastError: Error | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private stopping: Promise<void> | undefined;
@@ -373,12 +372,12 @@ export class Rotator {
     }
   }
 
-  /** Records and reports a failure; returns it as a RotatorError. */
-  private fail(during: string, err: unknown, retryInMs?: number, leaseId?: string): RotatorError {
-    const error =
-      err instanceof RotatorError
-        ? err
-        : new RotatorError('DATABASE_UNAVAILABLE', (err as Error)?.message ?? String(err), { cause: err });
+  /**
+   * Records and reports a failure and returns it unchanged: errors from the caller's own code
+   * (e.g. a secret source that throws) keep their type and code.
+   */
+  private fail(during: string, err: unknown, retryInMs?: number, leaseId?: string): Error {
+    const error = err instanceof Error ? err : new Error(String(err));
     if (!(error instanceof RotatorStoppedError)) {
       if (during !== 'revoke' && during !== 'retire') this.lastError = error;
       this.reporter.failure(during, error, { retryInMs, leaseId });
