@@ -1,21 +1,11 @@
 import got from 'got';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'mysql2/promise';
+import type { RunSummary } from '@infralogs/fn-collect';
 import type { Progress } from './progress';
 
-/** What collect answers (functions/collect: RunSummary). */
-export interface CollectAnswer {
-  runId: number;
-  status: 'succeeded' | 'partial' | 'failed';
-  hosts: {
-    host: string;
-    fetched: number;
-    inserted: number;
-    duplicates: number;
-    cursor: string | null;
-    error: { code: string; message: string } | null;
-  }[];
-}
+/** What collect answers: its run summary. */
+export type CollectAnswer = RunSummary;
 
 /**
  * Runs one collection through the gateway, as an operator would with curl, and shows each host as
@@ -39,27 +29,34 @@ export async function collectNow(options: {
       timeout: { request: 30 * 60_000 },
       retry: { limit: 0 },
     })
-    .json<CollectAnswer>();
+    .json<CollectAnswer>()
+    .catch((err: unknown) => {
+      const body = (err as { response?: { body?: unknown } }).response?.body;
+      throw new Error(`collect failed: ${typeof body === 'string' ? body : (err as Error).message}`);
+    });
+  const shown = new Set<string>();
+  const show = (h: HostLine) => {
+    if (shown.has(h.host)) return;
+    shown.add(h.host);
+    progress(hostLine(h));
+  };
   let done = false;
   const watch = (async () => {
-    const shown = new Set<string>();
     while (!done) {
       await sleep(300);
       const [rows] = await options.pool
         .query(
-          `SELECT host, status, fetched, inserted FROM run_hosts
+          `SELECT host, fetched, inserted, duplicates, error_message AS error FROM run_hosts
             WHERE run_id = (SELECT MAX(id) FROM runs) AND status <> 'pending'`,
         )
         .catch(() => [[]]);
-      for (const r of rows as { host: string; status: string; fetched: number; inserted: number }[]) {
-        if (shown.has(r.host) || done) continue;
-        shown.add(r.host);
-        progress(`  ${r.host}: ${r.status}, ${r.fetched} entries fetched, ${r.inserted} inserted`);
-      }
+      if (!done) for (const row of rows as HostLine[]) show(row);
     }
   })();
   try {
     const answer = await call;
+    // Hosts that finished between two polls.
+    for (const h of answer.hosts) show({ ...h, error: h.error && `${h.error.code}: ${h.error.message}` });
     return answer;
   } finally {
     done = true;
@@ -67,14 +64,14 @@ export async function collectNow(options: {
   }
 }
 
-/** One line per host of a collect answer, for the terminal. */
-export function describeRun(answer: CollectAnswer): string[] {
-  return [
-    `run ${answer.runId}: ${answer.status}`,
-    ...answer.hosts.map(
-      (h) =>
-        `  ${h.host}: ${h.fetched} fetched, ${h.inserted} inserted, ${h.duplicates} duplicates` +
-        (h.error ? ` — ${h.error.code}: ${h.error.message}` : ''),
-    ),
-  ];
+interface HostLine {
+  host: string;
+  fetched: number;
+  inserted: number;
+  duplicates: number;
+  error: string | null;
 }
+
+const hostLine = (h: HostLine) =>
+  `  ${h.host}: ${h.fetched} fetched, ${h.inserted} inserted, ${h.duplicates} duplicates` +
+  (h.error ? ` — failed: ${h.error}` : '');
