@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import {
   DEFAULT_JWT_FILE,
@@ -25,6 +26,8 @@ const vaultEnvSchema = z
     VAULT_K8S_ROLE: z.string().min(1).optional(),
     VAULT_K8S_JWT_FILE: field.str(DEFAULT_JWT_FILE),
     VAULT_KV_MOUNT: field.str('infralogs-kv'),
+    /** VAULT_AUTH=token: a token file kept fresh by someone else (e.g. the Vault agent sidecar). */
+    VAULT_TOKEN_FILE: z.string().min(1).optional(),
     VAULT_NAMESPACE: z.string().min(1).optional(),
     VAULT_REQUEST_TIMEOUT_MS: field.int(10_000, 100, 120_000),
   })
@@ -64,11 +67,16 @@ export function vaultConfigFromEnv(env: Record<string, string | undefined> = pro
             role: c.VAULT_K8S_ROLE!,
             jwtFile: c.VAULT_K8S_JWT_FILE,
           }
-        : { method: 'token', token: () => readSecret(VAULT_SECRET_FILES.token, env) };
+        : {
+            method: 'token',
+            token: c.VAULT_TOKEN_FILE
+              ? () => readTokenFile(c.VAULT_TOKEN_FILE!)
+              : () => readSecret(VAULT_SECRET_FILES.token, env),
+          };
   const identity =
     auth.method === 'kubernetes'
       ? `kubernetes:${auth.mount}:${auth.role}:${auth.jwtFile}`
-      : `${auth.method}:${auth.method === 'approle' ? auth.mount : ''}:${secretsDir(env)}`;
+      : `${auth.method}:${auth.method === 'approle' ? auth.mount : ''}:${c.VAULT_TOKEN_FILE ?? secretsDir(env)}`;
   return {
     identity,
     vault: {
@@ -79,6 +87,12 @@ export function vaultConfigFromEnv(env: Record<string, string | undefined> = pro
     },
     kvMount: c.VAULT_KV_MOUNT,
   };
+}
+
+async function readTokenFile(path: string): Promise<string> {
+  const token = (await readFile(path, 'utf8').catch(() => '')).trim();
+  if (!token) throw new InfralogsError('CONFIG_INVALID', `VAULT_TOKEN_FILE: ${path} is missing or empty`);
+  return token;
 }
 
 // One login per process and Vault configuration, shared by the database and KV reads.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminConnection, waitForReplica } from '@infralogs/devkit';
@@ -117,6 +117,15 @@ describe('connectDatabase and readAgentToken with Vault', () => {
     const [rows] = await db.getPool().query('SELECT 1 AS one');
     expect((rows as { one: number }[])[0]?.one).toBe(1);
     await lazy.close();
+  });
+
+  it('VAULT_AUTH=token reads a token file kept fresh by someone else (the Vault agent sidecar)', async () => {
+    const tokenFile = join(dir, 'agent-token');
+    await writeFile(tokenFile, infra.vault.rootToken + '\n');
+    const e = env('writer', { VAULT_AUTH: 'token', VAULT_TOKEN_FILE: tokenFile });
+    expect(await readAgentToken('web-1', e)).toBe('agent-token-web-1');
+    const missing = env('writer', { VAULT_AUTH: 'token', VAULT_TOKEN_FILE: join(dir, 'none') });
+    await expect(readAgentToken('web-1', missing)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 
   it('names the variable when the Vault configuration is incomplete', () => {
