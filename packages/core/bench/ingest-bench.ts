@@ -4,9 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Connection } from 'mysql2/promise';
 import { build } from 'esbuild';
 import { startTopology, type Topology } from '@infralogs/devkit';
 import { upsertHost } from '../src/store/hosts';
@@ -16,49 +16,58 @@ import { createStorePool } from '../src/store/sql';
 import { benchBatches, benchHosts, defaultDatasetsDir } from './entries';
 
 /**
- * npm run bench:ingest — the same generated entries loaded three ways into the same schema on one
- * fresh private primary + replica:
- *   ingest        ingestBatch (idempotent insert, rollups, gaps, checkpoint; one transaction a batch)
- *   LOAD DATA     LOAD DATA LOCAL INFILE of the same rows (the practical limit)
- *   single INSERT one autocommitted INSERT per row, like rsyslog's ommysql (on a subset, scaled)
- * Every phase gets its own fresh database and waits for the replica before the next one starts.
+ * npm run bench:ingest — the same generated entries written three ways into the same schema
+ * (same indexes, partitions and server settings) on one fresh private primary + replica:
+ *   ingest        ingestBatch: validation, idempotent write, rollups, gaps, checkpoint, one
+ *                 transaction per batch (in its own process, for its peak RSS)
+ *   LOAD DATA     LOAD DATA LOCAL INFILE of the same rows from a file (the practical limit)
+ *   single INSERT one autocommitted INSERT per row, like rsyslog's ommysql (a subset, rows/s scaled)
+ * Each method gets its own fresh database. Ingest and LOAD DATA alternate in rounds (and swap
+ * order every round) so that load from other processes on the machine hits both alike; the
+ * replica is waited for after every phase, so no phase pays for the previous one's replication.
  */
 const { values: args } = parseArgs({
   options: {
     entries: { type: 'string', default: '500000' },
+    rounds: { type: 'string', default: '5' },
     'batch-size': { type: 'string', default: '5000' },
     hosts: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '1' },
     'single-rows': { type: 'string', default: '20000' },
-    'chunk-rows': { type: 'string' },
   },
 });
 const TOTAL = Number(args.entries);
+const ROUNDS = Number(args.rounds);
 const BATCH = Number(args['batch-size']);
 const HOSTS = Number(args.hosts);
 const CONCURRENCY = Number(args.concurrency);
 const SINGLE = Math.min(Number(args['single-rows']), TOTAL);
-const START_US = Date.now() * 1000 - 36 * 3600 * 1_000_000; // spans today and yesterday
-const here = dirname(fileURLToPath(import.meta.url));
+const PER_ROUND = TOTAL / ROUNDS;
+if (!Number.isInteger(PER_ROUND / BATCH))
+  throw new Error('entries / rounds must be a multiple of batch-size');
+const START_US = Date.now() * 1000 - 36 * 3600 * 1_000_000; // spans yesterday and today
 const DATASETS = defaultDatasetsDir();
+const GENERATOR = { total: TOTAL, batchSize: BATCH, hosts: HOSTS, startUs: START_US, datasetsDir: DATASETS };
+const here = dirname(fileURLToPath(import.meta.url));
 
 const say = (line: string) => process.stdout.write(line + '\n');
+const seconds = (ms: number) => (ms / 1000).toFixed(2);
 
-async function freshDatabase(topo: Topology, name: string) {
+async function freshDatabase(topo: Topology, name: string): Promise<Map<string, number>> {
   const admin = await topo.connect('primary');
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const pool = createStorePool({
+    ...topo.admin,
     host: topo.primary.host,
     port: topo.primary.port,
-    user: topo.admin.user,
-    password: topo.admin.password,
     database: name,
   });
   await migrate(pool);
   const ids = new Map<string, number>();
-  for (const h of benchHosts(HOSTS))
+  for (const h of benchHosts(HOSTS)) {
     ids.set(h, (await upsertHost(pool, { name: h, agentUrl: 'http://127.0.0.1:9' })).id);
+  }
   await pool.end();
   return ids;
 }
@@ -70,142 +79,165 @@ async function countRows(topo: Topology, db: string): Promise<number> {
   return Number((rows as { n: number }[])[0]!.n);
 }
 
-/** Every row of the benchmark, in batch order, as mapped by the ingest core. */
-function* allRows(ids: Map<string, number>, limit = TOTAL): Generator<LogRow> {
-  let n = 0;
-  const options = { total: TOTAL, batchSize: BATCH, hosts: HOSTS, startUs: START_US, datasetsDir: DATASETS };
-  for (const b of benchBatches(options)) {
-    for (const e of b.entries) {
-      if (n++ >= limit) return;
-      yield toRow(ids.get(b.host)!, e);
-    }
+/** Every row of the benchmark, in batch order, as the ingest core maps it. */
+function* allRows(ids: Map<string, number>): Generator<LogRow> {
+  for (const b of benchBatches(GENERATOR)) for (const e of b.entries) yield toRow(ids.get(b.host)!, e);
+}
+
+function* take<T>(it: Iterator<T>, n: number): Generator<T> {
+  for (let i = 0; i < n; i++) {
+    const r = it.next();
+    if (r.done) return;
+    yield r.value;
   }
 }
 
-async function runIngest(
-  topo: Topology,
-  dir: string,
-): Promise<{ rowsPerS: number; rssMb: number; inserted: number }> {
+/** The ingest worker, bundled and started with plain node; `round(n)` ingests the next n entries. */
+async function startIngestWorker(topo: Topology, dir: string) {
   const database = 'bench_ingest';
   await freshDatabase(topo, database);
-  const worker = join(dir, 'ingest-worker.mjs');
+  const file = join(dir, 'ingest-worker.mjs');
   await build({
     entryPoints: [join(here, 'ingest-worker.ts')],
     bundle: true,
     platform: 'node',
     format: 'esm',
-    outfile: worker,
+    outfile: file,
     logLevel: 'warning',
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
     },
   });
-  const child = spawn(process.execPath, [worker], { stdio: ['pipe', 'pipe', 'inherit'] });
-  child.stdin.end(
-    JSON.stringify({
-      db: { ...topo.admin, host: topo.primary.host, port: topo.primary.port, database },
-      total: TOTAL,
-      batchSize: BATCH,
-      hosts: HOSTS,
-      startUs: START_US,
-      datasetsDir: DATASETS,
-      concurrency: CONCURRENCY,
-      ...(args['chunk-rows'] ? { maxChunkRows: Number(args['chunk-rows']) } : {}),
-    }),
-  );
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (code !== 0) throw new Error(`ingest worker exited with ${code}`);
-  const r = JSON.parse(out.trim().split('\n').at(-1)!) as {
-    inserted: number;
-    batches: number;
-    ingestMs: number;
-    generateMs: number;
-    peakRssMb: number;
+  const child = spawn(process.execPath, [file], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const ask = async <T>(line?: object): Promise<T> => {
+    if (line) child.stdin.write(JSON.stringify(line) + '\n');
+    else child.stdin.end();
+    const r = await replies.next();
+    if (r.done) throw new Error('the ingest worker exited early');
+    return JSON.parse(String(r.value)) as T;
   };
-  say(
-    `ingest: ${r.inserted} rows in ${r.batches} batches of ${BATCH} (concurrency ${CONCURRENCY}), ` +
-      `${(r.ingestMs / 1000).toFixed(2)} s in ingestBatch (+${(r.generateMs / 1000).toFixed(2)} s generating, not counted)`,
+  child.stdin.write(
+    JSON.stringify({
+      ...GENERATOR,
+      db: { ...topo.admin, host: topo.primary.host, port: topo.primary.port, database },
+      concurrency: CONCURRENCY,
+    }) + '\n',
   );
-  return { rowsPerS: r.inserted / (r.ingestMs / 1000), rssMb: r.peakRssMb, inserted: r.inserted };
+  return {
+    database,
+    round: (entries: number) => ask<{ ms: number; inserted: number; batches: number }>({ entries }),
+    finish: () => ask<{ peakRssMb: number }>(),
+  };
 }
 
-async function runLoadData(topo: Topology, dir: string): Promise<number> {
+async function startLoadData(topo: Topology, dir: string) {
   const database = 'bench_load';
-  const ids = await freshDatabase(topo, database);
+  const rows = allRows(await freshDatabase(topo, database));
   const file = join(dir, 'rows.tsv');
-  const out = createWriteStream(file);
-  for (const row of allRows(ids)) {
-    if (!out.write(tsvRow(row))) await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((resolve, reject) =>
-    out.end((err?: Error | null) => (err ? reject(err) : resolve())),
-  );
-  const c = await topo.connect('primary', database);
-  try {
-    const t = performance.now();
-    await c.query({
-      sql: `LOAD DATA LOCAL INFILE 'rows.tsv' INTO TABLE logs CHARACTER SET utf8mb4
-            FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'
-            ${LOAD_COLUMNS}`,
-      infileStreamFactory: () => createReadStream(file),
-    });
-    const s = (performance.now() - t) / 1000;
-    const n = await countRows(topo, database);
-    say(`LOAD DATA: ${n} rows in ${s.toFixed(2)} s`);
-    if (n !== TOTAL) throw new Error(`LOAD DATA stored ${n} rows, expected ${TOTAL}`);
-    return n / s;
-  } finally {
-    await c.end();
-  }
+  return {
+    database,
+    /** Writes the next n rows to a file (not timed), then times LOAD DATA of that file. */
+    async round(n: number): Promise<number> {
+      const out = createWriteStream(file);
+      for (const row of take(rows, n)) {
+        if (!out.write(tsvRow(row))) await new Promise<void>((r) => out.once('drain', () => r()));
+      }
+      await new Promise<void>((resolve, reject) =>
+        out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+      );
+      const c = await topo.connect('primary', database);
+      try {
+        const t = performance.now();
+        await c.query({
+          sql: `LOAD DATA LOCAL INFILE 'rows.tsv' INTO TABLE logs CHARACTER SET utf8mb4
+                FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ${LOAD_COLUMNS}`,
+          infileStreamFactory: () => createReadStream(file),
+        });
+        return performance.now() - t;
+      } finally {
+        await c.end();
+      }
+    },
+  };
 }
 
-async function runSingleInserts(topo: Topology): Promise<number> {
+async function singleInserts(topo: Topology): Promise<number> {
   const database = 'bench_single';
-  const ids = await freshDatabase(topo, database);
-  const c: Connection = await topo.connect('primary', database);
-  const sql = `INSERT INTO logs (${LOGS_COLUMNS.map((x) => `\`${x}\``).join(', ')}) VALUES (${LOGS_COLUMNS.map(() => '?').join(', ')})`;
+  const rows = [...take(allRows(await freshDatabase(topo, database)), SINGLE)];
+  const c = await topo.connect('primary', database);
+  const columns = LOGS_COLUMNS.map((x) => `\`${x}\``).join(', ');
+  const sql = `INSERT INTO logs (${columns}) VALUES (${LOGS_COLUMNS.map(() => '?').join(', ')})`;
   try {
-    const rows = [...allRows(ids, SINGLE)];
     const t = performance.now();
     for (const row of rows) await c.query(sql, row);
-    const s = (performance.now() - t) / 1000;
-    say(
-      `single INSERT: ${rows.length} rows (a subset, autocommit) in ${s.toFixed(2)} s; rows/s scaled to the full run`,
-    );
-    return rows.length / s;
+    const ms = performance.now() - t;
+    say(`single INSERT: ${rows.length} rows (a subset; rows/s applies to the full run) in ${seconds(ms)} s`);
+    return rows.length / (ms / 1000);
   } finally {
     await c.end();
   }
 }
 
-async function replicaCatchUp(topo: Topology): Promise<number> {
+async function replicaCatchUpMs(topo: Topology): Promise<number> {
   const t = performance.now();
   await topo.waitForReplica(600_000);
-  return (performance.now() - t) / 1000;
+  return performance.now() - t;
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'infralogs-bench-'));
 const topo = await startTopology({ log: (m) => say(`topology: ${m}`) });
 try {
-  say(`entries=${TOTAL} batch_size=${BATCH} hosts=${HOSTS} concurrency=${CONCURRENCY}`);
-  const ingest = await runIngest(topo, dir);
-  const catchUp = await replicaCatchUp(topo);
-  say(`replica caught up ${catchUp.toFixed(2)} s after the ingest ended`);
-  const ingestRows = await countRows(topo, 'bench_ingest');
-  if (ingestRows !== TOTAL) throw new Error(`ingest stored ${ingestRows} rows, expected ${TOTAL}`);
-  const load = await runLoadData(topo, dir);
+  say(
+    `entries=${TOTAL} rounds=${ROUNDS} batch_size=${BATCH} hosts=${HOSTS} concurrency=${CONCURRENCY} ` +
+      `(ingest and LOAD DATA alternate, ${PER_ROUND} entries a round)`,
+  );
+  const ingest = await startIngestWorker(topo, dir);
+  const load = await startLoadData(topo, dir);
+  let ingestMs = 0;
+  let loadMs = 0;
+  let catchUpMs = 0;
+  for (let k = 0; k < ROUNDS; k++) {
+    const phases = [
+      async () => {
+        const r = await ingest.round(PER_ROUND);
+        const lag = await replicaCatchUpMs(topo);
+        ingestMs += r.ms;
+        catchUpMs = Math.max(catchUpMs, lag);
+        return `ingest ${seconds(r.ms)} s (${r.batches} batches, replica +${seconds(lag)} s)`;
+      },
+      async () => {
+        const ms = await load.round(PER_ROUND);
+        await topo.waitForReplica(600_000);
+        loadMs += ms;
+        return `LOAD DATA ${seconds(ms)} s`;
+      },
+    ];
+    if (k % 2 === 1) phases.reverse();
+    const parts: string[] = [];
+    for (const phase of phases) parts.push(await phase());
+    say(`round ${k + 1}/${ROUNDS}: ${parts.join(', ')}`);
+  }
+  const { peakRssMb } = await ingest.finish();
+  for (const db of [ingest.database, load.database]) {
+    const n = await countRows(topo, db);
+    if (n !== TOTAL) throw new Error(`${db} holds ${n} rows, expected ${TOTAL}`);
+  }
+  const single = await singleInserts(topo);
   await topo.waitForReplica(600_000);
-  const single = await runSingleInserts(topo);
-  await topo.waitForReplica(600_000);
-  const r = (n: number) => n.toFixed(0).padStart(9);
-  say(`rows/s   ingest ${r(ingest.rowsPerS)}   LOAD DATA ${r(load)}   single INSERT ${r(single)}`);
-  say(`ingest peak RSS ${ingest.rssMb.toFixed(1)} MB (worker process VmHWM)`);
-  say(`RESULT ingest_vs_load_data=${(ingest.rowsPerS / load).toFixed(3)}`);
-  say(`RESULT ingest_vs_single_insert=${(ingest.rowsPerS / single).toFixed(2)}`);
-  say(`RESULT ingest_rss_mb=${ingest.rssMb.toFixed(1)}`);
-  say(`RESULT replica_catchup_s=${catchUp.toFixed(2)}`);
+  const ingestRate = TOTAL / (ingestMs / 1000);
+  const loadRate = TOTAL / (loadMs / 1000);
+  const r = (n: number) => n.toFixed(0).padStart(8);
+  say(`ingest    ${r(ingestRate)} rows/s  (${TOTAL} rows, ${seconds(ingestMs)} s in ingestBatch)`);
+  say(`LOAD DATA ${r(loadRate)} rows/s  (${TOTAL} rows, ${seconds(loadMs)} s)`);
+  say(`single    ${r(single)} rows/s`);
+  say(
+    `ingest peak RSS ${peakRssMb.toFixed(1)} MB (worker VmHWM); replica catch-up after ingest ${seconds(catchUpMs)} s (worst round)`,
+  );
+  say(`RESULT ingest_vs_load_data=${(ingestRate / loadRate).toFixed(3)}`);
+  say(`RESULT ingest_vs_single_insert=${(ingestRate / single).toFixed(2)}`);
+  say(`RESULT ingest_rss_mb=${peakRssMb.toFixed(1)}`);
+  say(`RESULT replica_catchup_s=${seconds(catchUpMs)}`);
 } finally {
   await topo.stop();
   await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { ingestBatch } from '../src/store/ingest';
 import { createStorePool } from '../src/store/sql';
 import { benchBatches } from './entries';
@@ -7,9 +8,13 @@ import { benchBatches } from './entries';
 /**
  * The ingest side of the benchmark, in a process of its own so its peak RSS (VmHWM) is the ingest
  * path's alone. The benchmark bundles it with esbuild and runs it with plain node, as an OpenFaaS
- * function ships compiled JavaScript (tsx's loader alone adds ~40 MB). It generates the batches lazily (as fetch-host would hand them over) and times only
- * the ingestBatch calls. Settings arrive as JSON on stdin (the private server's throwaway password
- * stays out of argv and the environment). Prints one JSON line.
+ * function ships compiled JavaScript (tsx's loader alone adds ~40 MB). It generates the batches
+ * lazily, as fetch-host would hand them over, and times only the ingestBatch calls.
+ *
+ * Protocol on stdin/stdout, one JSON object a line: the first line in is the configuration (the
+ * private server's throwaway password stays out of argv and the environment); then each
+ * `{"entries":N}` ingests the next N entries and answers `{"ms","inserted","batches"}`; at the end
+ * of input it answers `{"peakRssMb"}` and exits.
  */
 interface WorkerConfig {
   db: { host: string; port: number; user: string; password: string; database: string };
@@ -19,8 +24,6 @@ interface WorkerConfig {
   startUs: number;
   datasetsDir: string;
   concurrency: number;
-  maxChunkRows?: number;
-  maxChunkBytes?: number;
 }
 
 function peakRssMb(): number {
@@ -28,44 +31,39 @@ function peakRssMb(): number {
   return m ? Number(m[1]) / 1024 : process.memoryUsage().rss / 1048576;
 }
 
-const cfg = JSON.parse(readFileSync(0, 'utf8')) as WorkerConfig;
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const cfg = JSON.parse(String((await lines.next()).value)) as WorkerConfig;
 const pool = createStorePool({ ...cfg.db, connectionLimit: cfg.concurrency });
 const batches = benchBatches(cfg);
-let generateMs = 0;
-let inserted = 0;
-let received = 0;
-let batchCount = 0;
+const reply = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 
-function next() {
-  const t = performance.now();
-  const r = batches.next();
-  generateMs += performance.now() - t;
-  return r.done ? null : r.value;
+async function round(entries: number) {
+  let left = entries;
+  let generateMs = 0;
+  let inserted = 0;
+  let count = 0;
+  const next = () => {
+    if (left <= 0) return null;
+    const t = performance.now();
+    const r = batches.next();
+    generateMs += performance.now() - t;
+    if (r.done) return null;
+    left -= r.value.entries.length;
+    return r.value;
+  };
+  const lane = async () => {
+    for (let batch = next(); batch; batch = next()) {
+      inserted += (await ingestBatch(pool, batch)).inserted;
+      count++;
+    }
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: cfg.concurrency }, lane));
+  reply({ ms: performance.now() - start - generateMs, inserted, batches: count });
 }
 
-async function lane() {
-  for (let batch = next(); batch; batch = next()) {
-    const r = await ingestBatch(pool, batch, {
-      ...(cfg.maxChunkRows ? { maxChunkRows: cfg.maxChunkRows } : {}),
-      ...(cfg.maxChunkBytes ? { maxChunkBytes: cfg.maxChunkBytes } : {}),
-    });
-    inserted += r.inserted;
-    received += r.received;
-    batchCount++;
-  }
+for (let line = await lines.next(); !line.done; line = await lines.next()) {
+  await round((JSON.parse(String(line.value)) as { entries: number }).entries);
 }
-
-const start = performance.now();
-await Promise.all(Array.from({ length: cfg.concurrency }, lane));
-const wallMs = performance.now() - start;
 await pool.end();
-process.stdout.write(
-  JSON.stringify({
-    received,
-    inserted,
-    batches: batchCount,
-    ingestMs: wallMs - generateMs,
-    generateMs,
-    peakRssMb: peakRssMb(),
-  }) + '\n',
-);
+reply({ peakRssMb: peakRssMb() });

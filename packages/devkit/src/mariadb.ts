@@ -18,6 +18,20 @@ export interface ServerInfo {
   dataDir: string;
 }
 
+/** Where replication stands, from SHOW SLAVE STATUS and the two servers' GTID positions. */
+export interface ReplicaStatus {
+  ioRunning: boolean;
+  sqlRunning: boolean;
+  /** Seconds_Behind_Master: null when replication is stopped; 0 when idle or caught up. */
+  secondsBehind: number | null;
+  lastError: string | null;
+  /** The primary's @@gtid_binlog_pos and the replica's @@gtid_slave_pos ('domain-server-seq' lists). */
+  primaryGtid: string;
+  replicaGtid: string;
+  /** Transactions the primary has written that the replica has not applied yet. */
+  transactionsBehind: number;
+}
+
 export interface Topology {
   primary: ServerInfo;
   replica: ServerInfo;
@@ -27,8 +41,11 @@ export interface Topology {
   connect(which: 'primary' | 'replica', database?: string): Promise<mysql.Connection>;
   /** Seconds_Behind_Master on the replica (null when replication is not running). */
   replicaLagSeconds(): Promise<number | null>;
-  /** Waits until the replica has applied everything the primary has written so far. */
-  waitForReplica(timeoutMs?: number): Promise<void>;
+  /** Replication threads, errors and lag in seconds and in transactions. */
+  replicaStatus(): Promise<ReplicaStatus>;
+  /** Waits until the replica has applied everything the primary has written so far; returns the ms waited. */
+  waitForReplica(timeoutMs?: number): Promise<number>;
+  /** Stops replication, then shuts the replica and the primary down cleanly; safe to call twice. */
   stop(): Promise<void>;
 }
 
@@ -48,10 +65,30 @@ export interface TopologyOptions {
 
 const MARIADBD = process.env.MARIADBD ?? '/usr/sbin/mariadbd';
 
-async function initDataDir(dir: string) {
+/** Sequence numbers per GTID domain of a 'domain-server-seq,…' list (the highest per domain). */
+export function gtidSequences(pos: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const part of pos.split(',')) {
+    const m = /^\s*(\d+)-\d+-(\d+)\s*$/.exec(part);
+    if (m) out.set(m[1]!, Math.max(out.get(m[1]!) ?? 0, Number(m[2])));
+  }
+  return out;
+}
+
+/** How many transactions `replica` lacks compared with `primary` (summed over GTID domains). */
+export function gtidBehind(primary: string, replica: string): number {
+  const have = gtidSequences(replica);
+  let behind = 0;
+  for (const [domain, seq] of gtidSequences(primary)) behind += Math.max(0, seq - (have.get(domain) ?? 0));
+  return behind;
+}
+
+async function initDataDir(dir: string, tmp: string) {
   await run('mariadb-install-db', [
     '--no-defaults',
     `--datadir=${dir}`,
+    // Our own tmpdir: concurrent bootstraps sharing /tmp have clashed on their temporary tables.
+    `--tmpdir=${tmp}`,
     '--user=root',
     '--auth-root-authentication-method=normal',
     '--skip-test-db',
@@ -66,6 +103,7 @@ function serverArgs(info: ServerInfo, serverId: number, extra: string[]): string
   return [
     '--no-defaults',
     `--datadir=${info.dataDir}`,
+    `--tmpdir=${info.dataDir}-tmp`,
     `--socket=${info.socket}`,
     `--port=${info.port}`,
     `--bind-address=${info.host}`,
@@ -114,25 +152,43 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
   await mkdir(baseDir, { recursive: true });
   await rm(template, { recursive: true, force: true });
   log('initialising MariaDB data directories');
-  await initDataDir(template);
+  await mkdir(`${template}-tmp`, { recursive: true });
+  await initDataDir(template, `${template}-tmp`);
   for (const s of [primary, replica]) {
     await rm(s.dataDir, { recursive: true, force: true });
     await cp(template, s.dataDir, { recursive: true });
+    await mkdir(`${s.dataDir}-tmp`, { recursive: true });
   }
   await rm(template, { recursive: true, force: true });
+  await rm(`${template}-tmp`, { recursive: true, force: true });
 
-  const procs: Managed[] = [];
-  const stopAll = async () => {
-    await Promise.all(procs.map((p) => p.stop('SIGTERM', 20_000)));
-    await rm(sockDir, { recursive: true, force: true });
-    if (!options.keepData) await rm(baseDir, { recursive: true, force: true });
-  };
+  const procs: { which: 'primary' | 'replica'; proc: Managed }[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      // Replication first, so the replica neither retries a vanishing primary nor stops mid-event;
+      // then the replica, then the primary (SIGTERM is mariadbd's clean shutdown).
+      const replicaProc = procs.find((p) => p.which === 'replica')?.proc;
+      if (replicaProc && replicaProc.child.exitCode === null) {
+        const c = await mysql
+          .createConnection({ socketPath: replica.socket, user: 'root' })
+          .catch(() => null);
+        await c?.query('STOP SLAVE').catch(() => undefined);
+        await c?.end().catch(() => undefined);
+      }
+      for (const which of ['replica', 'primary'] as const) {
+        for (const p of procs.filter((x) => x.which === which)) await p.proc.stop('SIGTERM', 20_000);
+      }
+      await rm(sockDir, { recursive: true, force: true });
+      if (!options.keepData) await rm(baseDir, { recursive: true, force: true });
+      else for (const s of [primary, replica]) await rm(`${s.dataDir}-tmp`, { recursive: true, force: true });
+    })());
 
   try {
     const extra = options.extraArgs ?? [];
     const start = async (info: ServerInfo, id: number, more: string[]) => {
       const p = startProcess(MARIADBD, [...serverArgs(info, id, extra), ...more]);
-      procs.push(p);
+      procs.push({ which: info === primary ? 'primary' : 'replica', proc: p });
       await waitFor(
         `mariadbd on ${info.host}:${info.port}`,
         async () => {
@@ -206,36 +262,70 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     });
   };
 
+  const primaryGtid = async () => {
+    const p = await connect('primary');
+    try {
+      const [rows] = await p.query('SELECT @@gtid_binlog_pos AS pos');
+      return String((rows as { pos: string }[])[0]?.pos ?? '');
+    } finally {
+      await p.end();
+    }
+  };
+
+  const replicaStatus = async (): Promise<ReplicaStatus> => {
+    const primaryPos = await primaryGtid();
+    const c = await connect('replica');
+    try {
+      const [rows] = await c.query('SHOW SLAVE STATUS');
+      const [pos] = await c.query('SELECT @@gtid_slave_pos AS pos');
+      // Columns are matched by name: their order differs between server versions.
+      const s = (rows as Record<string, unknown>[])[0] ?? {};
+      const lag = s.Seconds_Behind_Master;
+      const replicaPos = String((pos as { pos: string }[])[0]?.pos ?? '');
+      const lastError = [s.Last_IO_Error, s.Last_SQL_Error]
+        .filter((e) => typeof e === 'string' && e)
+        .join('; ');
+      return {
+        ioRunning: s.Slave_IO_Running === 'Yes',
+        sqlRunning: s.Slave_SQL_Running === 'Yes',
+        secondsBehind: lag === null || lag === undefined ? null : Number(lag),
+        lastError: lastError || null,
+        primaryGtid: primaryPos,
+        replicaGtid: replicaPos,
+        transactionsBehind: gtidBehind(primaryPos, replicaPos),
+      };
+    } finally {
+      await c.end();
+    }
+  };
+
   return {
     primary,
     replica,
     admin,
     connect,
     async replicaLagSeconds() {
-      const c = await connect('replica');
-      try {
-        const [rows] = await c.query('SHOW SLAVE STATUS');
-        const lag = (rows as Record<string, unknown>[])[0]?.Seconds_Behind_Master;
-        return lag === null || lag === undefined ? null : Number(lag);
-      } finally {
-        await c.end();
-      }
+      return (await replicaStatus()).secondsBehind;
     },
+    replicaStatus,
     async waitForReplica(timeoutMs = 60_000) {
-      const p = await connect('primary');
-      const [rows] = await p.query('SELECT @@gtid_binlog_pos AS pos');
-      await p.end();
-      const pos = String((rows as { pos: string }[])[0]?.pos ?? '');
-      if (!pos) return;
+      const started = Date.now();
+      const pos = await primaryGtid();
+      if (!pos) return 0;
       const r = await connect('replica');
       try {
         const [res] = await r.query('SELECT MASTER_GTID_WAIT(?, ?) AS w', [pos, timeoutMs / 1000]);
         if (Number((res as { w: number }[])[0]?.w) !== 0) {
-          throw new Error(`replica did not reach GTID ${pos} within ${timeoutMs} ms`);
+          const s = await replicaStatus();
+          throw new Error(
+            `replica did not reach GTID ${pos} within ${timeoutMs} ms (at ${s.replicaGtid}, ` +
+              `${s.transactionsBehind} transactions behind${s.lastError ? `; ${s.lastError}` : ''})`,
+          );
         }
       } finally {
         await r.end();
       }
+      return Date.now() - started;
     },
     stop: stopAll,
   };

@@ -98,10 +98,11 @@ export async function ingestBatch(
       return { host, received: 0, inserted: 0, duplicates: 0, checkpoint: state.cursor, gaps: 0 };
     }
 
+    const ids = new Map<string, Buffer>();
     const fresh = await newRows(
       conn,
       state.id,
-      entries.map((e) => toRow(state.id, e)),
+      entries.map((e) => toRow(state.id, e, ids)),
     );
     await writeRows(pool, conn, fresh, options);
     const counts = hourlyCounts(fresh);
@@ -125,18 +126,28 @@ export async function ingestBatch(
   });
 }
 
-/** The host's id and checkpoint, locking its row until the transaction ends. */
+/**
+ * Locks the host's row until the transaction ends, then reads its checkpoint. Only the hosts row is
+ * locked: a locking read of a missing checkpoint would gap-lock checkpoints and deadlock two hosts'
+ * first batches against each other.
+ */
 async function lockHost(conn: PoolConnection, host: string): Promise<HostState> {
-  const [state] = await select<HostState>(
+  const [locked] = await select<{ id: number }>(conn, 'SELECT id FROM hosts WHERE name = ? FOR UPDATE', [
+    host,
+  ]);
+  if (!locked) throw new InfralogsError('NOT_FOUND', `unknown host "${host}": register it first`);
+  // A consistent read taken after the lock: it sees the checkpoint of the last committed batch.
+  const [checkpoint] = await select<Omit<HostState, 'id'>>(
     conn,
-    `SELECT h.id, c.\`cursor\` AS \`cursor\`, LOWER(HEX(c.seqnum_id)) AS seqnumId, c.seqnum,
-            TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', c.ts) AS realtimeUs
-       FROM hosts h LEFT JOIN checkpoints c ON c.host_id = h.id
-      WHERE h.name = ? FOR UPDATE`,
-    [host],
+    `SELECT \`cursor\` AS \`cursor\`, LOWER(HEX(seqnum_id)) AS seqnumId, seqnum,
+            TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ts) AS realtimeUs
+       FROM checkpoints WHERE host_id = ?`,
+    [locked.id],
   );
-  if (!state) throw new InfralogsError('NOT_FOUND', `unknown host "${host}": register it first`);
-  return state;
+  return {
+    id: locked.id,
+    ...(checkpoint ?? { cursor: null, seqnumId: null, seqnum: null, realtimeUs: null }),
+  };
 }
 
 /**
@@ -302,14 +313,22 @@ async function moveCheckpoint(
   ) {
     return state.cursor;
   }
-  await execute(
+  const values = [last.cursor, Buffer.from(last.seqnumId, 'hex'), last.seqnum, formatTs(last.realtimeUs)];
+  // UPDATE first: it locks only this host's row, where an upsert would also lock the gap before it.
+  const { affectedRows } = await execute(
     conn,
-    `INSERT INTO checkpoints (host_id, \`cursor\`, seqnum_id, seqnum, ts, updated_at)
-     VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
-     ON DUPLICATE KEY UPDATE \`cursor\` = VALUES(\`cursor\`), seqnum_id = VALUES(seqnum_id),
-       seqnum = VALUES(seqnum), ts = VALUES(ts), updated_at = VALUES(updated_at)`,
-    [state.id, last.cursor, Buffer.from(last.seqnumId, 'hex'), last.seqnum, formatTs(last.realtimeUs)],
+    `UPDATE checkpoints SET \`cursor\` = ?, seqnum_id = ?, seqnum = ?, ts = ?, updated_at = UTC_TIMESTAMP(6)
+      WHERE host_id = ?`,
+    [...values, state.id],
   );
+  if (affectedRows === 0) {
+    await execute(
+      conn,
+      `INSERT INTO checkpoints (host_id, \`cursor\`, seqnum_id, seqnum, ts, updated_at)
+       VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))`,
+      [state.id, ...values],
+    );
+  }
   return last.cursor;
 }
 

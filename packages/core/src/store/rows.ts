@@ -79,12 +79,16 @@ export function clip(value: string | null, max: number): string | null {
   return value.slice(0, units);
 }
 
-export function toRow(hostId: number, e: Entry): LogRow {
+/**
+ * Maps an entry to its row. A batch repeats the same few boot and seqnum ids thousands of times,
+ * so `ids` (one map per batch) shares their binary form between rows.
+ */
+export function toRow(hostId: number, e: Entry, ids = new Map<string, Buffer>()): LogRow {
   return [
     hostId,
     formatTs(e.realtimeUs),
-    Buffer.from(e.bootId, 'hex'),
-    Buffer.from(e.seqnumId, 'hex'),
+    binaryId(ids, e.bootId),
+    binaryId(ids, e.seqnumId),
     e.seqnum,
     e.priority,
     clip(e.hostname, COLUMN_CHARS.hostname),
@@ -96,6 +100,15 @@ export function toRow(hostId: number, e: Entry): LogRow {
     e.message,
     e.messageRaw === null ? null : Buffer.from(e.messageRaw, 'base64'),
   ];
+}
+
+function binaryId(ids: Map<string, Buffer>, hex: string): Buffer {
+  let b = ids.get(hex);
+  if (b === undefined) {
+    b = Buffer.from(hex, 'hex');
+    ids.set(hex, b);
+  }
+  return b;
 }
 
 /** The identity of a row as one string: (boot_id, seqnum_id, seqnum, ts) within a host. */

@@ -63,14 +63,20 @@ export async function inTransaction<T>(
       await conn.rollback().catch(() => {
         healthy = false;
       });
-      const code = (err as { code?: unknown }).code;
-      if (attempt < retries && typeof code === 'string' && RETRYABLE.has(code)) continue;
+      if (attempt < retries && RETRYABLE.has(dbCode(err))) continue;
       throw storeError(err);
     } finally {
       if (healthy) conn.release();
       else conn.destroy();
     }
   }
+}
+
+/** The server's error code (ER_…) of a driver error, also when wrapped by storeError. */
+export function dbCode(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  if (err instanceof InfralogsError) return typeof e.cause?.code === 'string' ? e.cause.code : '';
+  return typeof e.code === 'string' ? e.code : '';
 }
 
 /** MySQL/driver failures become DATABASE_FAILED with the server's error code; coded errors pass through. */
