@@ -1,0 +1,73 @@
+import { env, loadConfig } from '@infralogs/core';
+import { z } from 'zod';
+
+/**
+ * The agent's configuration. `main.ts` reads it once from the environment (validated here, a bad
+ * variable stops start-up naming it); tests and the local stack pass it to startAgent directly.
+ */
+export interface AgentConfig {
+  /** Address to listen on (the Dockerfile sets 0.0.0.0). */
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** File of bearer tokens, one per line; re-read when it changes. */
+  tokensFile: string;
+  /** Journal directory for `journalctl -D`; null reads the system journal. */
+  journalDir: string | null;
+  /** Entries per response when the client gives no `limit`, and the most it may ask for. */
+  limitDefault: number;
+  limitMax: number;
+  /** The journalctl binary. */
+  journalctl: string;
+  /**
+   * stdout buffer size for journalctl (via coreutils `stdbuf -o`), or null to run it bare: with
+   * its default 4 KiB buffer journalctl spends much of its time in write(2) to the pipe.
+   */
+  journalctlBuffer: string | null;
+}
+
+export const AGENT_DEFAULTS: Omit<AgentConfig, 'tokensFile'> = {
+  host: '127.0.0.1',
+  port: 8687,
+  journalDir: null,
+  limitDefault: 10_000,
+  limitMax: 100_000,
+  journalctl: 'journalctl',
+  journalctlBuffer: '256K',
+};
+
+const optional = (schema: z.ZodString) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
+export const agentEnvSchema = z
+  .object({
+    AGENT_HOST: env.str(AGENT_DEFAULTS.host),
+    AGENT_PORT: env.port(AGENT_DEFAULTS.port),
+    AGENT_TOKENS_FILE: z.string().min(1, 'is required (a file of bearer tokens, one per line)'),
+    JOURNAL_DIR: optional(z.string().min(1)),
+    AGENT_LIMIT_DEFAULT: env.int(AGENT_DEFAULTS.limitDefault, 1),
+    AGENT_LIMIT_MAX: env.int(AGENT_DEFAULTS.limitMax, 1),
+    JOURNALCTL: env.str(AGENT_DEFAULTS.journalctl),
+    JOURNALCTL_STDOUT_BUFFER: z
+      .string()
+      .regex(/^(\d+[KM]?|off)$/, 'must be a size such as 256K, or off')
+      .default(AGENT_DEFAULTS.journalctlBuffer!),
+  })
+  .refine((c) => c.AGENT_LIMIT_DEFAULT <= c.AGENT_LIMIT_MAX, {
+    path: ['AGENT_LIMIT_DEFAULT'],
+    message: 'must not exceed AGENT_LIMIT_MAX',
+  })
+  .transform((c): AgentConfig => ({
+    host: c.AGENT_HOST,
+    port: c.AGENT_PORT,
+    tokensFile: c.AGENT_TOKENS_FILE,
+    journalDir: c.JOURNAL_DIR ?? null,
+    limitDefault: c.AGENT_LIMIT_DEFAULT,
+    limitMax: c.AGENT_LIMIT_MAX,
+    journalctl: c.JOURNALCTL,
+    journalctlBuffer: c.JOURNALCTL_STDOUT_BUFFER === 'off' ? null : c.JOURNALCTL_STDOUT_BUFFER,
+  }));
+
+/** Reads and validates the agent's environment; throws CONFIG_INVALID naming the variable. */
+export function agentConfigFromEnv(source: Record<string, string | undefined> = process.env): AgentConfig {
+  return loadConfig(agentEnvSchema, source);
+}

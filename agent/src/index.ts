@@ -1,0 +1,57 @@
+import type { ChildProcess } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { createLogger, type Logger } from '@infralogs/core';
+import { AGENT_DEFAULTS, type AgentConfig } from './config';
+import { onPath, stopJournalctl } from './journalctl';
+import { createAgentServer } from './server';
+import { TokenFile } from './tokens';
+
+export { agentConfigFromEnv, agentEnvSchema, AGENT_DEFAULTS, type AgentConfig } from './config';
+export { parseLogsQuery, type LogsQuery } from './query';
+export { parseTokens } from './tokens';
+
+export interface RunningAgent {
+  /** Base URL, e.g. http://127.0.0.2:8687 */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an agent: reads the token file (unreadable → CONFIG_INVALID), listens, and serves until
+ * `close()`, which stops listening, kills running journalctl children and drops open streams.
+ */
+export async function startAgent(
+  options: Partial<AgentConfig> & Pick<AgentConfig, 'tokensFile'>,
+  log: Logger = createLogger({ component: 'agent' }),
+): Promise<RunningAgent> {
+  const config: AgentConfig = { ...AGENT_DEFAULTS, ...options };
+  if (config.journalctlBuffer !== null && !onPath('stdbuf')) {
+    log.warn('agent.no_stdbuf', { effect: 'journalctl runs with its default 4 KiB stdout buffer' });
+    config.journalctlBuffer = null;
+  }
+  const tokens = new TokenFile(config.tokensFile, log);
+  await tokens.load();
+  const children = new Set<ChildProcess>();
+  const server = createAgentServer({ config, tokens, log, children });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  log.info('agent.listening', { url, journalDir: config.journalDir ?? '(system journal)' });
+  return {
+    url,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const child of children) stopJournalctl(child);
+      server.closeAllConnections();
+      await closed;
+      log.info('agent.closed', {});
+    },
+  };
+}

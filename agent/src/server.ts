@@ -1,0 +1,67 @@
+import type { ChildProcess } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { InfralogsError, type Logger } from '@infralogs/core';
+import type { AgentConfig } from './config';
+import { sendError, sendJson } from './http';
+import { serveLogs } from './logs';
+import { parseLogsQuery } from './query';
+import type { TokenFile } from './tokens';
+
+/**
+ * The agent's HTTP edge: `GET /healthz` (no token) and `GET /logs` (bearer token). Every failure
+ * is answered as a JSON error; nothing a request does can stop the agent serving the next one.
+ */
+export interface AgentServerDeps {
+  config: AgentConfig;
+  tokens: TokenFile;
+  log: Logger;
+  children: Set<ChildProcess>;
+}
+
+export function createAgentServer(deps: AgentServerDeps): Server {
+  const server = createServer((req, res) => {
+    handle(req, res, deps).catch((err: unknown) => {
+      const path = req.url?.split('?')[0];
+      if (res.headersSent) res.destroy();
+      else if (sendError(res, err) < 500) deps.log.warn('request.rejected', { path, error: err });
+      else deps.log.error('request.failed', { path, error: err });
+    });
+  });
+  // Streams can run long; only the request head is timed.
+  server.requestTimeout = 30_000;
+  return server;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, deps: AgentServerDeps): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://agent');
+  const route = `${req.method} ${url.pathname}`;
+  if (route === 'GET /healthz') return healthz(res, deps.config);
+  if (route !== 'GET /logs') {
+    throw new InfralogsError('NOT_FOUND', `no route for ${req.method} ${url.pathname.slice(0, 100)}`);
+  }
+  if (!(await deps.tokens.accepts(req.headers.authorization))) {
+    const reason = req.headers.authorization ? 'the bearer token is not valid' : 'a bearer token is required';
+    deps.log.warn('logs.unauthorized', { remote: req.socket.remoteAddress, reason });
+    sendError(res, new InfralogsError('UNAUTHORIZED', reason), {
+      'www-authenticate': 'Bearer realm="infralogs"',
+    });
+    return;
+  }
+  const query = parseLogsQuery(url.searchParams, deps.config);
+  await serveLogs(req, res, query, { config: deps.config, log: deps.log, children: deps.children });
+}
+
+/** Up, and the journal directory (when one is configured) is there. */
+async function healthz(res: ServerResponse, config: AgentConfig): Promise<void> {
+  if (config.journalDir !== null) {
+    const s = await stat(config.journalDir).catch(() => null);
+    if (s === null || !s.isDirectory()) {
+      throw new InfralogsError(
+        'JOURNAL_UNAVAILABLE',
+        `journal directory ${config.journalDir} is not available`,
+      );
+    }
+  }
+  sendJson(res, 200, { status: 'ok' });
+}

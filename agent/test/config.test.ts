@@ -1,0 +1,54 @@
+import type { InfralogsError } from '@infralogs/core';
+import { describe, expect, it } from 'vitest';
+import { agentConfigFromEnv } from '../src/config';
+
+const problem = (env: Record<string, string>) => {
+  try {
+    agentConfigFromEnv(env);
+    return null;
+  } catch (err) {
+    return { code: (err as InfralogsError).code, message: (err as InfralogsError).message };
+  }
+};
+
+describe('agentConfigFromEnv', () => {
+  it('has defaults for everything but the token file', () => {
+    expect(agentConfigFromEnv({ AGENT_TOKENS_FILE: '/run/tokens', JOURNAL_DIR: '' })).toEqual({
+      host: '127.0.0.1',
+      port: 8687,
+      tokensFile: '/run/tokens',
+      journalDir: null,
+      limitDefault: 10_000,
+      limitMax: 100_000,
+      journalctl: 'journalctl',
+      journalctlBuffer: '256K',
+    });
+  });
+
+  it('reads every variable', () => {
+    const c = agentConfigFromEnv({
+      AGENT_HOST: '0.0.0.0',
+      AGENT_PORT: '9000',
+      AGENT_TOKENS_FILE: '/t',
+      JOURNAL_DIR: '/var/log/journal',
+      AGENT_LIMIT_DEFAULT: '5',
+      AGENT_LIMIT_MAX: '10',
+      JOURNALCTL: '/usr/bin/journalctl',
+      JOURNALCTL_STDOUT_BUFFER: 'off',
+    });
+    expect(c).toMatchObject({ host: '0.0.0.0', port: 9000, journalDir: '/var/log/journal', limitMax: 10 });
+    expect(c.journalctlBuffer).toBeNull();
+  });
+
+  it.each([
+    [{}, 'AGENT_TOKENS_FILE'],
+    [{ AGENT_TOKENS_FILE: '/t', AGENT_PORT: 'http' }, 'AGENT_PORT'],
+    [{ AGENT_TOKENS_FILE: '/t', AGENT_LIMIT_DEFAULT: '20', AGENT_LIMIT_MAX: '10' }, 'AGENT_LIMIT_DEFAULT'],
+    [{ AGENT_TOKENS_FILE: '/t', AGENT_LIMIT_MAX: '0' }, 'AGENT_LIMIT_MAX'],
+    [{ AGENT_TOKENS_FILE: '/t', JOURNALCTL_STDOUT_BUFFER: 'lots' }, 'JOURNALCTL_STDOUT_BUFFER'],
+  ])('fails naming the variable: %j', (env, variable) => {
+    const p = problem(env as Record<string, string>);
+    expect(p?.code).toBe('CONFIG_INVALID');
+    expect(p?.message).toContain(variable);
+  });
+});
