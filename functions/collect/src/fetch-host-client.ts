@@ -43,17 +43,18 @@ export function createFetchHostClient(
           methods: ['POST'],
           statusCodes: [429],
           errorCodes: ['ECONNREFUSED', 'ECONNRESET', 'EAI_AGAIN', 'ENOTFOUND'],
+          // got's own backoff: 1 s, 2 s, … plus up to 100 ms of jitter (its maximum).
           backoffLimit: 10_000,
-          noise: 500,
+          noise: 100,
         },
         throwHttpErrors: false,
       });
       return summaryFromAnswer(host, response.statusCode, response.body);
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
+      const { code, message } = err as { code?: unknown; message?: unknown };
       return failedHost(host, {
         code: 'UPSTREAM_FAILED',
-        message: `fetch-host could not be called: ${typeof code === 'string' ? code : 'unknown error'}`,
+        message: `fetch-host could not be called: ${typeof code === 'string' ? code : 'unknown error'} (${String(message)})`,
       });
     }
   };

@@ -72,7 +72,8 @@ export function createFetchHost(deps: FetchHostDeps) {
       result.batches += 1;
       result.inserted += answer.inserted;
       result.duplicates += answer.duplicates;
-      result.cursor = answer.checkpoint;
+      // ingest answers the checkpoint it committed; its batch's last cursor is the same place.
+      result.cursor = answer.checkpoint ?? batch.entries.at(-1)!.cursor;
       log.debug('batch ingested', {
         entries: batch.entries.length,
         bytes: batch.bytes,
