@@ -1,0 +1,92 @@
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { env, loadConfig } from '../config';
+import { errorBody, InfralogsError } from '../errors';
+import { createLogger } from '../log';
+import { migrate } from './migrations';
+import { dropPartitionsOlderThan, ensurePartitions } from './partitions';
+import { createStorePool } from './sql';
+
+/**
+ * Operators' entry to the store:
+ *   tsx packages/core/src/store/cli.ts migrate
+ *   tsx packages/core/src/store/cli.ts partitions [--days-ahead 7]
+ *   tsx packages/core/src/store/cli.ts retention --days 30
+ * The database comes from DB_HOST, DB_PORT, DB_NAME, DB_USER, and the password from the file named
+ * by DB_PASSWORD_FILE (never from the environment or argv). Each result is one JSON log line.
+ */
+const configSchema = z.object({
+  DB_HOST: env.str('127.0.0.1'),
+  DB_PORT: env.port(3306),
+  DB_NAME: env.str('infralogs'),
+  DB_USER: env.str('infralogs'),
+  DB_PASSWORD_FILE: z.string().min(1),
+});
+
+const USAGE = 'usage: cli.ts migrate | partitions [--days-ahead N] | retention --days N';
+
+function intOption(value: string | undefined, name: string, fallback?: number): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  const n = Number(value);
+  if (value === undefined || !Number.isInteger(n) || n < 0) {
+    throw new InfralogsError('BAD_REQUEST', `--${name} needs a whole number of days; ${USAGE}`);
+  }
+  return n;
+}
+
+export async function main(
+  argv = process.argv.slice(2),
+  log = createLogger({ component: 'store-cli' }),
+): Promise<number> {
+  try {
+    const { positionals, values } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { days: { type: 'string' }, 'days-ahead': { type: 'string' } },
+    });
+    const command = positionals[0];
+    if (!command || !['migrate', 'partitions', 'retention'].includes(command)) {
+      throw new InfralogsError('BAD_REQUEST', USAGE);
+    }
+    const cfg = loadConfig(configSchema);
+    const password = (
+      await readFile(cfg.DB_PASSWORD_FILE, 'utf8').catch((cause: unknown) => {
+        throw new InfralogsError('CONFIG_INVALID', `DB_PASSWORD_FILE cannot be read`, { cause });
+      })
+    ).trim();
+    const pool = createStorePool({
+      host: cfg.DB_HOST,
+      port: cfg.DB_PORT,
+      database: cfg.DB_NAME,
+      user: cfg.DB_USER,
+      password,
+      connectionLimit: 1,
+    });
+    try {
+      if (command === 'migrate') {
+        const { applied } = await migrate(pool, { log });
+        log.info('store.migrated', { database: cfg.DB_NAME, applied });
+      } else if (command === 'partitions') {
+        const added = await ensurePartitions(pool, {
+          daysAhead: intOption(values['days-ahead'], 'days-ahead', 7),
+        });
+        log.info('store.partitions_added', { database: cfg.DB_NAME, added });
+      } else {
+        const dropped = await dropPartitionsOlderThan(pool, { days: intOption(values.days, 'days') });
+        log.info('store.partitions_dropped', { database: cfg.DB_NAME, dropped });
+      }
+    } finally {
+      await pool.end();
+    }
+    return 0;
+  } catch (err) {
+    const { body } = errorBody(err);
+    log.error('store.cli_failed', { ...body.error, error: err instanceof InfralogsError ? undefined : err });
+    return 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  process.exitCode = await main();
