@@ -122,7 +122,12 @@ describe('agent HTTP API', () => {
   });
 
   it('refuses a missing or wrong token with 401, a JSON reason and WWW-Authenticate', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Basic ${TOKEN}` }]) {
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer wrong' },
+      { authorization: `Basic ${TOKEN}` },
+    ];
+    for (const headers of attempts) {
       const a = await get('/logs', headers);
       expect(errorOf(a)).toEqual({ status: 401, code: 'UNAUTHORIZED' });
       expect(a.headers['www-authenticate']).toMatch(/^Bearer/);
