@@ -12,13 +12,3 @@ path "sys/leases/renew/{{db_mount}}/creds/{{migrator_role}}/*" {
 path "sys/leases/revoke/{{db_mount}}/creds/{{migrator_role}}/*" {
   capabilities = ["update"]
 }
-
-path "auth/token/lookup-self" {
-  capabilities = ["read"]
-}
-path "auth/token/renew-self" {
-  capabilities = ["update"]
-}
-path "auth/token/revoke-self" {
-  capabilities = ["update"]
-}

@@ -1,7 +1,8 @@
 # Infralogs writer: ingest, collect and fetch-host (MySQL primary).
 # A template: the bootstrap replaces {{db_mount}}, {{kv_mount}} and {{writer_role}} with the
 # configured names (defaults: database, infralogs-kv, infralogs-writer) and writes the result as
-# policy "infralogs-writer". Roles using it set token_no_default_policy, so this is all they get.
+# policy "infralogs-writer". Roles using it set token_no_default_policy: they get this policy and
+# token.hcl, nothing else.
 
 # Lease MySQL credentials of the writer role, and of nothing else.
 path "{{db_mount}}/creds/{{writer_role}}" {
@@ -19,15 +20,4 @@ path "sys/leases/revoke/{{db_mount}}/creds/{{writer_role}}/*" {
 # fetch-host reads each agent's bearer token (KV v2 keeps data under <mount>/data/).
 path "{{kv_mount}}/data/agents/*" {
   capabilities = ["read"]
-}
-
-# Keep the login token alive and give it back on shutdown.
-path "auth/token/lookup-self" {
-  capabilities = ["read"]
-}
-path "auth/token/renew-self" {
-  capabilities = ["update"]
-}
-path "auth/token/revoke-self" {
-  capabilities = ["update"]
 }

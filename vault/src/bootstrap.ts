@@ -67,7 +67,7 @@ export interface BootstrapResult {
   /** Database roles (also the policy, AppRole and Kubernetes role names). */
   roles: { writer: string; reader: string; migrator: string };
   credentialsPaths: { writer: string; reader: string; migrator: string };
-  policies: { writer: string; reader: string; migrator: string; agentTokens: string };
+  policies: { writer: string; reader: string; migrator: string; agentTokens: string; token: string };
   /** AppRole role ids; callers issue secret ids (`auth/<approle>/role/<role>/secret-id`). */
   approle: {
     writer: { role: string; roleId: string };
@@ -135,12 +135,12 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
     });
   }
 
-  const policyKinds: PolicyKind[] = ['writer', 'reader', 'migrator', 'agentTokens'];
+  const policyKinds: PolicyKind[] = ['writer', 'reader', 'migrator', 'agentTokens', 'token'];
   for (const kind of policyKinds) await step.policy(names[kind], await loadPolicy(kind, names));
 
   // Tokens carry only our policy (no `default`): the policies list every path they need.
   const tokenSettings = (role: 'writer' | 'reader' | 'migrator') => ({
-    token_policies: [names[role]],
+    token_policies: [names[role], names.token],
     token_no_default_policy: true,
     token_ttl: ttl.token,
     token_max_ttl: ttl.tokenMax,
@@ -205,6 +205,7 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
       reader: names.reader,
       migrator: names.migrator,
       agentTokens: names.agentTokens,
+      token: names.token,
     },
     approle,
     kubernetes,

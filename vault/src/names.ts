@@ -23,6 +23,8 @@ export interface Names {
   reader: string;
   migrator: string;
   agentTokens: string;
+  /** The policy every login token gets for itself (lookup/renew/revoke-self). */
+  token: string;
 }
 
 export function resolveNames(prefix = 'infralogs', mounts: MountNames = {}): Names {
@@ -44,6 +46,7 @@ export function resolveNames(prefix = 'infralogs', mounts: MountNames = {}): Nam
     reader: `${prefix}-reader`,
     migrator: `${prefix}-migrator`,
     agentTokens: `${prefix}-agent-tokens`,
+    token: `${prefix}-token`,
   };
 }
 

@@ -7,6 +7,7 @@ export const POLICY_FILES = {
   reader: 'reader.hcl',
   migrator: 'migrator.hcl',
   agentTokens: 'agent-tokens.hcl',
+  token: 'token.hcl',
 } as const;
 
 export type PolicyKind = keyof typeof POLICY_FILES;

@@ -128,7 +128,7 @@ describe('bootstrap', () => {
       `auth/${b.result.mounts.approle}/role/${b.result.approle.writer.role}`,
     );
     expect(role.data).toMatchObject({
-      token_policies: [b.result.policies.writer],
+      token_policies: [b.result.policies.writer, b.result.policies.token],
       token_no_default_policy: true,
     });
   });
@@ -204,7 +204,7 @@ describe('bootstrap with Kubernetes auth', () => {
     expect(writer.data).toMatchObject({
       bound_service_account_names: ['default'],
       bound_service_account_namespaces: ['openfaas-fn'],
-      token_policies: [b.result.policies.writer],
+      token_policies: [b.result.policies.writer, b.result.policies.token],
     });
     const migrator = await b.root.read<Record<string, unknown>>(
       `auth/${mount}/role/${b.result.kubernetes!.migrator}`,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { createRotator, type Rotator } from '@infralogs/vault-mysql-rotator';
 import { env as field, loadConfig } from './config';
 import type { Database, DatabaseRole } from './database';
-import { createLogger, type Logger } from './log';
+import { createLogger, type LogLevel, type Logger } from './log';
 import { STORE_POOL_OPTIONS } from './store/sql';
 import { toInfralogsError, vaultConfigFromEnv, vaultSession } from './vault';
 
@@ -36,7 +36,10 @@ export async function connectDatabase(
 ): Promise<VaultDatabase> {
   const c = loadConfig(databaseEnvSchema, env);
   const vault = vaultConfigFromEnv(env);
-  const logger = (options.logger ?? createLogger({ component: 'database' })).child({ role });
+  const level = env.LOG_LEVEL as LogLevel | undefined;
+  const logger = (options.logger ?? createLogger({ component: 'database' }, level ? { level } : {})).child({
+    role,
+  });
   const rotator = createRotator({
     vault: vaultSession(vault),
     credentialsPath: `${c.VAULT_DB_MOUNT}/creds/${c.VAULT_DB_ROLE ?? `infralogs-${role}`}`,

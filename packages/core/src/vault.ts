@@ -9,7 +9,7 @@ import {
 } from '@infralogs/vault-mysql-rotator';
 import { env as field, loadConfig } from './config';
 import { InfralogsError, type ErrorCode } from './errors';
-import { createLogger } from './log';
+import { createLogger, type LogLevel } from './log';
 import { readSecret, secretsDir } from './secrets';
 
 /**
@@ -41,6 +41,7 @@ export interface VaultConfig {
   kvMount: string;
   /** Who logs in (no secret: mount, role, where the secret files are); one session per identity. */
   identity: string;
+  logLevel: LogLevel | undefined;
 }
 
 /** Secret file names (OpenFaaS secrets) holding the AppRole ids or a token. */
@@ -79,6 +80,7 @@ export function vaultConfigFromEnv(env: Record<string, string | undefined> = pro
       : `${auth.method}:${auth.method === 'approle' ? auth.mount : ''}:${c.VAULT_TOKEN_FILE ?? secretsDir(env)}`;
   return {
     identity,
+    logLevel: env.LOG_LEVEL as LogLevel | undefined,
     vault: {
       addr: c.VAULT_ADDR,
       auth,
@@ -102,7 +104,7 @@ export function vaultSession(config: VaultConfig): VaultSession {
   const key = JSON.stringify([config.vault.addr, config.vault.namespace, config.identity]);
   let session = sessions.get(key);
   if (!session) {
-    const logger = createLogger({ component: 'vault' });
+    const logger = createLogger({ component: 'vault' }, config.logLevel ? { level: config.logLevel } : {});
     session = new VaultSession(config.vault, new Reporter(logger));
     sessions.set(key, session);
   }
