@@ -83,6 +83,46 @@ export function gtidBehind(primary: string, replica: string): number {
   return behind;
 }
 
+type Connect = (which: 'primary' | 'replica') => Promise<mysql.Connection>;
+
+async function readPrimaryGtid(connect: Connect): Promise<string> {
+  const p = await connect('primary');
+  try {
+    const [rows] = await p.query('SELECT @@gtid_binlog_pos AS pos');
+    return String((rows as { pos: string }[])[0]?.pos ?? '');
+  } finally {
+    await p.end();
+  }
+}
+
+/** Replication state of a topology, from admin connections to both servers. */
+export async function readReplicaStatus(connect: Connect): Promise<ReplicaStatus> {
+  const primaryPos = await readPrimaryGtid(connect);
+  const c = await connect('replica');
+  try {
+    const [rows] = await c.query('SHOW SLAVE STATUS');
+    const [pos] = await c.query('SELECT @@gtid_slave_pos AS pos');
+    // Columns are matched by name: their order differs between server versions.
+    const s = (rows as Record<string, unknown>[])[0] ?? {};
+    const lag = s.Seconds_Behind_Master;
+    const replicaPos = String((pos as { pos: string }[])[0]?.pos ?? '');
+    const lastError = [s.Last_IO_Error, s.Last_SQL_Error]
+      .filter((e) => typeof e === 'string' && e)
+      .join('; ');
+    return {
+      ioRunning: s.Slave_IO_Running === 'Yes',
+      sqlRunning: s.Slave_SQL_Running === 'Yes',
+      secondsBehind: lag === null || lag === undefined ? null : Number(lag),
+      lastError: lastError || null,
+      primaryGtid: primaryPos,
+      replicaGtid: replicaPos,
+      transactionsBehind: gtidBehind(primaryPos, replicaPos),
+    };
+  } finally {
+    await c.end();
+  }
+}
+
 async function initDataDir(dir: string, tmp: string) {
   await run('mariadb-install-db', [
     '--no-defaults',
@@ -262,42 +302,9 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     });
   };
 
-  const primaryGtid = async () => {
-    const p = await connect('primary');
-    try {
-      const [rows] = await p.query('SELECT @@gtid_binlog_pos AS pos');
-      return String((rows as { pos: string }[])[0]?.pos ?? '');
-    } finally {
-      await p.end();
-    }
-  };
+  const primaryGtid = () => readPrimaryGtid(connect);
 
-  const replicaStatus = async (): Promise<ReplicaStatus> => {
-    const primaryPos = await primaryGtid();
-    const c = await connect('replica');
-    try {
-      const [rows] = await c.query('SHOW SLAVE STATUS');
-      const [pos] = await c.query('SELECT @@gtid_slave_pos AS pos');
-      // Columns are matched by name: their order differs between server versions.
-      const s = (rows as Record<string, unknown>[])[0] ?? {};
-      const lag = s.Seconds_Behind_Master;
-      const replicaPos = String((pos as { pos: string }[])[0]?.pos ?? '');
-      const lastError = [s.Last_IO_Error, s.Last_SQL_Error]
-        .filter((e) => typeof e === 'string' && e)
-        .join('; ');
-      return {
-        ioRunning: s.Slave_IO_Running === 'Yes',
-        sqlRunning: s.Slave_SQL_Running === 'Yes',
-        secondsBehind: lag === null || lag === undefined ? null : Number(lag),
-        lastError: lastError || null,
-        primaryGtid: primaryPos,
-        replicaGtid: replicaPos,
-        transactionsBehind: gtidBehind(primaryPos, replicaPos),
-      };
-    } finally {
-      await c.end();
-    }
-  };
+  const replicaStatus = () => readReplicaStatus(connect);
 
   return {
     primary,
