@@ -100,4 +100,37 @@ describe('rotator lifecycle', () => {
       await rotator.stop();
     }
   });
+
+  it('query() replaces credentials revoked from outside when a new connection is refused', async () => {
+    const longLived = await setupEngine(infra, { ttl: '1m', maxTtl: '5m' });
+    const events: RotatorEvent[] = [];
+    const rotator = createRotator(rotatorOptions(infra, longLived, { events }));
+    try {
+      await rotator.start();
+      const first = rotator.lease()!;
+      await longLived.vault('sys/leases/revoke', 'PUT', { lease_id: first.leaseId, sync: true });
+      // DROP USER leaves sessions open: close them so the pool must open a new connection.
+      const admin = await adminConnection(infra, 'primary');
+      const [sessions] = await admin.query('SELECT id FROM information_schema.PROCESSLIST WHERE user = ?', [
+        first.username,
+      ]);
+      for (const { id } of sessions as { id: number }[]) await admin.query('KILL ?', [id]);
+      await admin.end();
+      await waitFor('the pool to notice its closed sessions', async () => busyOrFree(rotator) === 0, 5000);
+
+      const [rows] = await rotator.query('SELECT CURRENT_USER() AS u');
+      expect(rows[0]?.u).toBe(`${rotator.lease()!.username}@%`);
+      expect(rotator.lease()!.leaseId).not.toBe(first.leaseId);
+      expect(events.some((e) => e.type === 'rotated' && e.reason === 'connect-failed')).toBe(true);
+      expect(rotator.metrics().connectRetries).toBe(1);
+    } finally {
+      await rotator.stop();
+      await longLived.cleanup();
+    }
+  });
 });
+
+/** Connections the current pool holds, free or busy (mysql2 internals, as in busyConnections). */
+function busyOrFree(rotator: { getPool(): unknown }): number {
+  return (rotator.getPool() as { pool: { _allConnections: { length: number } } }).pool._allConnections.length;
+}
