@@ -278,7 +278,8 @@ export class Rotator {
       username: lease.data.username,
       renewable: lease.renewable,
       grantedSeconds: lease.leaseDuration,
-      expiresAt: Date.now() + lease.leaseDuration * 1000,
+      // A lease without a duration does not expire (nothing to renew or replace).
+      expiresAt: lease.leaseDuration > 0 ? Date.now() + lease.leaseDuration * 1000 : Infinity,
     };
     const previous = this.current;
     this.current = gen;
@@ -295,13 +296,11 @@ export class Rotator {
    * that point so they are in place well before the old ones end.
    */
   private scheduleNext(gen: Generation, seconds: number, renewable: boolean, capped: boolean) {
-    const delay = Math.max(0, seconds) * 1000 * this.renewFraction;
+    const delay = seconds * 1000 * this.renewFraction;
     clearTimeout(this.timer);
-    if (this.stopped) return;
+    if (this.stopped || seconds <= 0) return;
     const task =
-      renewable && !capped && seconds > 0
-        ? () => this.renew(gen)
-        : () => this.recover(capped ? 'max-ttl' : 'not-renewable');
+      renewable && !capped ? () => this.renew(gen) : () => this.recover(capped ? 'max-ttl' : 'not-renewable');
     this.timer = setTimeout(() => void task(), delay);
     this.timer.unref();
   }
@@ -319,7 +318,10 @@ export class Rotator {
         leaseDurationSeconds: r.leaseDuration,
         capped,
       });
-      if (gen === this.current) this.scheduleNext(gen, r.leaseDuration, r.renewable, capped);
+      if (gen !== this.current) return;
+      // Nothing left to renew: the lease ends now, so replace it now.
+      if (r.leaseDuration <= 0) await this.recover('max-ttl');
+      else this.scheduleNext(gen, r.leaseDuration, r.renewable, capped);
     } catch (err) {
       this.fail('renew', err, undefined, gen.leaseId);
       await this.recover(err instanceof LeaseInvalidError ? 'lease-invalid' : 'renewal-failed');
