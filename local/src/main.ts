@@ -4,16 +4,18 @@
  * `READY <dashboard-url>` for scripts to wait for.
  *
  * Environment (all optional): GATEWAY_PORT (default 8080; 0 = any free port), STACK_DIR (state,
- * default .work/stack), STACK_USE_MACHINE_JOURNAL (default true).
+ * default .work/stack), STACK_FILE (default stack.yml), STACK_USE_MACHINE_JOURNAL (default true).
  */
 import { z } from 'zod';
 import { env, loadConfig } from '@infralogs/core';
 import { stackBanner, startLocalStack, type LocalStack } from './stack';
+import { watchAncestors } from './stack/ancestors';
 import { stderrProgress as progress } from './stack/progress';
 
 const configSchema = z.object({
   GATEWAY_PORT: env.port(8080),
   STACK_DIR: z.string().min(1).optional(),
+  STACK_FILE: z.string().min(1).optional(),
   STACK_USE_MACHINE_JOURNAL: env.bool(true),
 });
 
@@ -22,10 +24,10 @@ async function main() {
   const startup = new AbortController();
   let stack: LocalStack | undefined;
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (reason: string) => {
     if (stopping) return;
     stopping = true;
-    progress(`${signal}: stopping everything…`);
+    progress(`${reason}: stopping everything…`);
     // During start-up, startLocalStack stops what it started and rejects.
     if (!stack) return startup.abort();
     void stack.stop().then(
@@ -41,11 +43,13 @@ async function main() {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  watchAncestors(() => onSignal('the process that started the stack exited'));
 
   try {
     stack = await startLocalStack({
       gatewayPort: config.GATEWAY_PORT,
       ...(config.STACK_DIR ? { stateDir: config.STACK_DIR } : {}),
+      ...(config.STACK_FILE ? { stackFile: config.STACK_FILE } : {}),
       useMachineJournal: config.STACK_USE_MACHINE_JOURNAL,
       collectOnStart: true,
       progress,

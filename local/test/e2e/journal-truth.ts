@@ -1,0 +1,112 @@
+import { spawn } from 'node:child_process';
+import mysql from 'mysql2/promise';
+import { ExportParser, entryFromFields, formatTs, readAll, type Entry } from '@infralogs/core';
+import type { Topology } from '@infralogs/devkit';
+
+/**
+ * The two sides the end-to-end test compares: what journalctl itself reads from a journal
+ * directory (parsed with the core export parser, not the agent's fast reader), and what is stored
+ * for a host. Both become the same comparable rows, keyed by identity.
+ */
+export interface ComparableRow {
+  identity: string;
+  ts: string;
+  message: string | null;
+  messageRaw: string | null;
+  hostname: string | null;
+  comm: string | null;
+  pid: number | null;
+  priority: number | null;
+  syslogIdentifier: string | null;
+  unit: string | null;
+  cursor: string;
+}
+
+const byIdentity = (a: ComparableRow, b: ComparableRow) =>
+  a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0;
+
+export function comparable(e: Entry): ComparableRow {
+  return {
+    identity: `${e.bootId}/${e.seqnumId}/${e.seqnum}`,
+    ts: formatTs(e.realtimeUs),
+    message: e.message,
+    messageRaw: e.messageRaw,
+    hostname: e.hostname,
+    comm: e.comm,
+    pid: e.pid,
+    priority: e.priority,
+    syslogIdentifier: e.syslogIdentifier,
+    unit: e.unit,
+    cursor: e.cursor,
+  };
+}
+
+/** Every entry of a journal directory, as `journalctl -D dir -o export --all` gives them. */
+export async function journalRows(dir: string): Promise<ComparableRow[]> {
+  const stdout = await journalctlExport(dir);
+  const { entries, invalid } = readAll((handlers) => new ExportParser(handlers), stdout);
+  if (invalid.length > 0) throw new Error(`journalctl output had ${invalid.length} unreadable lines`);
+  return entries.map((fields) => comparable(entryFromFields(fields))).sort(byIdentity);
+}
+
+/** Every row stored for `host` on one server, admin-read. */
+export async function storedRows(
+  topology: Topology,
+  which: 'primary' | 'replica',
+  database: string,
+  host: string,
+) {
+  const server = topology[which];
+  const c = await mysql.createConnection({
+    host: server.host,
+    port: server.port,
+    user: topology.admin.user,
+    password: topology.admin.password,
+    database,
+    dateStrings: true,
+    supportBigNumbers: true,
+  });
+  try {
+    const [rows] = await c.query(
+      `SELECT LOWER(HEX(l.boot_id)) AS bootId, LOWER(HEX(l.seqnum_id)) AS seqnumId, l.seqnum, l.ts, l.message,
+              l.message_raw AS messageRaw, l.hostname, l.comm, l.pid, l.priority,
+              l.syslog_identifier AS syslogIdentifier, l.unit, l.cursor
+         FROM logs l JOIN hosts h ON h.id = l.host_id WHERE h.name = ?`,
+      [host],
+    );
+    return (rows as Record<string, unknown>[])
+      .map((r): ComparableRow => ({
+        identity: `${String(r.bootId)}/${String(r.seqnumId)}/${String(r.seqnum)}`,
+        ts: String(r.ts),
+        message: r.message as string | null,
+        messageRaw: r.messageRaw === null ? null : (r.messageRaw as Buffer).toString('base64'),
+        hostname: r.hostname as string | null,
+        comm: r.comm as string | null,
+        pid: r.pid === null ? null : Number(r.pid),
+        priority: r.priority === null ? null : Number(r.priority),
+        syslogIdentifier: r.syslogIdentifier as string | null,
+        unit: r.unit as string | null,
+        cursor: String(r.cursor),
+      }))
+      .sort(byIdentity);
+  } finally {
+    await c.end();
+  }
+}
+
+/** journalctl's export output as bytes (binary fields must not go through a text decoder). */
+function journalctlExport(dir: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('journalctl', ['-D', dir, '-o', 'export', '--all', '--no-pager'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`journalctl exited ${code}: ${err}`)),
+    );
+  });
+}
