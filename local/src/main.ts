@@ -3,7 +3,7 @@
  * Progress goes to stderr; stdout carries the URLs, where the credentials are, and last one line
  * `READY <dashboard-url>` for scripts to wait for.
  *
- * Environment (all optional): GATEWAY_PORT (default 8080; 0 = any free port), STACK_DIR (state,
+ * Environment (all optional): GATEWAY_PORT (default 8080, or a free port when taken; 0 = any free port), STACK_DIR (state,
  * default .work/stack), STACK_FILE (default stack.yml), STACK_USE_MACHINE_JOURNAL (default true).
  */
 import { z } from 'zod';
@@ -13,7 +13,8 @@ import { watchAncestors } from './stack/ancestors';
 import { stderrProgress as progress } from './stack/progress';
 
 const configSchema = z.object({
-  GATEWAY_PORT: env.port(8080),
+  /** Unset: 8080, or a free port when 8080 is taken. */
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   STACK_DIR: z.string().min(1).optional(),
   STACK_FILE: z.string().min(1).optional(),
   STACK_USE_MACHINE_JOURNAL: env.bool(true),
@@ -47,7 +48,7 @@ async function main() {
 
   try {
     stack = await startLocalStack({
-      gatewayPort: config.GATEWAY_PORT,
+      ...(config.GATEWAY_PORT === undefined ? {} : { gatewayPort: config.GATEWAY_PORT }),
       ...(config.STACK_DIR ? { stateDir: config.STACK_DIR } : {}),
       ...(config.STACK_FILE ? { stackFile: config.STACK_FILE } : {}),
       useMachineJournal: config.STACK_USE_MACHINE_JOURNAL,

@@ -1,4 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { upsertHost } from '@infralogs/core';
 import { freePort, repoRoot, type Topology } from '@infralogs/devkit';
@@ -19,7 +20,7 @@ export interface LocalStackOptions {
   stateDir?: string;
   /** The stack file; default the repository's stack.yml. */
   stackFile?: string;
-  /** 0 = any free port. Default 8080. */
+  /** The gateway's port; 0 = any free port. Default 8080, or a free port when 8080 is taken. */
   gatewayPort?: number;
   /** Serve the machine's own journal on the first agent when it is readable (default true). */
   useMachineJournal?: boolean;
@@ -87,6 +88,21 @@ async function startTogether<A, B>(
   throw ra.status === 'rejected' ? ra.reason : (rb as PromiseRejectedResult).reason;
 }
 
+const DEFAULT_GATEWAY_PORT = 8080;
+
+async function gatewayPort(requested: number | undefined, progress: Progress): Promise<number> {
+  if (requested !== undefined) return requested === 0 ? freePort('127.0.0.1') : requested;
+  const free = await new Promise<boolean>((resolve) => {
+    const probe = createServer()
+      .once('error', () => resolve(false))
+      .listen(DEFAULT_GATEWAY_PORT, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+  if (free) return DEFAULT_GATEWAY_PORT;
+  const port = await freePort('127.0.0.1');
+  progress(`port ${DEFAULT_GATEWAY_PORT} is taken; the gateway uses ${port}`);
+  return port;
+}
+
 /**
  * The whole stack on this machine, as `npm start` and the end-to-end test use it: MariaDB primary +
  * GTID replica (schema migrated), an OpenBao dev server bootstrapped like production Vault, three
@@ -147,7 +163,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       secrets,
       secretsRoot: join(stateDir, 'secrets'),
     });
-    const port = options.gatewayPort === 0 ? await freePort('127.0.0.1') : (options.gatewayPort ?? 8080);
+    const port = await gatewayPort(options.gatewayPort, progress);
     progress(`starting the gateway on 127.0.0.1:${port} with ${Object.keys(settings).join(', ')}…`);
     const gateway = await startFunctions({
       stack,
