@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     hosts: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '1' },
     'single-rows': { type: 'string', default: '20000' },
+    /** live: the replica applies while each method runs; paused: its SQL thread waits until the phase ends. */
+    replica: { type: 'string', default: 'live' },
   },
 });
 const TOTAL = Number(args.entries);
@@ -43,6 +45,7 @@ const HOSTS = Number(args.hosts);
 const CONCURRENCY = Number(args.concurrency);
 const SINGLE = Math.min(Number(args['single-rows']), TOTAL);
 const PER_ROUND = TOTAL / ROUNDS;
+const PAUSE_REPLICA = args.replica === 'paused';
 if (!Number.isInteger(PER_ROUND / BATCH))
   throw new Error('entries / rounds must be a multiple of batch-size');
 const START_US = Date.now() * 1000 - 36 * 3600 * 1_000_000; // spans yesterday and today
@@ -179,10 +182,21 @@ async function singleInserts(topo: Topology): Promise<number> {
   }
 }
 
-async function replicaCatchUpMs(topo: Topology): Promise<number> {
+async function replicaSql(topo: Topology, statement: 'STOP SLAVE SQL_THREAD' | 'START SLAVE SQL_THREAD') {
+  if (!PAUSE_REPLICA) return;
+  const c = await topo.connect('replica');
+  await c.query(statement);
+  await c.end();
+}
+
+/** Runs a timed phase (with the replica's SQL thread paused if asked), then times the replica's catch-up. */
+async function phase<T>(topo: Topology, work: () => Promise<T>): Promise<{ result: T; catchUpMs: number }> {
+  await replicaSql(topo, 'STOP SLAVE SQL_THREAD');
+  const result = await work();
   const t = performance.now();
+  await replicaSql(topo, 'START SLAVE SQL_THREAD');
   await topo.waitForReplica(600_000);
-  return performance.now() - t;
+  return { result, catchUpMs: performance.now() - t };
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'infralogs-bench-'));
@@ -190,6 +204,7 @@ const topo = await startTopology({ log: (m) => say(`topology: ${m}`) });
 try {
   say(
     `entries=${TOTAL} rounds=${ROUNDS} batch_size=${BATCH} hosts=${HOSTS} concurrency=${CONCURRENCY} ` +
+      `replica=${PAUSE_REPLICA ? 'paused during phases' : 'live'} ` +
       `(ingest and LOAD DATA alternate, ${PER_ROUND} entries a round)`,
   );
   const ingest = await startIngestWorker(topo, dir);
@@ -200,17 +215,15 @@ try {
   for (let k = 0; k < ROUNDS; k++) {
     const phases = [
       async () => {
-        const r = await ingest.round(PER_ROUND);
-        const lag = await replicaCatchUpMs(topo);
-        ingestMs += r.ms;
+        const { result, catchUpMs: lag } = await phase(topo, () => ingest.round(PER_ROUND));
+        ingestMs += result.ms;
         catchUpMs = Math.max(catchUpMs, lag);
-        return `ingest ${seconds(r.ms)} s (${r.batches} batches, replica +${seconds(lag)} s)`;
+        return `ingest ${seconds(result.ms)} s (${result.batches} batches, replica +${seconds(lag)} s)`;
       },
       async () => {
-        const ms = await load.round(PER_ROUND);
-        await topo.waitForReplica(600_000);
-        loadMs += ms;
-        return `LOAD DATA ${seconds(ms)} s`;
+        const { result } = await phase(topo, () => load.round(PER_ROUND));
+        loadMs += result;
+        return `LOAD DATA ${seconds(result)} s`;
       },
     ];
     if (k % 2 === 1) phases.reverse();

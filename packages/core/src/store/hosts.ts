@@ -40,6 +40,12 @@ export async function upsertHost(
      ON DUPLICATE KEY UPDATE agent_url = VALUES(agent_url), enabled = VALUES(enabled), updated_at = VALUES(updated_at)`,
     [host.name, host.agentUrl, host.enabled === false ? 0 : 1],
   );
+  // The host's checkpoint row exists from the start, so ingest locks a row rather than a gap.
+  await execute(
+    db,
+    'INSERT IGNORE INTO checkpoints (host_id, updated_at) SELECT id, UTC_TIMESTAMP(6) FROM hosts WHERE name = ?',
+    [host.name],
+  );
   const stored = await getHost(db, host.name);
   if (!stored) throw new InfralogsError('INTERNAL', `host "${host.name}" vanished after upsert`);
   return stored;

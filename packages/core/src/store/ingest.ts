@@ -12,13 +12,12 @@ import {
   identityKey,
   LOAD_COLUMNS,
   LOGS_COLUMNS,
-  rowIdentity,
   rowSqlBytes,
   toRow,
   tsvRow,
   type LogRow,
 } from './rows';
-import { execute, formatSql, inTransaction, select, storeError, type Queryable } from './sql';
+import { dbCode, execute, formatSql, inTransaction, select, storeError, type Queryable } from './sql';
 
 export interface IngestResult {
   host: string;
@@ -88,6 +87,33 @@ export async function ingestBatch(
     // DDL commits implicitly, so partitions are added before the transaction starts.
     await ensurePartitionsCover(pool, new Date(latest / 1000), options.now, options.partitionDaysAhead);
   }
+  try {
+    return await ingestOnce(pool, host, entries, options, true);
+  } catch (err) {
+    if (!(err instanceof DuplicatesFound)) throw err;
+    return ingestOnce(pool, host, entries, options, false);
+  }
+}
+
+/** Thrown (and the transaction rolled back) when a batch taken for new turns out to hold stored rows. */
+class DuplicatesFound extends InfralogsError {
+  constructor() {
+    super('CONFLICT', 'batch holds entries already stored');
+  }
+}
+
+/**
+ * One attempt. `optimistic`: when every entry lies after the checkpoint in its journal, the batch
+ * is written without first reading which identities exist (one query less per batch); should the
+ * write meet a stored row after all, the attempt rolls back and is redone reading them first.
+ */
+async function ingestOnce(
+  pool: Pool,
+  host: string,
+  entries: Entry[],
+  options: IngestOptions,
+  optimistic: boolean,
+): Promise<IngestResult> {
   return inTransaction(pool, async (conn) => {
     const state = await lockHost(conn, host);
     const previous: Position | null =
@@ -98,13 +124,13 @@ export async function ingestBatch(
       return { host, received: 0, inserted: 0, duplicates: 0, checkpoint: state.cursor, gaps: 0 };
     }
 
-    const ids = new Map<string, Buffer>();
-    const fresh = await newRows(
-      conn,
-      state.id,
-      entries.map((e) => toRow(state.id, e, ids)),
-    );
-    await writeRows(pool, conn, fresh, options);
+    const ahead =
+      optimistic &&
+      entries.every(
+        (e) => previous === null || (e.seqnumId === previous.seqnumId && e.seqnum > previous.seqnum),
+      );
+    const fresh = await newRows(ahead ? null : conn, state.id, entries);
+    await writeRows(pool, conn, fresh, options, ahead);
     const counts = hourlyCounts(fresh);
     if (counts.length > 0) {
       await execute(
@@ -127,35 +153,46 @@ export async function ingestBatch(
 }
 
 /**
- * Locks the host's row until the transaction ends, then reads its checkpoint. Only the hosts row is
- * locked: a locking read of a missing checkpoint would gap-lock checkpoints and deadlock two hosts'
- * first batches against each other.
+ * Locks the host's row and its checkpoint row (upsertHost creates both) until the transaction
+ * ends; a locking read sees the checkpoint the last committed batch left. Only a host without a
+ * checkpoint row (registered by hand) also gap-locks checkpoints, which may deadlock with another
+ * such host and is then retried.
  */
 async function lockHost(conn: PoolConnection, host: string): Promise<HostState> {
-  const [locked] = await select<{ id: number }>(conn, 'SELECT id FROM hosts WHERE name = ? FOR UPDATE', [
-    host,
-  ]);
-  if (!locked) throw new InfralogsError('NOT_FOUND', `unknown host "${host}": register it first`);
-  // A consistent read taken after the lock: it sees the checkpoint of the last committed batch.
-  const [checkpoint] = await select<Omit<HostState, 'id'>>(
+  const [state] = await select<HostState>(
     conn,
-    `SELECT \`cursor\` AS \`cursor\`, LOWER(HEX(seqnum_id)) AS seqnumId, seqnum,
-            TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ts) AS realtimeUs
-       FROM checkpoints WHERE host_id = ?`,
-    [locked.id],
+    `SELECT h.id, c.\`cursor\` AS \`cursor\`, LOWER(HEX(c.seqnum_id)) AS seqnumId, c.seqnum,
+            TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', c.ts) AS realtimeUs
+       FROM hosts h LEFT JOIN checkpoints c ON c.host_id = h.id
+      WHERE h.name = ? FOR UPDATE`,
+    [host],
   );
-  return {
-    id: locked.id,
-    ...(checkpoint ?? { cursor: null, seqnumId: null, seqnum: null, realtimeUs: null }),
-  };
+  if (!state) throw new InfralogsError('NOT_FOUND', `unknown host "${host}": register it first`);
+  return state;
 }
 
 /**
- * The rows whose identity is not stored yet (and not repeated earlier in the batch). Existing
- * identities are read per seqnum_id over the batch's seqnum and ts range, which the primary key
- * and partition pruning answer without scanning: exact rollups need to know what is new.
+ * The rows whose identity is not stored yet (and not repeated earlier in the batch). With a
+ * connection, existing identities are read per seqnum_id over the batch's seqnum and ts range,
+ * which the primary key and partition pruning answer without scanning: exact rollups need to know
+ * what is new. Without one (an optimistic attempt) only repeats within the batch are dropped.
  */
-async function newRows(conn: PoolConnection, hostId: number, rows: LogRow[]): Promise<LogRow[]> {
+async function newRows(conn: PoolConnection | null, hostId: number, entries: Entry[]): Promise<LogRow[]> {
+  const ids = new Map<string, Buffer>();
+  const rows = entries.map((e) => toRow(hostId, e, ids));
+  const seen = conn === null ? new Set<string>() : await storedIdentities(conn, hostId, rows);
+  const fresh: LogRow[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    const e = entries[i]!;
+    const id = identityKey(e.bootId, e.seqnumId, e.seqnum, rows[i]![1]);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    fresh.push(rows[i]!);
+  }
+  return fresh;
+}
+
+async function storedIdentities(conn: PoolConnection, hostId: number, rows: LogRow[]): Promise<Set<string>> {
   const ranges = new Map<string, { id: Buffer; lo: number; hi: number; from: string; to: string }>();
   for (const r of rows) {
     const key = r[3].toString('hex');
@@ -182,23 +219,21 @@ async function newRows(conn: PoolConnection, hostId: number, rows: LogRow[]): Pr
     parts.join(' UNION ALL '),
     values,
   );
-  const seen = new Set(existing.map((x) => identityKey(x.b, x.s, x.n, x.t)));
-  const fresh: LogRow[] = [];
-  for (const r of rows) {
-    const id = rowIdentity(r);
-    if (seen.has(id)) continue;
-    seen.add(id);
-    fresh.push(r);
-  }
-  return fresh;
+  return new Set(existing.map((x) => identityKey(x.b, x.s, x.n, x.t)));
 }
 
-async function writeRows(pool: Pool, conn: PoolConnection, rows: LogRow[], options: IngestOptions) {
+async function writeRows(
+  pool: Pool,
+  conn: PoolConnection,
+  rows: LogRow[],
+  options: IngestOptions,
+  optimistic: boolean,
+) {
   if (rows.length === 0) return;
   const bulk = options.bulk ?? 'auto';
   if (bulk !== 'insert' && !loadRefused.has(pool)) {
     try {
-      return await loadRows(conn, rows);
+      return await loadRows(conn, rows, optimistic);
     } catch (err) {
       const errno = (err as { cause?: { errno?: unknown } }).cause?.errno;
       if (bulk === 'load' || typeof errno !== 'number' || !LOCAL_INFILE_REFUSED.has(errno)) throw err;
@@ -206,7 +241,7 @@ async function writeRows(pool: Pool, conn: PoolConnection, rows: LogRow[], optio
       loadRefused.add(pool);
     }
   }
-  await insertRows(conn, rows, options);
+  await insertRows(conn, rows, options, optimistic);
 }
 
 /** The rows as LOAD DATA text, in pieces of about 256 KiB (each becomes one protocol packet). */
@@ -229,7 +264,7 @@ function* tsvPieces(rows: LogRow[]): Generator<Buffer> {
  * duplicates and conversion problems into warnings, so anything short of every row stored cleanly
  * fails the batch (the transaction rolls back).
  */
-async function loadRows(conn: PoolConnection, rows: LogRow[]) {
+async function loadRows(conn: PoolConnection, rows: LogRow[], optimistic: boolean) {
   let header: ResultSetHeader;
   try {
     const [res] = await conn.query({
@@ -240,6 +275,7 @@ async function loadRows(conn: PoolConnection, rows: LogRow[]) {
   } catch (err) {
     throw storeError(err);
   }
+  if (optimistic && header.affectedRows < rows.length) throw new DuplicatesFound();
   if (header.affectedRows !== rows.length || header.warningStatus > 0) {
     throw new InfralogsError(
       'DATABASE_FAILED',
@@ -249,7 +285,7 @@ async function loadRows(conn: PoolConnection, rows: LogRow[]) {
 }
 
 /** Multi-row INSERTs; the next chunk's SQL is built while the server works on the previous one. */
-async function insertRows(conn: PoolConnection, rows: LogRow[], options: IngestOptions) {
+async function insertRows(conn: PoolConnection, rows: LogRow[], options: IngestOptions, optimistic: boolean) {
   const chunks = chunkRows(
     rows,
     rowSqlBytes,
@@ -257,12 +293,17 @@ async function insertRows(conn: PoolConnection, rows: LogRow[], options: IngestO
     options.maxChunkRows ?? DEFAULT_CHUNK_ROWS,
   );
   let pending: Promise<unknown> | null = null;
-  for (const chunk of chunks) {
-    const sql = formatSql(INSERT_LOGS, [chunk]);
+  try {
+    for (const chunk of chunks) {
+      const sql = formatSql(INSERT_LOGS, [chunk]);
+      if (pending) await pending;
+      pending = execute(conn, sql);
+    }
     if (pending) await pending;
-    pending = execute(conn, sql);
+  } catch (err) {
+    if (optimistic && dbCode(err) === 'ER_DUP_ENTRY') throw new DuplicatesFound();
+    throw err;
   }
-  if (pending) await pending;
 }
 
 async function recordGaps(
@@ -314,7 +355,7 @@ async function moveCheckpoint(
     return state.cursor;
   }
   const values = [last.cursor, Buffer.from(last.seqnumId, 'hex'), last.seqnum, formatTs(last.realtimeUs)];
-  // UPDATE first: it locks only this host's row, where an upsert would also lock the gap before it.
+  // The row exists for hosts registered by upsertHost; the upsert covers hosts added by hand.
   const { affectedRows } = await execute(
     conn,
     `UPDATE checkpoints SET \`cursor\` = ?, seqnum_id = ?, seqnum = ?, ts = ?, updated_at = UTC_TIMESTAMP(6)
@@ -325,7 +366,9 @@ async function moveCheckpoint(
     await execute(
       conn,
       `INSERT INTO checkpoints (host_id, \`cursor\`, seqnum_id, seqnum, ts, updated_at)
-       VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))`,
+       VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
+       ON DUPLICATE KEY UPDATE \`cursor\` = VALUES(\`cursor\`), seqnum_id = VALUES(seqnum_id),
+         seqnum = VALUES(seqnum), ts = VALUES(ts), updated_at = VALUES(updated_at)`,
       [state.id, ...values],
     );
   }

@@ -32,13 +32,14 @@ export const MIGRATIONS: Migration[] = [
         PRIMARY KEY (id),
         UNIQUE KEY uq_hosts_name (name)
       ) ${TABLE}`,
-      // The position next to the cursor lets ingest detect a gap between two batches.
+      // One row per host, created with the host (cursor NULL until its first batch), so ingest can
+      // lock it. The position next to the cursor lets ingest detect a gap between two batches.
       `CREATE TABLE IF NOT EXISTS checkpoints (
         host_id INT UNSIGNED NOT NULL,
-        \`cursor\` VARCHAR(512) NOT NULL,
-        seqnum_id BINARY(16) NOT NULL,
-        seqnum BIGINT UNSIGNED NOT NULL,
-        ts DATETIME(6) NOT NULL,
+        \`cursor\` VARCHAR(512) NULL,
+        seqnum_id BINARY(16) NULL,
+        seqnum BIGINT UNSIGNED NULL,
+        ts DATETIME(6) NULL,
         updated_at DATETIME(6) NOT NULL,
         PRIMARY KEY (host_id),
         CONSTRAINT fk_checkpoints_host FOREIGN KEY (host_id) REFERENCES hosts (id) ON DELETE CASCADE

@@ -52,15 +52,21 @@ export type LogRow = [
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
+// Entries of a batch are close in time: the date-time part of the last second is reused.
+let lastSecond = -1;
+let lastPrefix = '';
+
 /** `__REALTIME_TIMESTAMP` (µs since the epoch) → 'YYYY-MM-DD HH:MM:SS.ffffff' UTC, without losing µs. */
 export function formatTs(realtimeUs: number): string {
-  const ms = Math.floor(realtimeUs / 1000);
-  const d = new Date(ms);
-  const micros = realtimeUs - Math.floor(realtimeUs / 1_000_000) * 1_000_000;
-  return (
-    `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(micros, 6)}`
-  );
+  const second = Math.floor(realtimeUs / 1_000_000);
+  if (second !== lastSecond) {
+    const d = new Date(second * 1000);
+    lastPrefix =
+      `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
+      `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.`;
+    lastSecond = second;
+  }
+  return lastPrefix + pad(realtimeUs - second * 1_000_000, 6);
 }
 
 /** The hour bucket of a formatted ts ('YYYY-MM-DD HH:00:00'). */
@@ -115,9 +121,6 @@ function binaryId(ids: Map<string, Buffer>, hex: string): Buffer {
 export function identityKey(bootIdHex: string, seqnumIdHex: string, seqnum: number | string, ts: string) {
   return `${bootIdHex}/${seqnumIdHex}/${seqnum}/${ts}`;
 }
-
-export const rowIdentity = (r: LogRow): string =>
-  identityKey(r[2].toString('hex'), r[3].toString('hex'), r[4], r[1]);
 
 /**
  * An upper bound of a row's size in the INSERT text: escaping at most doubles text, binary

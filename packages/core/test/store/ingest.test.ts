@@ -36,7 +36,7 @@ describe.each(['load', 'insert'] as const)('ingestBatch writing with %s', (bulk)
     ingest(pool, batch, { bulk, ...options });
   beforeAll(async () => {
     store = await freshStore();
-    for (const name of ['web-1', 'web-2', 'web-3', 'web-4', 'web-5', 'web-6'])
+    for (const name of ['web-1', 'web-2', 'web-3', 'web-4', 'web-5', 'web-6', 'web-7'])
       await upsertHost(store.pool, { name, agentUrl: `http://127.0.0.1:9/${name}` });
   });
   afterAll(async () => store?.drop());
@@ -100,6 +100,36 @@ describe.each(['load', 'insert'] as const)('ingestBatch writing with %s', (bulk)
     expect(results.reduce((n, r) => n + r.inserted, 0)).toBe(301);
     expect(await count('web-3')).toBe(301);
     expect(await rollup('web-3')).toBe(301);
+  });
+
+  it('finds stored rows even when a batch looks wholly new (checkpoint behind the rows), and hosts without a checkpoint row', async () => {
+    await ingestBatch(store.pool, { host: 'web-7', entries: entries(1001, 1020) });
+    const c = await store.admin();
+    await c.query(
+      `UPDATE checkpoints JOIN hosts h ON h.id = host_id SET \`cursor\` = ?, seqnum = 1010 WHERE h.name = 'web-7'`,
+      [entry(1010).cursor],
+    );
+    const r = await ingestBatch(store.pool, { host: 'web-7', entries: entries(1011, 1025) });
+    expect(r).toMatchObject({ inserted: 5, duplicates: 10, checkpoint: entry(1025).cursor, gaps: 0 });
+    await c.query(
+      `DELETE checkpoints FROM checkpoints JOIN hosts h ON h.id = host_id WHERE h.name = 'web-7'`,
+    );
+    await c.end();
+    expect(await ingestBatch(store.pool, { host: 'web-7', entries: entries(1026, 1030) })).toMatchObject({
+      inserted: 5,
+      checkpoint: entry(1030).cursor,
+    });
+    expect(await getCheckpoint(store.pool, 'web-7')).toBe(entry(1030).cursor);
+  });
+
+  it('ingests the first batches of several hosts at once without deadlocking', async () => {
+    const hosts = ['c-1', 'c-2', 'c-3', 'c-4'];
+    for (const name of hosts) await upsertHost(store.pool, { name, agentUrl: 'http://127.0.0.1:9/' });
+    const results = await Promise.all(
+      hosts.map((host) => ingestBatch(store.pool, { host, entries: entries(1, 50) })),
+    );
+    expect(results.map((r) => r.inserted)).toEqual([50, 50, 50, 50]);
+    for (const host of hosts) expect(await getCheckpoint(store.pool, host)).toBe(entry(50).cursor);
   });
 
   it('does not move the checkpoint back when an older batch of the same journal is replayed', async () => {
