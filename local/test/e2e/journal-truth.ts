@@ -8,37 +8,17 @@ import type { Topology } from '@infralogs/devkit';
  * directory (parsed with the core export parser, not the agent's fast reader), and what is stored
  * for a host. Both become the same comparable rows, keyed by identity.
  */
-export interface ComparableRow {
+/** An entry with its identity as one key and its time as the column holds it (µs, UTC). */
+export type ComparableRow = Omit<Entry, 'bootId' | 'seqnumId' | 'seqnum' | 'realtimeUs'> & {
   identity: string;
   ts: string;
-  message: string | null;
-  messageRaw: string | null;
-  hostname: string | null;
-  comm: string | null;
-  pid: number | null;
-  priority: number | null;
-  syslogIdentifier: string | null;
-  unit: string | null;
-  cursor: string;
-}
+};
 
 const byIdentity = (a: ComparableRow, b: ComparableRow) =>
   a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0;
 
-export function comparable(e: Entry): ComparableRow {
-  return {
-    identity: `${e.bootId}/${e.seqnumId}/${e.seqnum}`,
-    ts: formatTs(e.realtimeUs),
-    message: e.message,
-    messageRaw: e.messageRaw,
-    hostname: e.hostname,
-    comm: e.comm,
-    pid: e.pid,
-    priority: e.priority,
-    syslogIdentifier: e.syslogIdentifier,
-    unit: e.unit,
-    cursor: e.cursor,
-  };
+export function comparable({ bootId, seqnumId, seqnum, realtimeUs, ...rest }: Entry): ComparableRow {
+  return { identity: `${bootId}/${seqnumId}/${seqnum}`, ts: formatTs(realtimeUs), ...rest };
 }
 
 /** Every entry of a journal directory, as `journalctl -D dir -o export --all` gives them. */
