@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -49,11 +49,13 @@ const alive = (pid: number) => {
 let child: ChildProcess | undefined;
 let browser: Browser | undefined;
 let stopped = false;
+let tempDir: string | undefined;
 
 afterAll(async () => {
   await browser?.close();
   // Only after a failure: nothing of the stack may outlive the test.
   if (!stopped && child?.pid) for (const pid of [...descendants(child.pid), child.pid]) killQuietly(pid);
+  if (tempDir) await rm(tempDir, { recursive: true, force: true });
 });
 
 function killQuietly(pid: number) {
@@ -66,7 +68,8 @@ function killQuietly(pid: number) {
 
 describe('npm start', () => {
   it('prints READY <url>, serves the dashboard to Chromium, and stops everything on SIGTERM', async () => {
-    const stateDir = join(await mkdtemp(join(tmpdir(), 'infralogs-start-')), 'stack');
+    tempDir = await mkdtemp(join(tmpdir(), 'infralogs-start-'));
+    const stateDir = join(tempDir, 'stack');
     child = spawn('npm', ['start'], {
       cwd: repoRoot,
       env: { ...process.env, GATEWAY_PORT: '0', STACK_DIR: stateDir },
