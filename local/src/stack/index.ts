@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { upsertHost } from '@infralogs/core';
@@ -6,7 +6,7 @@ import { freePort, repoRoot, type Topology } from '@infralogs/devkit';
 import { loadStack } from '../stack-file';
 import { startAgents } from './agents';
 import { collectNow, type CollectAnswer } from './collect-run';
-import { operatorPool, startDatabase } from './database';
+import { DATABASE_NAME, operatorPool, startDatabase } from './database';
 import { functionSettings, startFunctions } from './functions';
 import { prepareJournals } from './journals';
 import { silentProgress, type Progress } from './progress';
@@ -89,6 +89,22 @@ async function startTogether<A, B>(
 }
 
 const DEFAULT_GATEWAY_PORT = 8080;
+const STATE_MARKER = '.infralogs-local-stack';
+
+/**
+ * Empties the state directory for a fresh start. It is removed wholesale on stop, so a folder the
+ * stack did not make itself (no marker file) is refused unless empty: a mistyped STACK_DIR must not
+ * delete someone's files.
+ */
+async function claimStateDir(dir: string) {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  if (entries.length > 0 && !entries.includes(STATE_MARKER)) {
+    throw new Error(`${dir} is not empty and was not made by the local stack; choose another STACK_DIR`);
+  }
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, STATE_MARKER), 'state of the Infralogs local stack; removed when it stops\n');
+}
 
 async function gatewayPort(requested: number | undefined, progress: Progress): Promise<number> {
   if (requested !== undefined) return requested === 0 ? freePort('127.0.0.1') : requested;
@@ -118,8 +134,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (options.signal?.aborted) throw new Error('start-up aborted');
   };
   try {
-    await rm(stateDir, { recursive: true, force: true });
-    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await claimStateDir(stateDir);
     const logDir = join(stateDir, 'logs');
     teardown.add('the state directory', () => rm(stateDir, { recursive: true, force: true }));
     const stack = await loadStack(options.stackFile ?? join(repoRoot, 'stack.yml'), {});
@@ -193,7 +208,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dashboardUrl: `${gateway.url}/function/dashboard`,
       hosts: agents.map((a) => ({ name: a.host, agentUrl: a.url, journalDir: a.journalDir })),
       topology,
-      database: 'infralogs',
+      database: DATABASE_NAME,
       vault: { addr: vault.addr, rootToken: vault.rootToken },
       stateDir,
       collectTokenFile: join(settings.collect!.secretsDir, 'collect-token'),
