@@ -13,6 +13,7 @@ import {
   LOAD_COLUMNS,
   LOGS_COLUMNS,
   rowSqlBytes,
+  sqlValues,
   toRow,
   tsvRow,
   type LogRow,
@@ -178,8 +179,16 @@ async function lockHost(conn: PoolConnection, host: string): Promise<HostState> 
  * what is new. Without one (an optimistic attempt) only repeats within the batch are dropped.
  */
 async function newRows(conn: PoolConnection | null, hostId: number, entries: Entry[]): Promise<LogRow[]> {
-  const ids = new Map<string, Buffer>();
-  const rows = entries.map((e) => toRow(hostId, e, ids));
+  const rows = entries.map((e) => toRow(hostId, e));
+  // Strictly rising seqnums of one journal cannot repeat an identity: nothing to drop.
+  if (
+    conn === null &&
+    entries.every(
+      (e, i) => i === 0 || (e.seqnumId === entries[i - 1]!.seqnumId && e.seqnum > entries[i - 1]!.seqnum),
+    )
+  ) {
+    return rows;
+  }
   const seen = conn === null ? new Set<string>() : await storedIdentities(conn, hostId, rows);
   const fresh: LogRow[] = [];
   for (let i = 0; i < rows.length; i++) {
@@ -193,11 +202,10 @@ async function newRows(conn: PoolConnection | null, hostId: number, entries: Ent
 }
 
 async function storedIdentities(conn: PoolConnection, hostId: number, rows: LogRow[]): Promise<Set<string>> {
-  const ranges = new Map<string, { id: Buffer; lo: number; hi: number; from: string; to: string }>();
+  const ranges = new Map<string, { lo: number; hi: number; from: string; to: string }>();
   for (const r of rows) {
-    const key = r[3].toString('hex');
-    const g = ranges.get(key);
-    if (!g) ranges.set(key, { id: r[3], lo: r[4], hi: r[4], from: r[1], to: r[1] });
+    const g = ranges.get(r[3]);
+    if (!g) ranges.set(r[3], { lo: r[4], hi: r[4], from: r[1], to: r[1] });
     else {
       if (r[4] < g.lo) g.lo = r[4];
       if (r[4] > g.hi) g.hi = r[4];
@@ -207,12 +215,12 @@ async function storedIdentities(conn: PoolConnection, hostId: number, rows: LogR
   }
   const parts: string[] = [];
   const values: unknown[] = [];
-  for (const g of ranges.values()) {
+  for (const [seqnumId, g] of ranges) {
     parts.push(
       `SELECT LOWER(HEX(boot_id)) AS b, LOWER(HEX(seqnum_id)) AS s, seqnum AS n, DATE_FORMAT(ts, ${TS_FORMAT}) AS t
          FROM logs WHERE host_id = ? AND seqnum_id = ? AND seqnum BETWEEN ? AND ? AND ts BETWEEN ? AND ?`,
     );
-    values.push(hostId, g.id, g.lo, g.hi, g.from, g.to);
+    values.push(hostId, Buffer.from(seqnumId, 'hex'), g.lo, g.hi, g.from, g.to);
   }
   const existing = await select<{ b: string; s: string; n: number | string; t: string }>(
     conn,
@@ -295,7 +303,7 @@ async function insertRows(conn: PoolConnection, rows: LogRow[], options: IngestO
   let pending: Promise<unknown> | null = null;
   try {
     for (const chunk of chunks) {
-      const sql = formatSql(INSERT_LOGS, [chunk]);
+      const sql = formatSql(INSERT_LOGS, [chunk.map(sqlValues)]);
       if (pending) await pending;
       pending = execute(conn, sql);
     }

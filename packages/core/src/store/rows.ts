@@ -33,11 +33,12 @@ export const COLUMN_CHARS = {
 /** Priority as stored in rollups: NULL (no PRIORITY field) becomes 255 so it can be part of a key. */
 export const NO_PRIORITY = 255;
 
+/** A logs row in LOGS_COLUMNS order; the ids stay hex here (LOAD DATA sends hex, sqlValues binary). */
 export type LogRow = [
   hostId: number,
   ts: string,
-  bootId: Buffer,
-  seqnumId: Buffer,
+  bootIdHex: string,
+  seqnumIdHex: string,
   seqnum: number,
   priority: number | null,
   hostname: string | null,
@@ -85,16 +86,12 @@ export function clip(value: string | null, max: number): string | null {
   return value.slice(0, units);
 }
 
-/**
- * Maps an entry to its row. A batch repeats the same few boot and seqnum ids thousands of times,
- * so `ids` (one map per batch) shares their binary form between rows.
- */
-export function toRow(hostId: number, e: Entry, ids = new Map<string, Buffer>()): LogRow {
+export function toRow(hostId: number, e: Entry): LogRow {
   return [
     hostId,
     formatTs(e.realtimeUs),
-    binaryId(ids, e.bootId),
-    binaryId(ids, e.seqnumId),
+    e.bootId,
+    e.seqnumId,
     e.seqnum,
     e.priority,
     clip(e.hostname, COLUMN_CHARS.hostname),
@@ -108,13 +105,12 @@ export function toRow(hostId: number, e: Entry, ids = new Map<string, Buffer>())
   ];
 }
 
-function binaryId(ids: Map<string, Buffer>, hex: string): Buffer {
-  let b = ids.get(hex);
-  if (b === undefined) {
-    b = Buffer.from(hex, 'hex');
-    ids.set(hex, b);
-  }
-  return b;
+/** The row's values for an INSERT: ids as binary. */
+export function sqlValues(r: LogRow): unknown[] {
+  const v: unknown[] = r.slice();
+  v[2] = Buffer.from(r[2], 'hex');
+  v[3] = Buffer.from(r[3], 'hex');
+  return v;
 }
 
 /** The identity of a row as one string: (boot_id, seqnum_id, seqnum, ts) within a host. */
@@ -166,6 +162,7 @@ const TSV_ESCAPES: Record<string, string> = {
   '\0': '\\0',
 };
 const TSV_SPECIAL = /[\\\t\n\r\0]/g;
+const HAS_TSV_SPECIAL = /[\\\t\n\r\0]/;
 
 /**
  * One row in LOAD DATA's default text format (tab-separated, backslash escapes, \N for NULL,
@@ -178,7 +175,9 @@ export function tsvRow(r: LogRow): string {
     if (i > 0) line += '\t';
     if (v === null) line += '\\N';
     else if (typeof v === 'number') line += String(v);
-    else if (typeof v === 'string') line += v.replace(TSV_SPECIAL, (c) => TSV_ESCAPES[c]!);
+    // Most values need no escape: testing first is cheaper than a replace with a callback.
+    else if (typeof v === 'string')
+      line += HAS_TSV_SPECIAL.test(v) ? v.replace(TSV_SPECIAL, (c) => TSV_ESCAPES[c]!) : v;
     else line += v.toString('hex');
   }
   return line + '\n';

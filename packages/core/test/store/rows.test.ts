@@ -6,10 +6,13 @@ import {
   hourlyCounts,
   NO_PRIORITY,
   rowSqlBytes,
+  sqlValues,
   toRow,
+  tsvRow,
 } from '../../src/store/rows';
 import { detectGaps } from '../../src/store/gaps';
-import { validateBatch } from '../../src/store/batch';
+import { plainlyValid, validateBatch } from '../../src/store/batch';
+import { entrySchema } from '../../src/entry';
 import { entry, SEQNUM_ID } from './fixtures';
 
 describe('entry → row mapping', () => {
@@ -23,11 +26,29 @@ describe('entry → row mapping', () => {
     const raw = Buffer.from([0xff, 0x00, 0x41]);
     const row = toRow(3, entry(5, { messageRaw: raw.toString('base64'), unit: 'u'.repeat(300) }));
     expect(row[0]).toBe(3);
-    expect(row[3]).toEqual(Buffer.from(SEQNUM_ID, 'hex'));
+    expect(row[3]).toBe(SEQNUM_ID);
+    expect(sqlValues(row)[3]).toEqual(Buffer.from(SEQNUM_ID, 'hex'));
     expect(row[4]).toBe(5);
     expect(row[10]).toHaveLength(255);
     expect(row[13]).toEqual(raw);
     expect(toRow(1, entry(1))[13]).toBeNull();
+  });
+
+  it('writes LOAD DATA text with escapes, \\N for NULL and hex for binary', () => {
+    const row = toRow(
+      2,
+      entry(9, {
+        message: 'a\tb\nc\\d\r\0',
+        unit: null,
+        messageRaw: Buffer.from([0xff, 1]).toString('base64'),
+      }),
+    );
+    const fields = tsvRow(row).split('\t');
+    expect(fields).toHaveLength(14);
+    expect(fields[2]).toBe(entry(9).bootId);
+    expect(fields[10]).toBe('\\N');
+    expect(fields[12]).toBe('a\\tb\\nc\\\\d\\r\\0');
+    expect(fields[13]).toBe('ff01\n');
   });
 
   it('clips by code points without splitting a surrogate pair', () => {
@@ -88,6 +109,42 @@ describe('detectGaps', () => {
 });
 
 describe('validateBatch', () => {
+  it('fast-accepts only what entrySchema accepts', () => {
+    const base = entry(1) as unknown as Record<string, unknown>;
+    const variants: unknown[] = [base, null, [], 'x', { ...base, extra: 1 }, { ...base, cursor: undefined }];
+    const odd = [
+      null,
+      undefined,
+      '',
+      'x'.repeat(513),
+      'ab'.repeat(16),
+      'AB'.repeat(16),
+      -1,
+      0,
+      1.5,
+      8,
+      2 ** 53,
+      NaN,
+      Infinity,
+      4294967296,
+      '6',
+      '==',
+      'a=b',
+      {},
+    ];
+    for (const key of Object.keys(base)) for (const v of odd) variants.push({ ...base, [key]: v });
+    const { cursor: _c, ...missing } = base;
+    variants.push(missing, { ...missing, other: 1 });
+    let accepted = 0;
+    for (const v of variants) {
+      if (plainlyValid(v)) {
+        accepted++;
+        expect(entrySchema.safeParse(v).success, JSON.stringify(v)).toBe(true);
+      }
+    }
+    expect(accepted).toBeGreaterThan(20);
+  });
+
   it('returns the typed batch', () => {
     const b = validateBatch({ host: 'h', entries: [entry(1)], extra: true });
     expect(b).toEqual({ host: 'h', entries: [entry(1)] });
