@@ -139,7 +139,8 @@ async function startIngestWorker(topo: Topology, dir: string) {
   );
   return {
     database,
-    round: (entries: number) => ask<{ ms: number; inserted: number; batches: number }>({ entries }),
+    round: (entries: number) =>
+      ask<{ ms: number; cpuMs: number; inserted: number; batches: number }>({ entries }),
     finish: () => ask<{ peakRssMb: number }>(),
   };
 }
@@ -228,7 +229,7 @@ try {
         const { result, catchUpMs: lag } = await phase(topo, () => ingest.round(PER_ROUND));
         ingestMs += result.ms;
         catchUpMs = Math.max(catchUpMs, lag);
-        return `ingest ${seconds(result.ms)} s (${result.batches} batches, replica +${seconds(lag)} s)`;
+        return `ingest ${seconds(result.ms)} s (${result.batches} batches, client CPU ${seconds(result.cpuMs)} s, replica +${seconds(lag)} s)`;
       },
       async () => {
         const { result } = await phase(topo, () => load.round(PER_ROUND));

@@ -58,8 +58,16 @@ async function round(entries: number) {
     }
   };
   const start = performance.now();
+  const cpu = process.cpuUsage();
   await Promise.all(Array.from({ length: cfg.concurrency }, lane));
-  reply({ ms: performance.now() - start - generateMs, inserted, batches: count });
+  const used = process.cpuUsage(cpu);
+  // The worker's own CPU time (ingest and generation), to see how much of the wall time is client work.
+  reply({
+    ms: performance.now() - start - generateMs,
+    cpuMs: (used.user + used.system) / 1000 - generateMs,
+    inserted,
+    batches: count,
+  });
 }
 
 for (let line = await lines.next(); !line.done; line = await lines.next()) {

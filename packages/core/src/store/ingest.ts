@@ -252,9 +252,9 @@ async function writeRows(
   await insertRows(conn, rows, options, optimistic);
 }
 
-/** The rows as LOAD DATA text, in pieces of about 256 KiB (each becomes one protocol packet). */
+/** The rows as LOAD DATA text, in pieces of about 64 KiB (each becomes one protocol packet). */
 function* tsvPieces(rows: LogRow[]): Generator<Buffer> {
-  const PIECE = 256 * 1024;
+  const PIECE = 64 * 1024;
   let text = '';
   for (const r of rows) {
     text += tsvRow(r);

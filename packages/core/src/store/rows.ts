@@ -164,23 +164,21 @@ const TSV_ESCAPES: Record<string, string> = {
 const TSV_SPECIAL = /[\\\t\n\r\0]/g;
 const HAS_TSV_SPECIAL = /[\\\t\n\r\0]/;
 
+const tsvText = (v: string | null) =>
+  v === null ? '\\N' : HAS_TSV_SPECIAL.test(v) ? v.replace(TSV_SPECIAL, (c) => TSV_ESCAPES[c]!) : v;
+const tsvNumber = (v: number | null) => (v === null ? '\\N' : String(v));
+
 /**
  * One row in LOAD DATA's default text format (tab-separated, backslash escapes, \N for NULL,
- * newline-terminated); binary columns travel as hex and are UNHEX()ed by the statement.
+ * newline-terminated); binary columns travel as hex and are UNHEX()ed by the statement. One
+ * template per row: the fastest way found to build it (this runs for every entry).
  */
 export function tsvRow(r: LogRow): string {
-  let line = '';
-  for (let i = 0; i < r.length; i++) {
-    const v = r[i]!;
-    if (i > 0) line += '\t';
-    if (v === null) line += '\\N';
-    else if (typeof v === 'number') line += String(v);
-    // Most values need no escape: testing first is cheaper than a replace with a callback.
-    else if (typeof v === 'string')
-      line += HAS_TSV_SPECIAL.test(v) ? v.replace(TSV_SPECIAL, (c) => TSV_ESCAPES[c]!) : v;
-    else line += v.toString('hex');
-  }
-  return line + '\n';
+  const raw = r[13] === null ? '\\N' : r[13].toString('hex');
+  return (
+    `${r[0]}\t${r[1]}\t${r[2]}\t${r[3]}\t${r[4]}\t${tsvNumber(r[5])}\t${tsvText(r[6])}\t${tsvText(r[7])}\t` +
+    `${tsvNumber(r[8])}\t${tsvText(r[9])}\t${tsvText(r[10])}\t${tsvText(r[11])}\t${tsvText(r[12])}\t${raw}\n`
+  );
 }
 
 /** The LOAD DATA column list and SET clause matching tsvRow. */
