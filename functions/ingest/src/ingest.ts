@@ -49,7 +49,7 @@ export function createIngestHandler(deps: IngestDeps): Handler {
       requireBearer(event.headers, await deps.callerTokens());
       const batch = validateBatch(parseBody(event.body));
       const db = await deps.getDatabase();
-      const result = await ingestBatch(db.getPool(), batch, { validate: false });
+      const result = await ingestBatch(db.getPool(), batch, { validate: false, log });
       log.info('ingest.batch', { ...result, checkpoint: undefined, ms: Date.now() - started });
       context.status(200).headers({ 'Content-Type': 'application/json' }).succeed(result);
     } catch (err) {

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
 import type { Entry } from '../entry';
+import type { Logger } from '../log';
 import { InfralogsError } from '../errors';
 import { validateBatch, type IngestBatch } from './batch';
 import { detectGaps, type Position } from './gaps';
@@ -46,6 +47,8 @@ export interface IngestOptions {
    * falls back to INSERTs for good once the server refuses LOCAL INFILE.
    */
   bulk?: 'auto' | 'load' | 'insert';
+  /** Gets a warning when day partitions could not be added (the rows then wait in pmax). */
+  log?: Logger;
   /** Day partitions are kept this many days ahead of now. */
   partitionDaysAhead?: number;
   now?: Date;
@@ -86,7 +89,18 @@ export async function ingestBatch(
     let latest = 0;
     for (const e of entries) if (e.realtimeUs > latest) latest = e.realtimeUs;
     // DDL commits implicitly, so partitions are added before the transaction starts.
-    await ensurePartitionsCover(pool, new Date(latest / 1000), options.now, options.partitionDaysAhead);
+    const failed = await ensurePartitionsCover(
+      pool,
+      new Date(latest / 1000),
+      options.now,
+      options.partitionDaysAhead,
+    );
+    if (failed)
+      options.log?.warn('store.partitions_not_added', {
+        code: failed.code,
+        message: failed.message,
+        ...failed.details,
+      });
   }
   try {
     return await ingestOnce(pool, host, entries, options, true);

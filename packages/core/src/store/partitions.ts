@@ -123,13 +123,29 @@ export async function ensurePartitions(
 /**
  * The ingest path's cheap check before a batch: asks the server only when the batch reaches a day
  * this pool has not seen covered. Days beyond now+daysAhead are not created: they wait in pmax.
+ * Failing to add partitions (a writer without ALTER, a lock held by the daily job) never fails the
+ * batch, whose rows then land in pmax: it returns the error for the caller to log and is not
+ * retried before the batch reaches a later day.
  */
-export async function ensurePartitionsCover(db: Queryable, latestTs: Date, now = new Date(), daysAhead = 7) {
+export async function ensurePartitionsCover(
+  db: Queryable,
+  latestTs: Date,
+  now = new Date(),
+  daysAhead = 7,
+): Promise<InfralogsError | null> {
   const horizon = addDays(utcDay(now), daysAhead).getTime();
   const target = Math.min(utcDay(latestTs).getTime(), horizon);
   const until = covered.get(db);
-  if (until !== undefined && target <= until) return;
-  await ensurePartitions(db, { now, daysAhead });
+  if (until !== undefined && target <= until) return null;
+  try {
+    await ensurePartitions(db, { now, daysAhead });
+    return null;
+  } catch (err) {
+    covered.set(db, target);
+    return err instanceof InfralogsError
+      ? err
+      : new InfralogsError('DATABASE_FAILED', 'adding partitions failed');
+  }
 }
 
 /**

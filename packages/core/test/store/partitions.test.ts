@@ -13,6 +13,7 @@ import { ingestBatch } from '../../src/store/ingest';
 import { upsertHost } from '../../src/store/hosts';
 import { migrate } from '../../src/store/migrations';
 import { createStorePool } from '../../src/store/sql';
+import { createLogger } from '../../src/log';
 import { entry, freshStore } from './fixtures';
 
 const day = (s: string) => new Date(`${s}T00:00:00Z`);
@@ -100,6 +101,38 @@ describe('partitions on the server', () => {
     const [counts] = await c.query('SELECT MIN(hour) AS h FROM log_counts_hourly');
     await c.end();
     expect((counts as { h: string }[])[0]!.h).toBe('2026-11-29 05:00:00');
+  });
+
+  it('still ingests, into pmax, when the writer may not add partitions', async () => {
+    const user = `w_${store.name}`.slice(0, 32);
+    const c = await store.admin();
+    await c.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'writer-pw'`);
+    await c.query(`GRANT SELECT, INSERT, UPDATE ON ${store.name}.* TO '${user}'@'%'`);
+    const writer = createStorePool({
+      host: store.infra.mysql.primary.host,
+      port: store.infra.mysql.primary.port,
+      user,
+      password: 'writer-pw',
+      database: store.name,
+    });
+    const warnings: string[] = [];
+    const log = createLogger({}, { write: (line) => warnings.push(line) });
+    try {
+      const later = at('2026-12-20T10:00:00');
+      const r = await ingestBatch(
+        writer,
+        { host: 'h', entries: [entry(100, { realtimeUs: later.getTime() * 1000 })] },
+        { now: later, log },
+      );
+      expect(r.inserted).toBe(1);
+      expect(warnings.join('\n')).toContain('store.partitions_not_added');
+      const [rows] = await c.query(`SELECT COUNT(*) AS n FROM logs PARTITION (pmax) WHERE seqnum = 100`);
+      expect(Number((rows as { n: number }[])[0]!.n)).toBe(1);
+    } finally {
+      await writer.end();
+      await c.query(`DROP USER '${user}'@'%'`);
+      await c.end();
+    }
   });
 
   it('refuses a retention of less than one day', async () => {
