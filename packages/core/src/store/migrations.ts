@@ -1,7 +1,6 @@
-import { InfralogsError } from '../errors';
 import type { Logger } from '../log';
 import { ensurePartitions, initialPartitionClause } from './partitions';
-import { execute, select, withSession, type Queryable } from './sql';
+import { execute, select, withNamedLock, type Queryable } from './sql';
 
 /**
  * Versioned schema. Each migration runs once per database and is recorded in schema_migrations.
@@ -155,46 +154,33 @@ export async function migrate(
 ): Promise<{ applied: string[] }> {
   const now = options.now ?? new Date();
   const migrations = options.migrations ?? MIGRATIONS;
-  const applied = await withSession(db, async (conn) => {
-    const [{ name } = { name: null }] = await select<{ name: string | null }>(
+  const applied = await withNamedLock(db, 'migrate', 120, async (conn, database) => {
+    await execute(
       conn,
-      'SELECT DATABASE() AS name',
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+        version VARCHAR(64) NOT NULL,
+        applied_at DATETIME(6) NOT NULL,
+        PRIMARY KEY (version)
+      ) ${TABLE}`,
     );
-    if (!name)
-      throw new InfralogsError('CONFIG_INVALID', 'no database selected: set the database to migrate');
-    const lock = `infralogs.migrate.${name}`.slice(0, 64);
-    const [got] = await select<{ ok: number | null }>(conn, 'SELECT GET_LOCK(?, 120) AS ok', [lock]);
-    if (Number(got?.ok) !== 1) throw new InfralogsError('CONFLICT', `another process is migrating ${name}`);
-    try {
+    const done = new Set(
+      (await select<{ version: string }>(conn, 'SELECT version FROM schema_migrations')).map(
+        (r) => r.version,
+      ),
+    );
+    const out: string[] = [];
+    for (const m of migrations) {
+      if (done.has(m.version)) continue;
+      for (const sql of m.statements({ now })) await execute(conn, sql);
       await execute(
         conn,
-        `CREATE TABLE IF NOT EXISTS schema_migrations (
-          version VARCHAR(64) NOT NULL,
-          applied_at DATETIME(6) NOT NULL,
-          PRIMARY KEY (version)
-        ) ${TABLE}`,
+        'INSERT INTO schema_migrations (version, applied_at) VALUES (?, UTC_TIMESTAMP(6))',
+        [m.version],
       );
-      const done = new Set(
-        (await select<{ version: string }>(conn, 'SELECT version FROM schema_migrations')).map(
-          (r) => r.version,
-        ),
-      );
-      const out: string[] = [];
-      for (const m of migrations) {
-        if (done.has(m.version)) continue;
-        for (const sql of m.statements({ now })) await execute(conn, sql);
-        await execute(
-          conn,
-          'INSERT INTO schema_migrations (version, applied_at) VALUES (?, UTC_TIMESTAMP(6))',
-          [m.version],
-        );
-        options.log?.info('store.migration_applied', { database: name, version: m.version });
-        out.push(m.version);
-      }
-      return out;
-    } finally {
-      await select(conn, 'SELECT RELEASE_LOCK(?)', [lock]);
+      options.log?.info('store.migration_applied', { database, version: m.version });
+      out.push(m.version);
     }
+    return out;
   });
   if (migrations.some((m) => m.version === '0002_logs')) await ensurePartitions(db, { now });
   return { applied };

@@ -1,6 +1,6 @@
 import type { Connection } from 'mysql2/promise';
 import { InfralogsError } from '../errors';
-import { execute, select, withSession, type Queryable } from './sql';
+import { execute, select, withNamedLock, type Queryable } from './sql';
 
 /**
  * Daily partitions of `logs`: `pYYYYMMDD` holds the entries of that UTC day
@@ -73,25 +73,8 @@ export async function listPartitions(db: Queryable): Promise<string[]> {
 }
 
 /** Partition changes run under a named lock so concurrent ingests and cron jobs do not collide. */
-async function withPartitionLock<T>(db: Queryable, work: (conn: Connection) => Promise<T>): Promise<T> {
-  return withSession(db, async (conn) => {
-    const [{ name } = { name: null }] = await select<{ name: string | null }>(
-      conn,
-      'SELECT DATABASE() AS name',
-    );
-    if (!name) throw new InfralogsError('CONFIG_INVALID', 'no database selected for the store');
-    const lock = `infralogs.partitions.${name}`.slice(0, 64);
-    const [got] = await select<{ ok: number | null }>(conn, 'SELECT GET_LOCK(?, 60) AS ok', [lock]);
-    if (Number(got?.ok) !== 1) {
-      throw new InfralogsError('CONFLICT', 'another process is changing the partitions of logs');
-    }
-    try {
-      return await work(conn);
-    } finally {
-      await select(conn, 'SELECT RELEASE_LOCK(?)', [lock]);
-    }
-  });
-}
+const withPartitionLock = <T>(db: Queryable, work: (conn: Connection) => Promise<T>) =>
+  withNamedLock(db, 'partitions', 60, work);
 
 // Which days each pool is known to cover, so the ingest path asks information_schema only on a new day.
 const covered = new WeakMap<object, number>();

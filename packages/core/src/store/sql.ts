@@ -36,6 +36,34 @@ export async function withSession<T>(db: Queryable, work: (conn: Connection) => 
   }
 }
 
+/**
+ * Runs `work` on one session holding the server-wide named lock `infralogs.<purpose>.<database>`
+ * (GET_LOCK, on both servers), so two processes never change the same database's schema at once.
+ * Throws CONFLICT when the lock stays held for `waitS` seconds.
+ */
+export async function withNamedLock<T>(
+  db: Queryable,
+  purpose: string,
+  waitS: number,
+  work: (conn: Connection, database: string) => Promise<T>,
+): Promise<T> {
+  return withSession(db, async (conn) => {
+    const [{ name } = { name: null }] = await select<{ name: string | null }>(
+      conn,
+      'SELECT DATABASE() AS name',
+    );
+    if (!name) throw new InfralogsError('CONFIG_INVALID', 'no database selected for the store');
+    const lock = `infralogs.${purpose}.${name}`.slice(0, 64);
+    const [got] = await select<{ ok: number | null }>(conn, 'SELECT GET_LOCK(?, ?) AS ok', [lock, waitS]);
+    if (Number(got?.ok) !== 1) throw new InfralogsError('CONFLICT', `another process holds ${lock}`);
+    try {
+      return await work(conn, name);
+    } finally {
+      await select(conn, 'SELECT RELEASE_LOCK(?)', [lock]);
+    }
+  });
+}
+
 // Deadlocks and lock-wait timeouts are transient under concurrent batches; the whole transaction is retried.
 const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
 
