@@ -3,15 +3,15 @@ import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { createGzip, constants as zlib } from 'node:zlib';
-import { EntryReader, InfralogsError, type Logger } from '@infralogs/core';
+import { InfralogsError, NdjsonEncoder, type Logger } from '@infralogs/core';
 import type { AgentConfig } from './config';
 import { acceptsGzip, sendError } from './http';
 import { journalctlArgs, spawnJournalctl, stopJournalctl } from './journalctl';
 import type { LogsQuery } from './query';
 
 /**
- * `GET /logs`: runs `journalctl -o export`, reads its stream with the core EntryReader and sends
- * one Entry JSON per line (NDJSON), gzip-compressed when asked.
+ * `GET /logs`: runs `journalctl -o export` and turns its stream into NDJSON with the core's
+ * NdjsonEncoder (one Entry JSON per line, straight from the bytes), gzip-compressed when asked.
  *
  * Delivery: entries come in journal order, strictly after `after`, at most `limit` of them.
  * Headers wait for the first entry (or HEADER_GRACE_MS), so a journal that cannot be read is
@@ -51,22 +51,21 @@ export async function serveLogs(
   const gzip = acceptsGzip(req);
   let state: State = 'streaming';
   let out: Writable | null = null;
-  let pending = '';
   let count = 0;
   let skipFirst = query.after;
   let problems = 0;
   let stderr = '';
 
-  const reader = new EntryReader({
-    onEntry: (entry) => {
-      if (count >= query.limit) return;
+  const encoder = new NdjsonEncoder({
+    accept: (entry) => {
+      if (count >= query.limit) return false;
       if (skipFirst !== null) {
         const cursor = skipFirst;
         skipFirst = null;
-        if (entry.cursor === cursor) return;
+        if (entry.cursorIs(cursor)) return false;
       }
-      pending += JSON.stringify(entry) + '\n';
       count++;
+      return true;
     },
     onInvalid: (p) => {
       if (++problems <= REPORTED_PROBLEMS) {
@@ -97,13 +96,12 @@ export async function serveLogs(
     z.pipe(res);
     return z;
   };
-  /** Writes what is pending; false when the client is not keeping up. */
+  /** Writes the lines encoded so far; false when the client is not keeping up. */
   const flush = (): boolean => {
-    if (pending === '') return true;
+    const lines = encoder.take();
+    if (lines === null) return true;
     out ??= sendHeaders();
-    const ok = out.write(pending);
-    pending = '';
-    return ok;
+    return out.write(lines);
   };
   const finish = (reason: string) => {
     if (state !== 'streaming') return;
@@ -142,7 +140,7 @@ export async function serveLogs(
   child.stdout!.on('data', (chunk: Buffer) => {
     if (state !== 'streaming') return;
     try {
-      reader.push(chunk);
+      encoder.push(chunk);
     } catch (err) {
       fail(err);
       return;
@@ -160,7 +158,7 @@ export async function serveLogs(
     ctx.children.delete(child);
     if (state !== 'streaming') return;
     if (code === 0) {
-      reader.end();
+      encoder.end();
       finish(count >= query.limit ? 'limit' : 'end');
       return;
     }

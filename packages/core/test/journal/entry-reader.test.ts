@@ -2,7 +2,7 @@ import { writeExport, type ExportEntry } from '@infralogs/devkit';
 import { describe, expect, it } from 'vitest';
 import { entryFromFields, type Entry } from '../../src/entry';
 import type { InfralogsError } from '../../src/errors';
-import { EntryReader, ExportParser, readAll } from '../../src/journal';
+import { EntryReader, ExportParser, NdjsonEncoder, readAll } from '../../src/journal';
 
 const S = '8c7196499b954413a742eb1e2107fa5d';
 const B = '0ffe5f74a4bd49ca8597eb05fe1a512a';
@@ -70,10 +70,69 @@ const cases: Record<string, ExportEntry> = {
   'overlong encoding': { __CURSOR: CURSOR, MESSAGE: Buffer.from([0xc0, 0xaf]) },
 };
 
-describe('EntryReader', () => {
+/** NdjsonEncoder's bytes, and what JSON.stringify of the reference entries gives. */
+function ndjson(bytes: Buffer): { encoded: string; expected: string } {
+  const encoder = new NdjsonEncoder();
+  encoder.push(bytes);
+  encoder.end();
+  const expected = reference(bytes)
+    .filter((e) => typeof e !== 'string')
+    .map((e) => JSON.stringify(e) + '\n')
+    .join('');
+  return { encoded: encoder.take()?.toString('utf8') ?? '', expected };
+}
+
+describe('EntryReader and NdjsonEncoder', () => {
   it.each(Object.entries(cases))('%s: same as entryFromFields', (_, entry) => {
     const bytes = writeExport([entry]);
     expect(fast(bytes)).toEqual(reference(bytes));
+    const { encoded, expected } = ndjson(bytes);
+    expect(encoded).toBe(expected);
+  });
+
+  it('NdjsonEncoder escapes exactly as JSON.stringify does', () => {
+    const all = Array.from({ length: 256 }, (_, b) => b);
+    const values = [
+      Buffer.from(all),
+      Buffer.from(all.slice(0, 128)),
+      Buffer.from('quote " backslash \\ slash / tab \t del \u007f nbsp \u00a0 ls \u2028 emoji 🙂'),
+      Buffer.from([0xf0, 0x9f, 0x99]), // a cut 4-byte sequence
+      Buffer.from('x'.repeat(300) + '"'),
+      Buffer.from('ü'.repeat(200)),
+    ];
+    const entries = values.map((v, i) => ({
+      __CURSOR: CURSOR.replace('i=1f', `i=${i + 1}`),
+      MESSAGE: v,
+      _HOSTNAME: v,
+      _COMM: v,
+      SYSLOG_IDENTIFIER: v,
+      _SYSTEMD_UNIT: v,
+      _PID: String(i),
+    }));
+    const { encoded, expected } = ndjson(writeExport(entries));
+    expect(encoded).toBe(expected);
+    expect(encoded.split('\n')).toHaveLength(values.length + 1);
+  });
+
+  it('NdjsonEncoder leaves out what accept() refuses and hands each line out once', () => {
+    const bytes = writeExport([1, 2, 3, 4].map((i) => ({ __CURSOR: CURSOR.replace('i=1f', `i=${i}`) })));
+    const seen: boolean[] = [];
+    const encoder = new NdjsonEncoder({
+      accept: (e) => (seen.push(e.cursorIs(CURSOR.replace('i=1f', 'i=2'))), !seen.at(-1)),
+    });
+    encoder.push(bytes.subarray(0, 200));
+    const first = encoder.take()?.toString() ?? '';
+    encoder.push(bytes.subarray(200));
+    encoder.end();
+    const rest = encoder.take()?.toString() ?? '';
+    expect(encoder.take()).toBeNull();
+    expect(seen).toEqual([false, true, false, false]);
+    expect(
+      (first + rest)
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as Entry).seqnum),
+    ).toEqual([1, 3, 4]);
   });
 
   it('keeps host, unit and identity strings right when they change from entry to entry', () => {

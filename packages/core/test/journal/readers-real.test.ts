@@ -16,6 +16,7 @@ import {
   EntryReader,
   ExportParser,
   JsonParser,
+  NdjsonEncoder,
   readAll,
   VerboseParser,
   type InvalidLine,
@@ -126,6 +127,29 @@ describe('export on real journal files', () => {
     expect(entriesWithReader(exported)).toEqual({ entries: reference, invalid: [] });
     for (const seed of [1, 2, 3]) {
       expect(entriesWithReader(exported, randomSizes(seed, 500, 9000)).entries).toEqual(reference);
+    }
+  });
+
+  it('NdjsonEncoder writes exactly JSON.stringify of those entries, whatever the chunking', () => {
+    const expected = fields.map((f) => JSON.stringify(entryFromFields(f)) + '\n').join('');
+    for (const sizes of [[exported.length], randomSizes(5, 500, 9000), randomSizes(6, 500, 300)]) {
+      const encoder = new NdjsonEncoder();
+      const out: Buffer[] = [];
+      feed(
+        {
+          push: (c) => {
+            encoder.push(c);
+            const lines = encoder.take();
+            if (lines) out.push(lines);
+          },
+          end: () => encoder.end(),
+        },
+        exported,
+        sizes,
+      );
+      const last = encoder.take();
+      if (last) out.push(last);
+      expect(Buffer.concat(out).toString('utf8')).toBe(expected);
     }
   });
 
