@@ -1,5 +1,4 @@
-import { createLogger, lazyDatabase, readSecret } from '@infralogs/core';
-import { parseTokens } from './caller-auth';
+import { createLogger, lazyDatabase, parseTokens, readSecret } from '@infralogs/core';
 import { loadCollectConfig } from './config';
 import type { CollectEndpointDeps } from './endpoint';
 import { createFetchHostClient } from './fetch-host-client';

@@ -1,6 +1,4 @@
-import type { Handler } from '@infralogs/core';
-import { requireCallerToken } from './caller-auth';
-import { parseJsonBody } from './request-body';
+import { parseJsonBody, requireCallerToken, type Handler } from '@infralogs/core';
 import { runCollection, type CollectDeps } from './collect';
 import { isCronCall, parseCollectBody } from './request';
 

@@ -1,6 +1,5 @@
-import { createLogger, lazyDatabase, readAgentToken, readSecret } from '@infralogs/core';
+import { createLogger, lazyDatabase, parseTokens, readAgentToken, readSecret } from '@infralogs/core';
 import { openPage } from './agent-client';
-import { parseTokens } from './caller-auth';
 import { loadFetchHostConfig } from './config';
 import type { FetchHostEndpointDeps } from './endpoint';
 import { createFetchHost } from './fetch-host';

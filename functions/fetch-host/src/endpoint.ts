@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import { ErrorCodes, InfralogsError, type Handler } from '@infralogs/core';
-import { requireCallerToken } from './caller-auth';
+import { ErrorCodes, InfralogsError, parseJsonBody, requireCallerToken, type Handler } from '@infralogs/core';
 import type { FetchHostResult } from './fetch-host';
-import { parseJsonBody } from './request-body';
 
 const requestSchema = z.object({ host: z.string().min(1).max(255) }).strict();
 

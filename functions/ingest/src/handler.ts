@@ -1,5 +1,4 @@
-import { readSecret } from '@infralogs/core';
-import { tokensOf } from './caller-auth';
+import { parseTokens, readSecret } from '@infralogs/core';
 import { getDatabase } from './deps';
 import { createIngestHandler } from './ingest';
 
@@ -7,5 +6,5 @@ import { createIngestHandler } from './ingest';
 export default createIngestHandler({
   getDatabase,
   // Re-read on every call: a rotated secret file takes effect without a restart.
-  callerTokens: async () => tokensOf(await readSecret('ingest-token')),
+  callerTokens: async () => parseTokens(await readSecret('ingest-token')),
 });

@@ -1,2 +1,1 @@
 export * from './ingest';
-export * from './caller-auth';

@@ -3,12 +3,13 @@ import {
   errorBody,
   ingestBatch,
   InfralogsError,
+  parseJsonBody,
+  requireCallerToken,
   validateBatch,
   type Database,
   type Handler,
   type Logger,
 } from '@infralogs/core';
-import { requireBearer } from './caller-auth';
 
 export interface IngestDeps {
   /** The writer Database (primary); asked per call, as Vault credentials rotate. */
@@ -18,18 +19,16 @@ export interface IngestDeps {
   log?: Logger;
 }
 
-/** The body as a value, whatever the wrapper made of it: parsed JSON, text or bytes. */
+/** The batch body as a value, whatever the wrapper made of it; an empty body is a bad batch. */
 function parseBody(body: unknown): unknown {
-  if (body === undefined || body === null)
-    throw new InfralogsError('BAD_BATCH', 'empty body: expected a batch');
-  if (typeof body !== 'string' && !Buffer.isBuffer(body)) return body;
-  const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;
-  if (text.trim() === '') throw new InfralogsError('BAD_BATCH', 'empty body: expected a batch');
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = parseJsonBody(body);
   } catch {
     throw new InfralogsError('BAD_BATCH', 'body is not JSON');
   }
+  if (value === undefined) throw new InfralogsError('BAD_BATCH', 'empty body: expected a batch');
+  return value;
 }
 
 /**
@@ -46,7 +45,7 @@ export function createIngestHandler(deps: IngestDeps): Handler {
       if (event.method.toUpperCase() !== 'POST') {
         throw new InfralogsError('METHOD_NOT_ALLOWED', 'ingest accepts POST only');
       }
-      requireBearer(event.headers, await deps.callerTokens());
+      requireCallerToken(event.headers, await deps.callerTokens());
       const batch = validateBatch(parseBody(event.body));
       const db = await deps.getDatabase();
       const result = await ingestBatch(db.getPool(), batch, { validate: false, log });

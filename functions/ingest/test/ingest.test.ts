@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type Database, type FunctionContext, type FunctionEvent } from '@infralogs/core';
 import { createStorePool, getCheckpoint, upsertHost } from '@infralogs/core';
 import { createIngestHandler } from '../src/ingest';
-import { tokensOf } from '../src/caller-auth';
+import { parseTokens } from '@infralogs/core';
 import { entries, entry, freshStore } from '../../../packages/core/test/store/fixtures';
 
 /** The handler contract as the template's wrapper implements it, recording the answer. */
@@ -66,7 +66,7 @@ beforeAll(async () => {
   const database: Database = { role: 'writer', getPool: () => store.pool, close: async () => {} };
   handler = createIngestHandler({
     getDatabase: async () => database,
-    callerTokens: async () => tokensOf(`old-token\n${TOKEN}\n`),
+    callerTokens: async () => parseTokens(`old-token\n${TOKEN}\n`),
     log: createLogger({}, { write: (line) => logs.push(line) }),
   });
 });

@@ -9,3 +9,4 @@ export * from './store';
 export * from './journal';
 export * from './vault';
 export * from './database-vault';
+export * from './caller-auth';
