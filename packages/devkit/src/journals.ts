@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { datasetPath, repoRoot } from './datasets';
+import { datasetsDir, repoRoot } from './datasets';
 
 /**
  * Real journal files for tests, the agent benchmark and the local stack. Entries are written in
@@ -178,7 +178,7 @@ export function edgeCaseEntries(hostname = 'edge-host'): ExportEntry[] {
 // Realistic entries from syslog text (the loghub datasets)
 
 /** A few lines of each dataset, used when ../shared/datasets is not there. */
-const SAMPLE_LINES = [
+export const SAMPLE_LINES = [
   'Dec 10 06:55:46 LabSZ sshd[24200]: reverse mapping checking getaddrinfo for ns.example.com [173.234.31.186] failed - POSSIBLE BREAK-IN ATTEMPT!',
   'Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186',
   'Dec 10 06:55:46 LabSZ sshd[24200]: input_userauth_request: invalid user webmaster [preauth]',
@@ -196,9 +196,9 @@ const SAMPLE_LINES = [
 export type Dataset = 'OpenSSH_2k' | 'Linux_2k';
 
 /** The lines of a loghub dataset, or built-in sample lines when the datasets are not present. */
-export function datasetLines(name: Dataset): string[] {
-  const path = datasetPath(`${name}.log`);
-  if (path === null) return SAMPLE_LINES;
+export function datasetLines(name: Dataset, dir: string | null = datasetsDir()): string[] {
+  const path = dir === null ? null : join(dir, `${name}.log`);
+  if (path === null || !existsSync(path)) return SAMPLE_LINES;
   return readFileSync(path, 'utf8')
     .split(/\r?\n/)
     .filter((l) => l.trim() !== '');
