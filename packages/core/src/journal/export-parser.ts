@@ -1,12 +1,6 @@
 import type { JournalFields } from '../entry';
-import {
-  addField,
-  MAX_REPORTED_LINE,
-  type InvalidLine,
-  type JournalReader,
-  type ReaderHandlers,
-} from './reader';
-import { Pieces } from './lines';
+import { addField, type InvalidLine, type JournalReader, type ReaderHandlers } from './reader';
+import { invalidLine, Pieces } from './lines';
 
 /**
  * A streaming parser for `journalctl -o export` (systemd docs/JOURNAL_EXPORT_FORMATS.md):
@@ -268,8 +262,7 @@ export class ExportScanner {
   }
 
   private invalid(buf: Buffer, start: number, end: number, offset: number, reason: string): void {
-    const line = Buffer.from(buf.subarray(start, Math.min(end, start + MAX_REPORTED_LINE)));
-    this.sink.invalid({ offset, line, reason });
+    this.sink.invalid(invalidLine(buf, start, end, offset, reason));
   }
 }
 

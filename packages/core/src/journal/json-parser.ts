@@ -1,6 +1,6 @@
 import type { JournalFields } from '../entry';
-import { LineSplitter } from './lines';
-import { addField, MAX_REPORTED_LINE, type JournalReader, type ReaderHandlers } from './reader';
+import { LineReader } from './lines';
+import { addField } from './reader';
 
 /**
  * A streaming parser for `journalctl -o json` (also json-seq: a leading RS byte is skipped).
@@ -11,32 +11,11 @@ import { addField, MAX_REPORTED_LINE, type JournalReader, type ReaderHandlers } 
  * What json loses against export: those nulls (without `--all`), the field order (journalctl
  * prints a hash table), and it is about 3x slower to produce.
  */
-export class JsonParser implements JournalReader {
-  private readonly handlers: ReaderHandlers;
-  private readonly lines: LineSplitter;
-
-  constructor(handlers: ReaderHandlers) {
-    this.handlers = handlers;
-    this.lines = new LineSplitter((buf, start, end, offset) => this.line(buf, start, end, offset));
-  }
-
-  push(chunk: Buffer): void {
-    this.lines.push(chunk);
-  }
-
-  end(): void {
-    this.lines.end();
-  }
-
-  private line(buf: Buffer, start: number, end: number, offset: number): void {
+export class JsonParser extends LineReader {
+  protected line(buf: Buffer, start: number, end: number, offset: number): void {
     if (buf[start] === 0x1e) start++;
     if (start === end) return;
-    const invalid = (reason: string) =>
-      this.handlers.onInvalid?.({
-        offset,
-        line: Buffer.from(buf.subarray(start, Math.min(end, start + MAX_REPORTED_LINE))),
-        reason,
-      });
+    const invalid = (reason: string) => this.invalid(buf, start, end, offset, reason);
     let object: unknown;
     try {
       object = JSON.parse(buf.toString('utf8', start, end));

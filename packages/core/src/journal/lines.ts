@@ -1,3 +1,5 @@
+import { MAX_REPORTED_LINE, type InvalidLine, type JournalReader, type ReaderHandlers } from './reader';
+
 /**
  * Byte-level helpers shared by the journal readers: bytes that span chunks, and splitting a
  * stream into lines at '\n' only ('\r' stays in the line: journal values may hold it).
@@ -56,5 +58,45 @@ export class LineSplitter {
     if (this.pieces.length === 0) return;
     const line = this.pieces.take();
     this.onLine(line, 0, line.length, this.pieces.offset);
+  }
+}
+
+/** The report for a line `buf[start, end)` a reader cannot read (its first 1 KiB, copied). */
+export function invalidLine(
+  buf: Buffer,
+  start: number,
+  end: number,
+  offset: number,
+  reason: string,
+): InvalidLine {
+  return { offset, line: Buffer.from(buf.subarray(start, Math.min(end, start + MAX_REPORTED_LINE))), reason };
+}
+
+/** A reader of a line-based format (json, verbose): it gets the stream line by line. */
+export abstract class LineReader implements JournalReader {
+  protected readonly handlers: ReaderHandlers;
+  private readonly lines = new LineSplitter((buf, start, end, offset) => this.line(buf, start, end, offset));
+
+  constructor(handlers: ReaderHandlers) {
+    this.handlers = handlers;
+  }
+
+  push(chunk: Buffer): void {
+    this.lines.push(chunk);
+  }
+
+  end(): void {
+    this.lines.end();
+    this.finish();
+  }
+
+  /** One line without its newline; only valid during the call. */
+  protected abstract line(buf: Buffer, start: number, end: number, offset: number): void;
+
+  /** The stream has ended (after its last line). */
+  protected finish(): void {}
+
+  protected invalid(buf: Buffer, start: number, end: number, offset: number, reason: string): void {
+    this.handlers.onInvalid?.(invalidLine(buf, start, end, offset, reason));
   }
 }

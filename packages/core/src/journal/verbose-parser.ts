@@ -1,6 +1,6 @@
 import type { JournalFields } from '../entry';
-import { LineSplitter } from './lines';
-import { addField, MAX_REPORTED_LINE, type JournalReader, type ReaderHandlers } from './reader';
+import { LineReader } from './lines';
+import { addField } from './reader';
 
 /**
  * A streaming parser for `journalctl -o verbose` (the seed's format), kept for reading what the
@@ -20,9 +20,7 @@ const BLOB = /^\[[0-9.]+[KMGTPE]?B? blob data\]$/;
 const FIELD_INDENT = 4;
 const CURSOR_LIKE = /^[a-z]=[^\s[\]]*$/;
 
-export class VerboseParser implements JournalReader {
-  private readonly handlers: ReaderHandlers;
-  private readonly lines: LineSplitter;
+export class VerboseParser extends LineReader {
   private fields: JournalFields | null = null;
   private cursor: string | null = null;
   /** The field being read, kept open for continuation lines. */
@@ -30,21 +28,11 @@ export class VerboseParser implements JournalReader {
   private value: Buffer[] = [];
   private indent = 0;
 
-  constructor(handlers: ReaderHandlers) {
-    this.handlers = handlers;
-    this.lines = new LineSplitter((buf, start, end, offset) => this.line(buf, start, end, offset));
-  }
-
-  push(chunk: Buffer): void {
-    this.lines.push(chunk);
-  }
-
-  end(): void {
-    this.lines.end();
+  protected override finish(): void {
     this.finishEntry();
   }
 
-  private line(buf: Buffer, start: number, end: number, offset: number): void {
+  protected line(buf: Buffer, start: number, end: number, offset: number): void {
     const spaces = countSpaces(buf, start, end);
     if (this.name && spaces >= this.indent && (spaces > FIELD_INDENT || spaces === end - start)) {
       this.value.push(Buffer.from(buf.subarray(start + this.indent, end)));
@@ -73,12 +61,7 @@ export class VerboseParser implements JournalReader {
         return;
       }
     }
-    if (start === end) return;
-    this.handlers.onInvalid?.({
-      offset,
-      line: Buffer.from(buf.subarray(start, Math.min(end, start + MAX_REPORTED_LINE))),
-      reason: 'not journal verbose format',
-    });
+    if (start !== end) this.invalid(buf, start, end, offset, 'not journal verbose format');
   }
 
   private finishField(): void {
