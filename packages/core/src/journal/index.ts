@@ -1,3 +1,10 @@
+/**
+ * Journal readers. Export (`journalctl -o export`, lossless) is what Infralogs reads:
+ * - ExportParser: raw fields of each entry (JournalFields), for any use;
+ * - EntryReader: Entry objects, as entryFromFields would map them;
+ * - NdjsonEncoder: the NDJSON wire lines of those entries, straight from the bytes (the agent).
+ * JsonParser and VerboseParser read `-o json` and `-o verbose` and report what those lose.
+ */
 export * from './reader';
 export * from './lines';
 export * from './export-parser';
