@@ -127,6 +127,7 @@ export async function serveLogs(
   }, HEADER_GRACE_MS);
 
   res.on('close', () => {
+    if (out !== null && out !== res) out.destroy(); // the gzip stream, if any
     if (state !== 'streaming') return;
     state = 'client-gone';
     clearTimeout(grace);
