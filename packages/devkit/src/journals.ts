@@ -249,6 +249,8 @@ export interface SyslogOptions {
   hostname?: string;
   /** The lines are cut into this many consecutive boots, each with its own `_BOOT_ID` (default 3). */
   boots?: number;
+  /** The boot ids to use, one per boot (overrides `boots`); default: derived from the seed. */
+  bootIds?: string[];
   /** `__SEQNUM_ID` and cursor `s=` of the export text (journal-remote assigns its own). */
   seqnumId?: string;
   /** First `__SEQNUM` (default 1). */
@@ -278,7 +280,7 @@ export function* syslogEntries(lines: Iterable<string>, options: SyslogOptions =
   const list = Array.isArray(lines) ? (lines as string[]) : [...lines];
   const year = options.year ?? 2024;
   const seed = options.seed ?? options.hostname ?? 'infralogs';
-  const boots = Math.max(1, options.boots ?? 3);
+  const boots = Math.max(1, options.bootIds?.length ?? options.boots ?? 3);
   const perBoot = Math.ceil(list.length / boots);
   const seqnumId = options.seqnumId ?? hexId(`${seed}/seqnum`);
   const machineId = hexId(`${seed}/machine`);
@@ -292,7 +294,7 @@ export function* syslogEntries(lines: Iterable<string>, options: SyslogOptions =
     const realtimeUs = Math.max(options.realtimeUs?.(i, parsed) ?? fromLine, lastUs + 1);
     lastUs = realtimeUs;
     if (i % perBoot === 0) {
-      bootId = hexId(`${seed}/boot/${i / perBoot}`);
+      bootId = options.bootIds?.[i / perBoot] ?? hexId(`${seed}/boot/${i / perBoot}`);
       bootStartUs = realtimeUs - 4_000_000;
     }
     const hostname = options.hostname ?? parsed.host ?? 'localhost';

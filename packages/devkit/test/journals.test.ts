@@ -121,6 +121,8 @@ describe('syslog lines → journal entries', () => {
     expect(odd).toMatchObject({ MESSAGE: 'not a syslog line' });
     expect(odd.SYSLOG_IDENTIFIER).toBeUndefined();
     expect(odd._PID).toBeUndefined();
+    const given = [...syslogEntries(lines.slice(0, 4), { bootIds: ['a'.repeat(32), 'b'.repeat(32)] })];
+    expect(given.map((e) => String(e._BOOT_ID)[0])).toEqual(['a', 'a', 'b', 'b']);
     const kernel = entries.find((e) => e.SYSLOG_IDENTIFIER === 'kernel');
     if (kernel) expect(kernel).toMatchObject({ _TRANSPORT: 'kernel', SYSLOG_FACILITY: '0' });
     expect(String(entries[0]!.__CURSOR)).toMatch(
