@@ -33,7 +33,7 @@ export const AGENT_DEFAULTS: Omit<AgentConfig, 'tokensFile'> = {
   limitDefault: 10_000,
   limitMax: 100_000,
   journalctl: 'journalctl',
-  journalctlBuffer: '256K',
+  journalctlBuffer: '64K',
 };
 
 const optional = (schema: z.ZodString) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
@@ -49,7 +49,7 @@ export const agentEnvSchema = z
     JOURNALCTL: env.str(AGENT_DEFAULTS.journalctl),
     JOURNALCTL_STDOUT_BUFFER: z
       .string()
-      .regex(/^(\d+[KM]?|off)$/, 'must be a size such as 256K, or off')
+      .regex(/^(\d+[KM]?|off)$/, 'must be a size such as 64K, or off')
       .default(AGENT_DEFAULTS.journalctlBuffer!),
   })
   .refine((c) => c.AGENT_LIMIT_DEFAULT <= c.AGENT_LIMIT_MAX, {

@@ -21,7 +21,7 @@ describe('agentConfigFromEnv', () => {
       limitDefault: 10_000,
       limitMax: 100_000,
       journalctl: 'journalctl',
-      journalctlBuffer: '256K',
+      journalctlBuffer: '64K',
     });
   });
 
