@@ -29,6 +29,9 @@ let journalDir: string;
 let tokensFile: string;
 let agent: RunningAgent;
 let all: Entry[];
+/** What the agents logged, as parsed JSON lines. */
+const logged: Record<string, unknown>[] = [];
+const testLog = () => createLogger({ component: 'agent-test' }, { write: (l) => logged.push(JSON.parse(l)) });
 
 interface Answer {
   status: number;
@@ -105,7 +108,7 @@ beforeAll(async () => {
   all = journalEntries(journalDir);
   agent = await startAgent(
     { host: '127.0.0.1', port: 0, tokensFile, journalDir, limitDefault: 50, limitMax: 100_000 },
-    createLogger({ component: 'agent-test' }, { level: 'error' }),
+    testLog(),
   );
 });
 
@@ -234,6 +237,7 @@ describe('agent HTTP API', () => {
       expect(JSON.parse(a.body.toString()).error.message).toEqual(expect.any(String));
     }
     expect(errorOf(await get('/nowhere'))).toEqual({ status: 404, code: 'NOT_FOUND' });
+    expect(JSON.stringify(logged)).not.toContain(TOKEN);
     expect(await logs('limit=2')).toEqual(all.slice(0, 2));
   });
 
@@ -277,7 +281,7 @@ describe('agent streaming on a large journal', () => {
     }).length;
     big = await startAgent(
       { host: '127.0.0.1', port: 0, tokensFile, journalDir: bigDir, limitMax: 100_000 },
-      createLogger({ component: 'agent-test' }, { level: 'error' }),
+      testLog(),
     );
   });
   afterAll(() => big?.close());
@@ -329,6 +333,13 @@ describe('agent streaming on a large journal', () => {
     });
     expect(outcome.ended).toBe(false);
     expect(outcome.lines).toBeLessThan(ENTRIES);
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        event: 'logs.failed',
+        headersSent: true,
+        error: expect.objectContaining({ code: 'JOURNAL_FAILED' }),
+      }),
+    );
     expect((await fetch(`${big.url}/healthz`)).status).toBe(200);
   });
 
