@@ -44,6 +44,8 @@ export async function serveLogs(
   const { config } = ctx;
   const log = ctx.log.child({ after: query.after, limit: query.limit });
   if (config.journalDir !== null) await assertJournalDir(config.journalDir);
+  // A client gone while we checked would never see 'close' again: start nothing for it.
+  if (res.destroyed) return;
 
   const started = Date.now();
   const child = spawnJournalctl(config, journalctlArgs(query, config.journalDir));
