@@ -1,4 +1,8 @@
+import { runStoreCli } from '@infralogs/core';
 import { runCli } from './cli';
 
-// Usage and environment: see cli.ts and vault/README.md.
-process.exitCode = await runCli(process.argv.slice(2));
+// The admin image's one entry: Vault work (bootstrap, agent tokens; see cli.ts and vault/README.md)
+// and the store's operator commands, which the schema Job runs with the migrator's lease file.
+const STORE_COMMANDS = new Set(['migrate', 'partitions', 'retention']);
+const argv = process.argv.slice(2);
+process.exitCode = STORE_COMMANDS.has(argv[0] ?? '') ? await runStoreCli(argv) : await runCli(argv);

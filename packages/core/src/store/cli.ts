@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { env, loadConfig } from '../config';
@@ -14,16 +13,49 @@ import { createStorePool } from './sql';
  *   tsx packages/core/src/store/cli.ts migrate
  *   tsx packages/core/src/store/cli.ts partitions [--days-ahead 7]
  *   tsx packages/core/src/store/cli.ts retention --days 30
- * The database comes from DB_HOST, DB_PORT, DB_NAME, DB_USER, and the password from the file named
- * by DB_PASSWORD_FILE (never from the environment or argv). Each result is one JSON log line.
+ * The database comes from DB_HOST, DB_PORT, DB_NAME, and the credentials from a file, never from
+ * the environment or argv: either DB_CREDENTIALS_FILE, JSON `{"username","password"}` as the Vault
+ * agent renders a `database/creds/...` lease (the migrator role in the cluster), or DB_USER with
+ * the password in the file named by DB_PASSWORD_FILE. Each result is one JSON log line.
  */
-const configSchema = z.object({
-  DB_HOST: env.str('127.0.0.1'),
-  DB_PORT: env.port(3306),
-  DB_NAME: env.str('infralogs'),
-  DB_USER: env.str('infralogs'),
-  DB_PASSWORD_FILE: z.string().min(1),
-});
+const configSchema = z
+  .object({
+    DB_HOST: env.str('127.0.0.1'),
+    DB_PORT: env.port(3306),
+    DB_NAME: env.str('infralogs'),
+    DB_USER: env.str('infralogs'),
+    DB_PASSWORD_FILE: z.string().min(1).optional(),
+    DB_CREDENTIALS_FILE: z.string().min(1).optional(),
+  })
+  .refine((c) => c.DB_PASSWORD_FILE || c.DB_CREDENTIALS_FILE, {
+    message: 'set DB_CREDENTIALS_FILE or DB_PASSWORD_FILE',
+    path: ['DB_PASSWORD_FILE'],
+  });
+
+const leaseFileSchema = z.object({ username: z.string().min(1), password: z.string().min(1) });
+
+async function readCredentials(
+  cfg: z.infer<typeof configSchema>,
+): Promise<{ user: string; password: string }> {
+  const variable = cfg.DB_CREDENTIALS_FILE ? 'DB_CREDENTIALS_FILE' : 'DB_PASSWORD_FILE';
+  const text = await readFile((cfg.DB_CREDENTIALS_FILE ?? cfg.DB_PASSWORD_FILE)!, 'utf8').catch(
+    (cause: unknown) => {
+      throw new InfralogsError('CONFIG_INVALID', `${variable} cannot be read`, { cause });
+    },
+  );
+  if (!cfg.DB_CREDENTIALS_FILE) return { user: cfg.DB_USER, password: text.trim() };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const lease = leaseFileSchema.safeParse(parsed);
+  if (!lease.success) {
+    throw new InfralogsError('CONFIG_INVALID', 'DB_CREDENTIALS_FILE must hold JSON {"username","password"}');
+  }
+  return { user: lease.data.username, password: lease.data.password };
+}
 
 const USAGE = 'usage: cli.ts migrate | partitions [--days-ahead N] | retention --days N';
 
@@ -51,17 +83,11 @@ export async function main(
       throw new InfralogsError('BAD_REQUEST', USAGE);
     }
     const cfg = loadConfig(configSchema);
-    const password = (
-      await readFile(cfg.DB_PASSWORD_FILE, 'utf8').catch((cause: unknown) => {
-        throw new InfralogsError('CONFIG_INVALID', `DB_PASSWORD_FILE cannot be read`, { cause });
-      })
-    ).trim();
     const pool = createStorePool({
       host: cfg.DB_HOST,
       port: cfg.DB_PORT,
       database: cfg.DB_NAME,
-      user: cfg.DB_USER,
-      password,
+      ...(await readCredentials(cfg)),
       connectionLimit: 1,
     });
     try {
@@ -88,5 +114,5 @@ export async function main(
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
-  process.exitCode = await main();
+// Run only when started as this file: in a bundle every module shares import.meta.url.
+if (process.argv[1] && /[\\/]store[\\/]cli\.[tj]s$/.test(process.argv[1])) process.exitCode = await main();

@@ -7,3 +7,4 @@ export * from './batch';
 export * from './ingest';
 export * from './hosts';
 export * from './runs';
+export { main as runStoreCli } from './cli';

@@ -50,4 +50,20 @@ describe('store CLI', () => {
     expect(lines.at(-1)).toContain('"code":"CONFIG_INVALID"');
     expect(lines.join('\n')).not.toContain(store.infra.mysql.admin.password);
   });
+
+  it('takes the credentials from a Vault-agent lease file (DB_CREDENTIALS_FILE) instead', async () => {
+    const { admin } = store.infra.mysql;
+    const leaseFile = join(dir, 'db.json');
+    await writeFile(leaseFile, JSON.stringify({ username: admin.user, password: admin.password }), {
+      mode: 0o600,
+    });
+    delete process.env.DB_PASSWORD_FILE;
+    process.env.DB_USER = 'nobody';
+    process.env.DB_CREDENTIALS_FILE = leaseFile;
+    expect(await main(['migrate'])).toBe(0);
+    await writeFile(leaseFile, '{"username":"x"}');
+    expect(await main(['migrate'])).toBe(1);
+    expect(lines.at(-1)).toContain('DB_CREDENTIALS_FILE must hold JSON');
+    expect(lines.join('\n')).not.toContain(admin.password);
+  });
 });
