@@ -1,10 +1,11 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
+import { bundleForNode } from '@infralogs/devkit';
 
 /**
  * Bundles the agent into one ESM file for plain `node` (the Docker image and the benchmark run
- * it this way). CommonJS dependencies inside the bundle get a `require` through createRequire.
+ * it this way).
  * Run as a script: `npx tsx agent/build.ts [outfile]` (default agent/dist/agent.mjs).
  */
 const here = dirname(fileURLToPath(import.meta.url));
@@ -31,23 +32,8 @@ const coreWithoutSideEffects: Plugin = {
   },
 };
 
-export async function buildAgent(outfile = resolve(here, 'dist/agent.mjs')): Promise<string> {
-  await build({
-    entryPoints: [resolve(here, 'src/main.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    sourcemap: true,
-    legalComments: 'none',
-    logLevel: 'warning',
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-    plugins: [coreWithoutSideEffects],
-  });
-  return outfile;
+export function buildAgent(outfile = resolve(here, 'dist/agent.mjs')): Promise<string> {
+  return bundleForNode(resolve(here, 'src/main.ts'), outfile, [coreWithoutSideEffects]);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -4,3 +4,4 @@ export * from './openbao';
 export * from './testing';
 export * from './datasets';
 export * from './journals';
+export * from './bundle';
