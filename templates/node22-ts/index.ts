@@ -25,6 +25,7 @@ import {
   errorBody,
   InfralogsError,
   loadConfig,
+  runShutdown,
   type FunctionContext,
   type FunctionEvent,
   type Handler,
@@ -214,7 +215,8 @@ export async function loadHandler(path: string): Promise<Handler> {
 
 /**
  * Starts the wrapper: reads the environment, loads the handler unless one is given (the image
- * bundles it in), listens on `http_port`, and on SIGTERM stops accepting and lets calls finish.
+ * bundles it in), listens on `http_port`, and on SIGTERM stops accepting, lets calls finish and
+ * runs the shutdown hooks (revoking leased credentials).
  */
 export async function main(handler?: Handler, environment: NodeJS.ProcessEnv = process.env): Promise<Server> {
   const config = loadConfig(wrapperConfigSchema, environment);
@@ -235,7 +237,13 @@ export async function main(handler?: Handler, environment: NodeJS.ProcessEnv = p
   log.info('wrapper.listening', { host: config.http_host, port: config.http_port });
   process.once('SIGTERM', () => {
     log.info('wrapper.stopping');
-    server.close(() => process.exit(0));
+    // Calls finish first; then leased credentials and Vault tokens are revoked (core onShutdown).
+    server.close(() => {
+      void runShutdown().then((errors) => {
+        for (const error of errors) log.warn('wrapper.shutdown_hook_failed', { error });
+        process.exit(0);
+      });
+    });
     // Calls still running after the grace period are cut, as the kubelet would.
     setTimeout(() => process.exit(0), 10_000).unref();
   });

@@ -3,6 +3,7 @@ import { createRotator, type Rotator } from '@infralogs/vault-mysql-rotator';
 import { env as field, loadConfig } from './config';
 import type { Database, DatabaseRole } from './database';
 import { createLogger, type LogLevel, type Logger } from './log';
+import { onShutdown } from './shutdown';
 import { STORE_POOL_OPTIONS } from './store/sql';
 import { toInfralogsError, vaultConfigFromEnv, vaultSession } from './vault';
 
@@ -82,18 +83,29 @@ export async function connectDatabase(
  */
 export function lazyDatabase(role: DatabaseRole, env: Record<string, string | undefined> = process.env) {
   let connecting: Promise<VaultDatabase> | undefined;
-  return {
+  let unregister: (() => void) | undefined;
+  const lazy = {
     get(): Promise<VaultDatabase> {
-      connecting ??= connectDatabase(role, env).catch((err: unknown) => {
-        connecting = undefined;
-        throw err;
-      });
+      connecting ??= connectDatabase(role, env).then(
+        (db) => {
+          // Registered after the Vault session (made while connecting), so it closes first.
+          unregister = onShutdown(() => lazy.close());
+          return db;
+        },
+        (err: unknown) => {
+          connecting = undefined;
+          throw err;
+        },
+      );
       return connecting;
     },
     async close(): Promise<void> {
       const db = await connecting?.catch(() => undefined);
       connecting = undefined;
+      unregister?.();
+      unregister = undefined;
       await db?.close();
     },
   };
+  return lazy;
 }

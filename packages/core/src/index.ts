@@ -10,3 +10,4 @@ export * from './journal';
 export * from './vault';
 export * from './database-vault';
 export * from './caller-auth';
+export * from './shutdown';

@@ -11,6 +11,7 @@ import { env as field, loadConfig } from './config';
 import { InfralogsError, type ErrorCode } from './errors';
 import { createLogger, type LogLevel } from './log';
 import { readSecret, secretsDir } from './secrets';
+import { onShutdown } from './shutdown';
 
 /**
  * How Infralogs components reach Vault. Nothing secret lives in the environment: AppRole ids and
@@ -107,6 +108,7 @@ export function vaultSession(config: VaultConfig): VaultSession {
     const logger = createLogger({ component: 'vault' }, config.logLevel ? { level: config.logLevel } : {});
     session = new VaultSession(config.vault, new Reporter(logger));
     sessions.set(key, session);
+    if (sessions.size === 1) onShutdown(closeVaultSessions);
   }
   return session;
 }
