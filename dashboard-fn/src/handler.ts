@@ -1,29 +1,21 @@
-import { InfralogsError, type Handler } from '@infralogs/core';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { lazyDatabase } from '@infralogs/core';
+import { createDashboardHandler } from './dashboard';
+import { DEFAULT_BASE_PATH } from './page';
 
 /**
- * Placeholder until the dashboard lands: a static page and a health check. It reads no
- * configuration and shows nothing from the environment, so it cannot leak a secret.
+ * The function's entry (templates/node22-ts loads `src/handler.ts`'s default export): reader
+ * credentials leased from Vault for the replica (stack.yml sets DB_HOST to the replica and the
+ * reader's Vault role; lazyDatabase validates that environment on the first request), and the
+ * static folder the template ships with the function: `$FUNCTION_DIR/static`, or the folder beside
+ * `src/` when FUNCTION_DIR is unset. DASHBOARD_BASE_PATH is checked at start-up (CONFIG_INVALID).
  */
-const PAGE = `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Infralogs dashboard</title></head>
-<body>
-<h1>Infralogs dashboard — coming soon</h1>
-<p>The systemd journal of the fleet will be shown here.</p>
-</body>
-</html>
-`;
+const reader = lazyDatabase('reader');
+const functionDir = process.env.FUNCTION_DIR;
 
-const handler: Handler = async (event, context) => {
-  if (event.method !== 'GET' && event.method !== 'HEAD') {
-    throw new InfralogsError('BAD_REQUEST', 'the dashboard only answers GET');
-  }
-  if (event.path === '/healthz') return { status: 'ok' };
-  if (event.path === '/' || event.path === '') {
-    context.headers({ 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
-    return PAGE;
-  }
-  throw new InfralogsError('NOT_FOUND', `no page at ${event.path}`);
-};
-
-export default handler;
+export default createDashboardHandler({
+  getDatabase: () => reader.get(),
+  staticDir: functionDir ? join(functionDir, 'static') : fileURLToPath(new URL('../static', import.meta.url)),
+  basePath: process.env.DASHBOARD_BASE_PATH || DEFAULT_BASE_PATH,
+});

@@ -1,0 +1,519 @@
+import mysql from 'mysql2/promise';
+import type { Pool } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createLogger,
+  createStorePool,
+  ingestBatch,
+  InfralogsError,
+  upsertHost,
+  type Database,
+  type Entry,
+  type FunctionContext,
+  type FunctionEvent,
+  type Handler,
+} from '@infralogs/core';
+import { adminConnection, uniqueName, waitForReplica } from '@infralogs/devkit';
+import { entry, freshStore } from '../../packages/core/test/store/fixtures';
+import { createDashboardHandler } from '../src/dashboard';
+
+/**
+ * The dashboard's API against the real replica: a fresh database migrated on the primary, entries
+ * written by ingestBatch, and the handler reading the replica through a pool logged in as a user
+ * that may only SELECT (as the Vault reader role is).
+ */
+
+const STATIC_DIR = new URL('../static', import.meta.url).pathname;
+const NOW = new Date();
+const MIN_US = 60_000_000;
+const nowUs = NOW.getTime() * 1000;
+const XSS = '<img src=x onerror=alert(1)>';
+
+let store: Awaited<ReturnType<typeof freshStore>>;
+let reader: Pool;
+let readerUser: string;
+let handler: Handler;
+const logLines: string[] = [];
+
+/** The handler contract as the template's wrapper implements it, recording the answer. */
+async function call(h: Handler, path: string, query: Record<string, unknown> = {}, method = 'GET') {
+  const answer: { status: number; headers: Record<string, string>; body?: unknown } = {
+    status: 200,
+    headers: {},
+  };
+  const ctx = {
+    status(code?: number) {
+      if (code === undefined) return answer.status;
+      answer.status = code;
+      return ctx;
+    },
+    headers(value?: Record<string, string>) {
+      if (value === undefined) return answer.headers;
+      answer.headers = value;
+      return ctx;
+    },
+    succeed(value: unknown) {
+      answer.body = value;
+    },
+    fail(value: unknown) {
+      answer.body = value;
+      answer.status = 500;
+    },
+  };
+  const event: FunctionEvent = { method, path, query, headers: {}, body: undefined };
+  const returned = await h(event, ctx as unknown as FunctionContext);
+  if (returned !== undefined) answer.body = returned;
+  return answer;
+}
+
+// A host's entries, `minutesAgo` each, numbered within the host's own seqnum id.
+const seqnumIds = { 'web-1': 'aa'.repeat(16), 'db-1': 'bb'.repeat(16) };
+function at(
+  host: keyof typeof seqnumIds,
+  seqnum: number,
+  minutesAgo: number,
+  over: Partial<Entry> = {},
+): Entry {
+  return entry(seqnum, {
+    seqnumId: seqnumIds[host],
+    realtimeUs: nowUs - minutesAgo * MIN_US,
+    hostname: host,
+    ...over,
+  });
+}
+
+const webEntries: Entry[] = [
+  at('web-1', 1, 120, { priority: 6, message: 'Accepted publickey for alice' }),
+  at('web-1', 2, 100, { priority: 3, message: 'error: maximum authentication attempts exceeded' }),
+  at('web-1', 3, 90, { priority: 4, message: XSS }),
+  // Entries without PRIORITY (and one whose bytes were not UTF-8) count under "none".
+  at('web-1', 4, 80, { priority: null, message: 'no priority here', syslogIdentifier: null, unit: null }),
+  at('web-1', 5, 70, {
+    priority: null,
+    message: 'caf\uFFFD',
+    messageRaw: Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('base64'),
+  }),
+  at('web-1', 6, 10, {
+    priority: 0,
+    message: 'kernel panic imminent',
+    syslogIdentifier: 'kernel',
+    unit: null,
+  }),
+];
+const dbEntries: Entry[] = [
+  at('db-1', 1, 30 * 60, { priority: 3, message: 'old failure, outside 24 h', comm: 'mysqld' }),
+  at('db-1', 2, 50, {
+    priority: 6,
+    message: 'mysqld ready for connections',
+    syslogIdentifier: 'mysqld',
+    unit: 'mariadb.service',
+  }),
+  at('db-1', 3, 5, {
+    priority: 7,
+    message: 'debug chatter',
+    syslogIdentifier: 'mysqld',
+    unit: 'mariadb.service',
+  }),
+];
+
+const iso = (e: Entry) => {
+  const ms = Math.floor(e.realtimeUs / 1000);
+  return `${new Date(ms).toISOString().slice(0, 19)}.${String(e.realtimeUs % 1_000_000).padStart(6, '0')}Z`;
+};
+
+beforeAll(async () => {
+  store = await freshStore({ now: NOW });
+  await upsertHost(store.pool, { name: 'web-1', agentUrl: 'http://127.0.0.2:19532/' });
+  await upsertHost(store.pool, { name: 'db-1', agentUrl: 'http://127.0.0.3:19532/' });
+  await upsertHost(store.pool, { name: 'off-1', agentUrl: 'http://127.0.0.4:19532/', enabled: false });
+  await ingestBatch(store.pool, { host: 'web-1', entries: webEntries });
+  await ingestBatch(store.pool, { host: 'db-1', entries: dbEntries });
+
+  // A read-only user, made on the primary and replicated, like the Vault reader role's users.
+  readerUser = uniqueName('ro');
+  const admin = await adminConnection(store.infra, 'primary');
+  await admin.query(`CREATE USER ?@'%' IDENTIFIED BY 'reader-pw'`, [readerUser]);
+  await admin.query(`GRANT SELECT ON ${store.name}.* TO ?@'%'`, [readerUser]);
+  await admin.end();
+  await waitForReplica(store.infra);
+
+  reader = createStorePool({
+    host: store.infra.mysql.replica.host,
+    port: store.infra.mysql.replica.port,
+    user: readerUser,
+    password: 'reader-pw',
+    database: store.name,
+  });
+  const database: Database = { role: 'reader', getPool: () => reader, close: () => reader.end() };
+  handler = createDashboardHandler({
+    getDatabase: async () => database,
+    staticDir: STATIC_DIR,
+    now: () => NOW,
+    log: createLogger({}, { write: (line) => logLines.push(line) }),
+  });
+});
+
+afterAll(async () => {
+  await reader?.end();
+  const admin = await adminConnection(store.infra, 'primary');
+  await admin.query(`DROP USER IF EXISTS ?@'%'`, [readerUser]);
+  await admin.end();
+  await store?.drop();
+});
+
+describe('the reader pool', () => {
+  it('is on the replica and cannot write, nor could its user on the primary', async () => {
+    const [[server]] = (await reader.query(
+      'SELECT @@read_only AS readOnly, CURRENT_USER() AS user',
+    )) as unknown as [{ readOnly: number; user: string }[]];
+    expect(server).toMatchObject({ readOnly: 1, user: `${readerUser}@%` });
+    await expect(
+      reader.query(`INSERT INTO hosts (name, agent_url, enabled, created_at, updated_at)
+                    VALUES ('x', 'http://x/', 1, UTC_TIMESTAMP(), UTC_TIMESTAMP())`),
+    ).rejects.toMatchObject({ code: 'ER_OPTION_PREVENTS_STATEMENT' });
+    // The replica refuses every write; the user's own grants refuse it even where writes are allowed.
+    const primary = await mysql.createConnection({
+      host: store.infra.mysql.primary.host,
+      port: store.infra.mysql.primary.port,
+      user: readerUser,
+      password: 'reader-pw',
+      database: store.name,
+    });
+    try {
+      await expect(primary.query("DELETE FROM hosts WHERE name = 'web-1'")).rejects.toMatchObject({
+        code: 'ER_TABLEACCESS_DENIED_ERROR',
+      });
+    } finally {
+      await primary.end();
+    }
+  });
+});
+
+describe('GET /api/summary', () => {
+  it('lists every host with its flag, checkpoint and counts per level from the rollup', async () => {
+    const a = await call(handler, '/api/summary');
+    expect(a.status).toBe(200);
+    expect(a.headers).toMatchObject({
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': 'no-store',
+    });
+    const body = a.body as {
+      window: { hours: number; from: string; to: string };
+      levels: string[];
+      totals: Record<string, number>;
+      total: number;
+      hosts: {
+        name: string;
+        enabled: boolean;
+        lastEntryAt: string | null;
+        checkpointAt: string | null;
+        counts: Record<string, number>;
+        total: number;
+      }[];
+    };
+    expect(body.window.hours).toBe(24);
+    expect(Date.parse(body.window.to) - Date.parse(body.window.from)).toBe(24 * 3_600_000);
+    expect(body.levels).toEqual([
+      'emerg',
+      'alert',
+      'crit',
+      'err',
+      'warning',
+      'notice',
+      'info',
+      'debug',
+      'none',
+    ]);
+    expect(body.hosts.map((h) => [h.name, h.enabled])).toEqual([
+      ['db-1', true],
+      ['off-1', false],
+      ['web-1', true],
+    ]);
+    const [db, off, web] = body.hosts;
+    expect(web!.counts).toEqual({
+      emerg: 1,
+      alert: 0,
+      crit: 0,
+      err: 1,
+      warning: 1,
+      notice: 0,
+      info: 1,
+      debug: 0,
+      none: 2,
+    });
+    expect(web!.total).toBe(6);
+    expect(web!.lastEntryAt).toBe(iso(webEntries.at(-1)!));
+    expect(web!.checkpointAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    // The 30 hours old entry is outside the default window.
+    expect(db!.counts).toMatchObject({ err: 0, info: 1, debug: 1 });
+    expect(db!.total).toBe(2);
+    expect(off).toMatchObject({ lastEntryAt: null, checkpointAt: null, total: 0 });
+    expect(body.total).toBe(8);
+    expect(body.totals).toMatchObject({ emerg: 1, err: 1, none: 2, info: 2, debug: 1 });
+
+    const wide = (await call(handler, '/api/summary', { hours: '48' })).body as typeof body;
+    expect(wide.total).toBe(9);
+    expect(wide.hosts[0]!.counts.err).toBe(1);
+  });
+});
+
+describe('GET /api/volume', () => {
+  it('answers hourly counts per level, epoch ms on x, zero-filled over the window', async () => {
+    const a = await call(handler, '/api/volume', { hours: '6' });
+    expect(a.status).toBe(200);
+    const body = a.body as { x: number[]; counts: Record<string, number[]>; host: string | null };
+    expect(body.host).toBeNull();
+    expect(body.x).toHaveLength(6);
+    for (let i = 1; i < 6; i++) expect(body.x[i]! - body.x[i - 1]!).toBe(3_600_000);
+    expect(body.x[5]! % 3_600_000).toBe(0);
+    expect(body.x[5]).toBeLessThanOrEqual(NOW.getTime());
+    expect(body.x[5]! + 3_600_000).toBeGreaterThan(NOW.getTime());
+    for (const series of Object.values(body.counts)) expect(series).toHaveLength(6);
+    const sum = (l: string) => body.counts[l]!.reduce((s, n) => s + n, 0);
+    expect(sum('none')).toBe(2);
+    expect(sum('emerg')).toBe(1);
+    expect(sum('debug')).toBe(1);
+    expect(sum('info')).toBe(2);
+    // The emerg entry (10 minutes ago) is in the hour that holds NOW - 10 min.
+    const hourOf = (ms: number) => Math.floor(ms / 3_600_000) * 3_600_000;
+    expect(body.counts.emerg![body.x.indexOf(hourOf(NOW.getTime() - 10 * 60_000))]).toBe(1);
+  });
+
+  it('filters by host, and refuses an unknown host with 404', async () => {
+    const body = (await call(handler, '/api/volume', { host: 'db-1', hours: '48' })).body as {
+      counts: Record<string, number[]>;
+      host: string;
+    };
+    expect(body.host).toBe('db-1');
+    const total = Object.values(body.counts)
+      .flat()
+      .reduce((s, n) => s + n, 0);
+    expect(total).toBe(3);
+    const missing = await call(handler, '/api/volume', { host: 'nope' });
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+});
+
+interface EntriesBody {
+  entries: {
+    ts: string;
+    host: string;
+    priority: string | null;
+    syslogIdentifier: string | null;
+    unit: string | null;
+    message: string | null;
+    truncated: boolean;
+  }[];
+  next: string | null;
+}
+
+describe('GET /api/entries', () => {
+  it('answers the newest entries first, with level names and the message as text', async () => {
+    const a = await call(handler, '/api/entries');
+    expect(a.status).toBe(200);
+    const body = a.body as EntriesBody;
+    const all = [
+      ...webEntries.map((e) => ({ e, host: 'web-1' })),
+      ...dbEntries.map((e) => ({ e, host: 'db-1' })),
+    ].sort((x, y) => y.e.realtimeUs - x.e.realtimeUs);
+    expect(body.entries.map((r) => r.message)).toEqual(all.map((x) => x.e.message));
+    expect(body.entries.map((r) => r.host)).toEqual(all.map((x) => x.host));
+    expect(body.entries[0]).toEqual({
+      ts: iso(dbEntries[2]!),
+      host: 'db-1',
+      priority: 'debug',
+      syslogIdentifier: 'mysqld',
+      unit: 'mariadb.service',
+      message: 'debug chatter',
+      truncated: false,
+    });
+    const hostile = body.entries.find((r) => r.message === XSS);
+    expect(hostile).toMatchObject({ host: 'web-1', priority: 'warning' });
+    expect(body.entries.filter((r) => r.priority === null).map((r) => r.message)).toEqual([
+      'caf\uFFFD',
+      'no priority here',
+    ]);
+    expect(body.next).toBeNull();
+  });
+
+  it('filters by host and priority (a level and everything more severe, or a range)', async () => {
+    const errs = (await call(handler, '/api/entries', { priority: 'err' })).body as EntriesBody;
+    expect(errs.entries.map((r) => [r.host, r.priority])).toEqual([
+      ['web-1', 'emerg'],
+      ['web-1', 'err'],
+      ['db-1', 'err'],
+    ]);
+    const range = (await call(handler, '/api/entries', { priority: '4..6', host: 'web-1' }))
+      .body as EntriesBody;
+    expect(range.entries.map((r) => r.priority)).toEqual(['warning', 'info']);
+    const db = (await call(handler, '/api/entries', { host: 'db-1' })).body as EntriesBody;
+    expect(db.entries).toHaveLength(3);
+    expect(new Set(db.entries.map((r) => r.host))).toEqual(new Set(['db-1']));
+  });
+
+  it('pages with limit and before', async () => {
+    const seen: string[] = [];
+    let before: string | null = null;
+    let pages = 0;
+    do {
+      const query: Record<string, string> = { limit: '4', ...(before ? { before } : {}) };
+      const page = (await call(handler, '/api/entries', query)).body as EntriesBody;
+      expect(page.entries.length).toBeLessThanOrEqual(4);
+      seen.push(...page.entries.map((r) => r.ts));
+      before = page.next;
+      pages++;
+    } while (before !== null && pages < 10);
+    expect(pages).toBe(3);
+    expect(seen).toHaveLength(9);
+    expect([...seen].sort().reverse()).toEqual(seen);
+    expect(new Set(seen).size).toBe(9);
+  });
+
+  it('reads logs through its indexes only (no full scan), as EXPLAIN on the replica shows', async () => {
+    const statements: { sql: string; values: unknown[] }[] = [];
+    const recording = new Proxy(reader, {
+      get(target, prop, receiver) {
+        if (prop === 'query')
+          return (sql: string, values: unknown[]) => {
+            statements.push({ sql, values });
+            return target.query(sql, values);
+          };
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    const spying = createDashboardHandler({
+      getDatabase: async () => ({ role: 'reader', getPool: () => recording, close: async () => {} }),
+      staticDir: STATIC_DIR,
+      now: () => NOW,
+    });
+    for (const query of [{}, { host: 'web-1' }, { priority: 'err' }, { host: 'db-1', priority: '3..6' }])
+      expect((await call(spying, '/api/entries', query)).status).toBe(200);
+    const onLogs = statements.filter((s) => /FROM logs/.test(s.sql));
+    expect(onLogs).toHaveLength(4);
+    const admin = await adminConnection(store.infra, 'replica', store.name);
+    try {
+      for (const s of onLogs) {
+        const [plan] = (await admin.query(`EXPLAIN ${s.sql}`, s.values)) as unknown as [
+          { table: string | null; type: string | null; key: string | null; Extra: string | null }[],
+        ];
+        const logsRows = plan.filter((p) => p.table === 'l');
+        expect(logsRows.length).toBeGreaterThan(0);
+        for (const p of logsRows) {
+          expect(p.type, s.sql).not.toBe('ALL');
+          expect(p.key, s.sql).toMatch(/^ix_logs_/);
+          // Walked in index order: no sort of the matching rows.
+          expect(p.Extra ?? '', s.sql).not.toMatch(/filesort/);
+        }
+      }
+    } finally {
+      await admin.end();
+    }
+  });
+});
+
+describe('query validation and errors', () => {
+  it.each([
+    ['/api/summary', { hours: '0' }, 'hours'],
+    ['/api/summary', { hours: 'abc' }, 'hours'],
+    ['/api/summary', { hours: '99999' }, 'hours'],
+    ['/api/summary', { since: 'x' }, 'since'],
+    ['/api/volume', { hours: ['1', '2'] }, 'hours'],
+    ['/api/volume', { host: 'a\nb' }, 'host'],
+    ['/api/entries', { limit: '0' }, 'limit'],
+    ['/api/entries', { limit: '501' }, 'limit'],
+    ['/api/entries', { priority: '9' }, 'priority'],
+    ['/api/entries', { priority: 'loud' }, 'priority'],
+    ['/api/entries', { priority: '1..2..3' }, 'priority'],
+    ['/api/entries', { before: 'yesterday' }, 'before'],
+    ['/api/entries', { before: '2026-02-30T00:00:00Z' }, 'before'],
+  ])('%s %j is a 400 BAD_QUERY naming the parameter', async (path, query, param) => {
+    const a = await call(handler, path, query);
+    expect(a.status).toBe(400);
+    expect(a.headers['Content-Type']).toBe('application/json; charset=utf-8');
+    expect(a.body).toMatchObject({ error: { code: 'BAD_QUERY', details: { param } } });
+    expect((a.body as { error: { message: string } }).error.message).toMatch(new RegExp(param));
+  });
+
+  it('answers 404 JSON for an unknown path and 405 for anything but GET', async () => {
+    for (const path of [
+      '/api/nope',
+      '/nope',
+      '/static/vendor/bokeh-gl.min.js',
+      '/static/vendor/../../package.json',
+    ]) {
+      const a = await call(handler, path);
+      expect(a.status, path).toBe(404);
+      expect(a.body).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    }
+    const post = await call(handler, '/api/summary', {}, 'POST');
+    expect(post.status).toBe(405);
+    expect(post.headers.Allow).toBe('GET, HEAD');
+  });
+
+  it('answers 503 with a code, and no stack, when Vault or the database fails', async () => {
+    const vaultDown = createDashboardHandler({
+      getDatabase: async () => {
+        throw new InfralogsError('VAULT_UNAVAILABLE', 'Vault did not answer');
+      },
+      staticDir: STATIC_DIR,
+      log: createLogger({}, { write: () => {} }),
+    });
+    const a = await call(vaultDown, '/api/summary');
+    expect(a.status).toBe(503);
+    expect(a.body).toEqual({ error: { code: 'VAULT_UNAVAILABLE', message: 'Vault did not answer' } });
+
+    const closed = createStorePool({
+      host: '127.0.0.1',
+      port: 9,
+      user: 'nobody',
+      password: 'x',
+      connectTimeout: 2000,
+    });
+    const dbDown = createDashboardHandler({
+      getDatabase: async () => ({ role: 'reader', getPool: () => closed, close: () => closed.end() }),
+      staticDir: STATIC_DIR,
+      log: createLogger({}, { write: () => {} }),
+    });
+    const b = await call(dbDown, '/api/entries');
+    await closed.end();
+    expect(b.status).toBe(503);
+    expect(b.body).toMatchObject({ error: { code: 'DATABASE_FAILED' } });
+    expect(JSON.stringify(b.body)).not.toMatch(/stack|at .*\.ts/);
+  });
+});
+
+describe('the page and its files', () => {
+  it('serves HTML with a CSP allowing only same-origin scripts, and no inline script', async () => {
+    const a = await call(handler, '/');
+    expect(a.status).toBe(200);
+    expect(a.headers['Content-Type']).toBe('text/html; charset=utf-8');
+    expect(a.headers['Content-Security-Policy']).toContain("script-src 'self'");
+    expect(a.headers['Content-Security-Policy']).toContain("default-src 'none'");
+    const html = String(a.body);
+    const scripts = [...html.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.map((s) => /src="([^"]+)"/.exec(s[1]!)?.[1])).toEqual([
+      'static/vendor/bokeh.min.js',
+      'static/vendor/bokeh-widgets.min.js',
+      'static/vendor/bokeh-tables.min.js',
+      'static/vendor/bokeh-api.min.js',
+      'static/app.js',
+    ]);
+    for (const s of scripts) expect(s[2]).toBe('');
+    expect(html).toContain('<base href="/function/dashboard/">');
+  });
+
+  it('serves app.js and the BokehJS bundles from the installed package', async () => {
+    const app = await call(handler, '/static/app.js');
+    expect(app.status).toBe(200);
+    expect(app.headers['Content-Type']).toBe('text/javascript; charset=utf-8');
+    expect(String(app.body)).toContain('Bokeh.Stack');
+    const bokeh = await call(handler, '/static/vendor/bokeh-api.min.js');
+    expect(bokeh.status).toBe(200);
+    expect((bokeh.body as Buffer).length).toBeGreaterThan(10_000);
+  });
+
+  it('logged nothing secret', () => {
+    expect(logLines.join('\n')).not.toContain('reader-pw');
+  });
+});
