@@ -16,6 +16,7 @@ interface FetchHostAnswer {
   inserted?: unknown;
   duplicates?: unknown;
   cursor?: unknown;
+  more?: unknown;
   error?: { code?: unknown; message?: unknown };
 }
 
@@ -88,6 +89,7 @@ export function summaryFromAnswer(host: string, status: number, text: string): H
     inserted: count(answer.inserted),
     duplicates: count(answer.duplicates),
     cursor: typeof answer.cursor === 'string' ? answer.cursor : null,
+    ...(answer.more === true ? { more: true as const } : {}),
     error,
   };
 }

@@ -6,6 +6,8 @@ export interface HostSummary {
   duplicates: number;
   /** The host's checkpoint after the run (null when it has none yet or it is unknown). */
   cursor: string | null;
+  /** True when fetch-host stopped at its time budget: the next run pulls the rest. */
+  more?: true;
   error: { code: string; message: string } | null;
 }
 

@@ -34,6 +34,26 @@ describe('summaryFromAnswer', () => {
     });
   });
 
+  it('passes on that fetch-host stopped at its time budget with more to pull', () => {
+    const body = JSON.stringify({
+      host: 'a',
+      fetched: 40,
+      inserted: 40,
+      duplicates: 0,
+      cursor: 's=2',
+      more: true,
+    });
+    expect(summaryFromAnswer('a', 200, body)).toEqual({
+      host: 'a',
+      fetched: 40,
+      inserted: 40,
+      duplicates: 0,
+      cursor: 's=2',
+      more: true,
+      error: null,
+    });
+  });
+
   it('keeps the progress of a pull that stopped early, with its error', () => {
     const body = JSON.stringify({
       host: 'a',

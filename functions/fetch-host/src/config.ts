@@ -23,6 +23,8 @@ export const fetchHostConfigSchema = z.object({
   RETRIES: env.int(3, 0, 10),
   RETRY_BASE_MS: env.int(500, 1),
   RETRY_MAX_MS: env.int(10_000, 1),
+  /** No new page after this long: keep it under the function's exec_timeout (stack.yml: 10m). */
+  FETCH_MAX_DURATION_MS: env.int(480_000, 0),
 });
 
 export type FetchHostConfig = z.infer<typeof fetchHostConfigSchema>;

@@ -34,6 +34,7 @@ export function createFetchHostDeps(
     pageLimit: config.AGENT_PAGE_LIMIT,
     batchLimits: { maxBytes: config.BATCH_MAX_BYTES, maxEntries: config.BATCH_MAX_ENTRIES },
     retry,
+    maxDurationMs: config.FETCH_MAX_DURATION_MS,
     log: createLogger({ component: 'fetch-host' }),
   });
   return { fetchHost, callerTokens: async () => parseTokens(await readSecret('fetch-host-token', source)) };

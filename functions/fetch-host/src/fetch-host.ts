@@ -22,6 +22,12 @@ export interface FetchHostDeps {
   pageLimit: number;
   batchLimits: BatchLimits;
   retry: RetryPolicy;
+  /**
+   * Stop starting new pages after this long, so the call answers before the function's
+   * exec_timeout cuts it; the answer then says `more: true` and the next run goes on from the
+   * checkpoint. Unlimited when absent.
+   */
+  maxDurationMs?: number;
   log: Logger;
 }
 
@@ -35,6 +41,8 @@ export interface FetchHostResult {
   batches: number;
   /** The host's checkpoint after the last committed batch. */
   cursor: string | null;
+  /** True when the call stopped at its time budget with entries possibly left to pull. */
+  more?: true;
   error?: { code: string; message: string };
 }
 
@@ -47,6 +55,7 @@ export interface FetchHostResult {
  */
 export function createFetchHost(deps: FetchHostDeps) {
   return async function fetchHost(hostName: string): Promise<FetchHostResult> {
+    const started = Date.now();
     const pool = (await deps.getDatabase()).getPool();
     const host = await getHost(pool, hostName);
     if (!host) throw new InfralogsError('NOT_FOUND', `unknown host "${hostName}"`);
@@ -125,6 +134,11 @@ export function createFetchHost(deps: FetchHostDeps) {
           continue;
         }
         if (received < deps.pageLimit) break;
+        if (deps.maxDurationMs !== undefined && Date.now() - started >= deps.maxDurationMs) {
+          result.more = true;
+          log.info('time budget spent; the next run continues from the checkpoint', { ...result });
+          break;
+        }
       }
       log.info('host fetched', { ...result });
     } catch (err) {

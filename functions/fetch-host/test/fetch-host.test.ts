@@ -43,7 +43,9 @@ afterEach(() => {
   agent.faults = { statuses: [] };
 });
 
-function fetcher(over: { ingest?: (batch: Batch) => Promise<IngestResult>; token?: string } = {}) {
+function fetcher(
+  over: { ingest?: (batch: Batch) => Promise<IngestResult>; token?: string; maxDurationMs?: number } = {},
+) {
   const database: Database = { role: 'writer', getPool: () => store.pool, close: async () => {} };
   return createFetchHost({
     getDatabase: async () => database,
@@ -58,6 +60,7 @@ function fetcher(over: { ingest?: (batch: Batch) => Promise<IngestResult>; token
     pageLimit: 40,
     batchLimits: { maxBytes: 6000, maxEntries: 15 },
     retry: { retries: 2, baseMs: 5, maxMs: 20 },
+    ...(over.maxDurationMs === undefined ? {} : { maxDurationMs: over.maxDurationMs }),
     log: createLogger({}, { write: () => {} }),
   });
 }
@@ -101,6 +104,17 @@ describe('fetchHost', () => {
     });
     expect(again.error).toBeUndefined();
     expect(agent.requests.at(-1)).toBe(JOURNAL[99]!.cursor);
+  });
+
+  it('stops after a full page once its time budget is spent, and the next call goes on', async () => {
+    const first = await fetcher({ maxDurationMs: 0 })(host);
+    expect(first).toMatchObject({ fetched: 40, inserted: 40, more: true, cursor: JOURNAL[39]!.cursor });
+    expect(first.error).toBeUndefined();
+    expect(await storedSeqnums()).toEqual(range(1, 40));
+    const rest = await fetcher()(host);
+    expect(rest).toMatchObject({ fetched: 60, inserted: 60, cursor: JOURNAL[99]!.cursor });
+    expect(rest.more).toBeUndefined();
+    expect(await storedSeqnums()).toEqual(range(1, 100));
   });
 
   it('retries a page the agent could not serve yet', async () => {
