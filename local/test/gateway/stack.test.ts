@@ -32,11 +32,11 @@ describe('local gateway on the real stack.yml', () => {
     ]);
   });
 
-  it('serves the dashboard placeholder page and its health check through /function/dashboard', async () => {
+  it('serves the dashboard page and its health check through /function/dashboard', async () => {
     const page = await fetch(`${gw.url}/function/dashboard/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-    expect(await page.text()).toContain('Infralogs dashboard — coming soon');
+    expect(await page.text()).toContain('<title>Infralogs dashboard</title>');
     const health = await fetch(`${gw.url}/function/dashboard/healthz`);
     expect(health.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await health.json()).toEqual({ status: 'ok' });
@@ -47,6 +47,7 @@ describe('local gateway on the real stack.yml', () => {
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
     const post = await fetch(`${gw.url}/function/dashboard/`, { method: 'POST', body: 'x' });
-    expect(post.status).toBe(400);
+    expect(post.status).toBe(405);
+    expect(((await post.json()) as { error: { code: string } }).error.code).toBe('METHOD_NOT_ALLOWED');
   });
 });
