@@ -1,4 +1,4 @@
-import { InfralogsError, parseCursor, PRIORITY_NAMES } from '@infralogs/core';
+import { InfralogsError, parseCursor, parsePriorityRange } from '@infralogs/core';
 
 /** A validated `/logs` query. */
 export interface LogsQuery {
@@ -45,22 +45,11 @@ export function parseRfc3339(value: string, param: string): number {
   return ms * 1000 + Number((m[7] ?? '').padEnd(6, '0').slice(0, 6));
 }
 
-function parsePriorityLevel(value: string): number | null {
-  if (/^[0-7]$/.test(value)) return Number(value);
-  const i = (PRIORITY_NAMES as readonly string[]).indexOf(value.toLowerCase());
-  return i >= 0 ? i : null;
-}
-
 /** `3`, `err` (that level and everything more severe) or `from..to` (e.g. `err..info`, `0..4`). */
 export function parsePriority(value: string): { from: number; to: number } {
-  const [a, b, ...rest] = value.split('..');
-  const from = a === undefined ? null : parsePriorityLevel(a);
-  const to = b === undefined ? null : parsePriorityLevel(b);
-  if (rest.length > 0 || from === null || (b !== undefined && to === null)) {
-    throw bad('priority must be 0-7, a name (emerg … debug) or a range from..to', 'priority');
-  }
-  if (to === null) return { from: 0, to: from };
-  return { from: Math.min(from, to!), to: Math.max(from, to!) };
+  const range = parsePriorityRange(value);
+  if (!range) throw bad('priority must be 0-7, a name (emerg … debug) or a range from..to', 'priority');
+  return range;
 }
 
 export function parseLogsQuery(

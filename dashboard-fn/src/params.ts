@@ -1,4 +1,4 @@
-import { InfralogsError, PRIORITY_NAMES } from '@infralogs/core';
+import { InfralogsError, parsePriorityRange } from '@infralogs/core';
 
 /**
  * Validation of the API's query values. Every bad value is a 400 BAD_QUERY naming the parameter,
@@ -59,25 +59,14 @@ function hostParam(values: Map<string, string>): string | null {
   return host;
 }
 
-function priorityLevel(value: string): number | null {
-  if (/^[0-7]$/.test(value)) return Number(value);
-  const i = (PRIORITY_NAMES as readonly string[]).indexOf(value.toLowerCase());
-  return i >= 0 ? i : null;
-}
-
 /**
  * `3` or `err` (that level and everything more severe, as `journalctl -p`) or a range `from..to`
  * (`0..4`, `err..info`), the agent's syntax.
  */
 export function parsePriority(value: string): { from: number; to: number } {
-  const [a, b, ...rest] = value.split('..');
-  const from = a === undefined ? null : priorityLevel(a);
-  const to = b === undefined ? null : priorityLevel(b);
-  if (rest.length > 0 || from === null || (b !== undefined && to === null)) {
-    throw bad('priority', 'priority must be 0-7, a name (emerg … debug) or a range from..to');
-  }
-  if (to === null) return { from: 0, to: from };
-  return { from: Math.min(from, to), to: Math.max(from, to) };
+  const range = parsePriorityRange(value);
+  if (!range) throw bad('priority', 'priority must be 0-7, a name (emerg … debug) or a range from..to');
+  return range;
 }
 
 const BEFORE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z?$/;

@@ -49,6 +49,26 @@ export const PRIORITY_NAMES = [
 ] as const;
 export type PriorityName = (typeof PRIORITY_NAMES)[number];
 
+/** `0`-`7` or a name (`err`, case-insensitive) → the level, or null. */
+export function priorityLevel(value: string): number | null {
+  if (/^[0-7]$/.test(value)) return Number(value);
+  const i = (PRIORITY_NAMES as readonly string[]).indexOf(value.toLowerCase());
+  return i >= 0 ? i : null;
+}
+
+/**
+ * A priority filter as `journalctl -p` takes it: one level (`3`, `err`: that level and everything
+ * more severe) or a range `from..to` (`0..4`, `err..info`, either order). Null when invalid.
+ */
+export function parsePriorityRange(value: string): { from: number; to: number } | null {
+  const [a, b, ...rest] = value.split('..');
+  const from = a === undefined ? null : priorityLevel(a);
+  const to = b === undefined ? null : priorityLevel(b);
+  if (rest.length > 0 || from === null || (b !== undefined && to === null)) return null;
+  if (to === null) return { from: 0, to: from };
+  return { from: Math.min(from, to), to: Math.max(from, to) };
+}
+
 const hex128 = z.string().regex(/^[0-9a-f]{32}$/, 'must be 32 lowercase hex digits');
 const nullableText = z.string().nullable();
 

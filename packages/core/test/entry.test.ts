@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { entryFromFields, entrySchema, isValidUtf8, parseCursor, type JournalFields } from '../src/entry';
+import {
+  entryFromFields,
+  entrySchema,
+  isValidUtf8,
+  parseCursor,
+  parsePriorityRange,
+  type JournalFields,
+} from '../src/entry';
 import { InfralogsError } from '../src/errors';
 
 const CURSOR =
@@ -57,5 +64,16 @@ describe('entryFromFields', () => {
     expect(e.priority).toBeNull();
     expect(e.pid).toBeNull();
     expect(e.message).toBe('first');
+  });
+});
+
+describe('parsePriorityRange', () => {
+  it('reads a level (and everything more severe), names, and ranges in either order', () => {
+    expect(parsePriorityRange('3')).toEqual({ from: 0, to: 3 });
+    expect(parsePriorityRange('Warning')).toEqual({ from: 0, to: 4 });
+    expect(parsePriorityRange('info..err')).toEqual({ from: 3, to: 6 });
+  });
+  it.each(['8', '', 'loud', '1..', '1..2..3', '-1'])('refuses %j', (v) => {
+    expect(parsePriorityRange(v)).toBeNull();
   });
 });
