@@ -9,11 +9,10 @@ import {
   upsertHost,
   type Database,
   type Entry,
-  type FunctionContext,
   type FunctionEvent,
   type Handler,
 } from '@infralogs/core';
-import { adminConnection, uniqueName, waitForReplica } from '@infralogs/devkit';
+import { adminConnection, recordingContext, uniqueName, waitForReplica } from '@infralogs/devkit';
 import { entry, freshStore } from '../../packages/core/test/store/fixtures';
 import { createDashboardHandler } from '../src/dashboard';
 
@@ -37,31 +36,9 @@ const logLines: string[] = [];
 
 /** The handler contract as the template's wrapper implements it, recording the answer. */
 async function call(h: Handler, path: string, query: Record<string, unknown> = {}, method = 'GET') {
-  const answer: { status: number; headers: Record<string, string>; body?: unknown } = {
-    status: 200,
-    headers: {},
-  };
-  const ctx = {
-    status(code?: number) {
-      if (code === undefined) return answer.status;
-      answer.status = code;
-      return ctx;
-    },
-    headers(value?: Record<string, string>) {
-      if (value === undefined) return answer.headers;
-      answer.headers = value;
-      return ctx;
-    },
-    succeed(value: unknown) {
-      answer.body = value;
-    },
-    fail(value: unknown) {
-      answer.body = value;
-      answer.status = 500;
-    },
-  };
+  const { context, answer } = recordingContext();
   const event: FunctionEvent = { method, path, query, headers: {}, body: undefined };
-  const returned = await h(event, ctx as unknown as FunctionContext);
+  const returned = await h(event, context);
   if (returned !== undefined) answer.body = returned;
   return answer;
 }

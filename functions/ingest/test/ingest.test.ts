@@ -1,37 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, type Database, type FunctionContext, type FunctionEvent } from '@infralogs/core';
+import { createLogger, type Database, type FunctionEvent } from '@infralogs/core';
 import { createStorePool, getCheckpoint, upsertHost } from '@infralogs/core';
 import { createIngestHandler } from '../src/ingest';
 import { parseTokens } from '@infralogs/core';
+import { recordingContext } from '@infralogs/devkit';
 import { entries, entry, freshStore } from '../../../packages/core/test/store/fixtures';
 
-/** The handler contract as the template's wrapper implements it, recording the answer. */
-function fakeContext() {
-  const answer: { status: number; headers: Record<string, string>; body?: unknown } = {
-    status: 200,
-    headers: {},
-  };
-  const ctx = {
-    status(code?: number) {
-      if (code === undefined) return answer.status;
-      answer.status = code;
-      return ctx;
-    },
-    headers(value?: Record<string, string>) {
-      if (value === undefined) return answer.headers;
-      answer.headers = value;
-      return ctx;
-    },
-    succeed(value: unknown) {
-      answer.body = value;
-    },
-    fail(value: unknown) {
-      answer.body = value;
-      answer.status = 500;
-    },
-  };
-  return { context: ctx as unknown as FunctionContext, answer };
-}
+const fakeContext = recordingContext;
 
 const TOKEN = 'ingest-token-current';
 const event = (over: Partial<FunctionEvent> = {}): FunctionEvent => ({

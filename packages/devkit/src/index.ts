@@ -5,3 +5,4 @@ export * from './testing';
 export * from './datasets';
 export * from './journals';
 export * from './bundle';
+export * from './faas-testing';
