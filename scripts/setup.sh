@@ -25,15 +25,20 @@ for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
+  # Installing needs root. Non-interactive (CI): never wait for a sudo password prompt, say what is needed.
+  need_root="missing Debian packages: ${missing[*]}; installing them needs root or passwordless sudo"
+  SUDO=()
   if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || die "missing Debian packages (${missing[*]}) and not root; run: sudo apt-get install ${missing[*]}"
-    SUDO="sudo"
+    command -v sudo >/dev/null || die "$need_root (sudo is not installed); as root run: apt-get install ${missing[*]}"
+    sudo -n true 2>/dev/null || die "$need_root (sudo -n true failed: no passwordless sudo for $(id -un)); run: sudo apt-get install ${missing[*]}"
+    SUDO=(sudo -n)
   fi
   say "installing Debian packages: ${missing[*]}"
-  $SUDO apt-get update -qq >&2 || die "apt-get update failed"
-  # RUNLEVEL=1 keeps Debian's maintainer scripts from starting the system MariaDB service.
-  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+  "${SUDO[@]}" apt-get update -qq >&2 || die "apt-get update failed (are the Debian mirrors reachable?)"
+  # RUNLEVEL=1 keeps Debian's maintainer scripts from starting the system MariaDB service; env passes
+  # both variables through sudo, which would otherwise reset the environment.
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
     || die "apt-get install ${missing[*]} failed"
 fi
 

@@ -48,7 +48,9 @@ export function createIngestHandler(deps: IngestDeps): Handler {
       requireCallerToken(event.headers, await deps.callerTokens());
       const batch = validateBatch(parseBody(event.body));
       const db = await deps.getDatabase();
-      const result = await ingestBatch(db.getPool(), batch, { validate: false, log });
+      // A getter, not a pool: the batch may wait for the partition lock, and a credential rotation
+      // meanwhile closes the pool that was current before.
+      const result = await ingestBatch(() => db.getPool(), batch, { validate: false, log });
       log.info('ingest.batch', { ...result, checkpoint: undefined, ms: Date.now() - started });
       context.status(200).headers({ 'Content-Type': 'application/json' }).succeed(result);
     } catch (err) {

@@ -20,13 +20,17 @@ describe('queries through rotations', () => {
     const rotator = createRotator(rotatorOptions(infra, engine, { events }));
     await rotator.start();
     const failures: unknown[] = [];
+    // A fixed amount of work, not a time window. The pauses between units make it last at least
+    // 10 s on any machine (a slower one only adds rotations), which spans several ~3 s leases.
+    const WORKERS = 10;
+    const STATEMENTS_PER_WORKER = 250; // 40 ms apart: >= 10 s
+    const TRANSACTIONS_PER_HOLDER = 30; // ~300 ms each: >= 9 s
     let statements = 0;
     let transactions = 0;
-    const until = Date.now() + 10_000;
 
     // Plain statements, taking the pool per unit of work as documented.
     const plain = async (worker: number) => {
-      while (Date.now() < until) {
+      for (let i = 0; i < STATEMENTS_PER_WORKER; i++) {
         try {
           await rotator.getPool().query('INSERT INTO items (v) VALUES (?)', [`w${worker}`]);
           statements += 1;
@@ -38,7 +42,7 @@ describe('queries through rotations', () => {
     };
     // Transactions that keep one connection checked out for ~300 ms between statements.
     const held = async () => {
-      while (Date.now() < until) {
+      for (let i = 0; i < TRANSACTIONS_PER_HOLDER; i++) {
         const conn = await rotator.getPool().getConnection();
         try {
           await conn.beginTransaction();
@@ -54,14 +58,15 @@ describe('queries through rotations', () => {
         }
       }
     };
-    await Promise.all([...Array.from({ length: 10 }, (_, i) => plain(i)), held(), held()]);
+    await Promise.all([...Array.from({ length: WORKERS }, (_, i) => plain(i)), held(), held()]);
     // Near max_ttl a renewal either comes back capped ('max-ttl') or is refused ('lease-invalid'):
     // Vault counts TTLs in whole seconds, so which one happens depends on timing.
     const rotations = events.filter((e) => e.type === 'rotated' && e.reason !== 'start').length;
     await rotator.stop();
 
     expect(failures).toEqual([]);
-    expect(statements).toBeGreaterThanOrEqual(1000);
+    expect(statements).toBe(WORKERS * STATEMENTS_PER_WORKER);
+    expect(transactions).toBe(2 * TRANSACTIONS_PER_HOLDER);
     expect(rotations).toBeGreaterThanOrEqual(2);
     // Every drained pool finished its work before closing.
     const drained = events.filter((e) => e.type === 'drained');
@@ -71,7 +76,7 @@ describe('queries through rotations', () => {
     const [rows] = await c.query('SELECT COUNT(*) AS n FROM items');
     await c.end();
     expect(Number((rows as { n: number }[])[0]?.n)).toBe(statements + 2 * transactions);
-  }, 40_000);
+  }, 90_000);
 
   it('counts checked-out connections so a drain waits for them', async () => {
     const rotator = createRotator(rotatorOptions(infra, engine));

@@ -74,13 +74,23 @@ interface HostState {
 }
 
 /**
+ * A pool, or a function answering the pool to use now (`() => db.getPool()`). With Vault-leased
+ * credentials pass the function: adding partitions may wait up to a minute for their lock, and a
+ * rotation meanwhile closes the pool taken before it, so the pool is asked for again right before
+ * each step that needs one.
+ */
+export type PoolSource = Pool | (() => Pool);
+
+const currentPool = (source: PoolSource): Pool => (typeof source === 'function' ? source() : source);
+
+/**
  * One batch = one transaction on the primary: lock the host (so two batches of one host never
  * interleave), insert the entries not stored yet, add them to the hourly rollup, record new source
  * gaps and move the checkpoint to the batch's last cursor. Nothing is visible, and the checkpoint
  * does not move, unless all of it commits. Replaying a batch inserts nothing twice.
  */
 export async function ingestBatch(
-  pool: Pool,
+  pools: PoolSource,
   batch: IngestBatch,
   options: IngestOptions = {},
 ): Promise<IngestResult> {
@@ -90,7 +100,7 @@ export async function ingestBatch(
     for (const e of entries) if (e.realtimeUs > latest) latest = e.realtimeUs;
     // DDL commits implicitly, so partitions are added before the transaction starts.
     const failed = await ensurePartitionsCover(
-      pool,
+      currentPool(pools),
       new Date(latest / 1000),
       options.now,
       options.partitionDaysAhead,
@@ -103,10 +113,10 @@ export async function ingestBatch(
       });
   }
   try {
-    return await ingestOnce(pool, host, entries, options, true);
+    return await ingestOnce(currentPool(pools), host, entries, options, true);
   } catch (err) {
     if (!(err instanceof DuplicatesFound)) throw err;
-    return ingestOnce(pool, host, entries, options, false);
+    return ingestOnce(currentPool(pools), host, entries, options, false);
   }
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForReplica } from '@infralogs/devkit';
+import { waitFor, waitForReplica } from '@infralogs/devkit';
 import { messageBytes, type Entry } from '../../src/entry';
 import type { Pool } from 'mysql2/promise';
 import type { IngestBatch } from '../../src/store/batch';
@@ -160,6 +160,41 @@ describe.each(['load', 'insert'] as const)('ingestBatch writing with %s', (bulk)
     expect(await getCheckpoint(store.pool, 'web-4')).toBe(entry(10).cursor);
   });
 
+  // The failure comes after every row of the batch was written (in load mode by one finished LOAD
+  // DATA): a trigger on a later statement of the transaction counts them and refuses.
+  it.each([
+    ['the rollup insert', 'BEFORE INSERT ON log_counts_hourly', 'web-8'],
+    ['the checkpoint update', 'BEFORE UPDATE ON checkpoints', 'web-9'],
+  ])('rolls the written rows back when %s fails, and the same batch then commits', async (_, on, host) => {
+    await upsertHost(store.pool, { name: host, agentUrl: 'http://127.0.0.1:9/' });
+    await ingestBatch(store.pool, { host, entries: entries(1, 10) });
+    const c = await store.admin();
+    await c.query(`CREATE TRIGGER fail_late ${on} FOR EACH ROW
+      BEGIN
+        DECLARE msg VARCHAR(128);
+        SET msg = CONCAT('boom after ', (SELECT COUNT(*) FROM logs WHERE host_id = NEW.host_id), ' rows');
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg;
+      END`);
+    const batch = { host, entries: entries(11, 40) };
+    try {
+      await expect(ingestBatch(store.pool, batch)).rejects.toMatchObject({
+        code: 'DATABASE_FAILED',
+        cause: expect.objectContaining({ sqlMessage: 'boom after 40 rows' }),
+      });
+    } finally {
+      await c.query('DROP TRIGGER fail_late');
+      await c.end();
+    }
+    expect(await count(host)).toBe(10);
+    expect(await rollup(host)).toBe(10);
+    expect(await getCheckpoint(store.pool, host)).toBe(entry(10).cursor);
+
+    expect(await ingestBatch(store.pool, batch)).toMatchObject({ inserted: 30, duplicates: 0 });
+    expect(await count(host)).toBe(40);
+    expect(await rollup(host)).toBe(40);
+    expect(await getCheckpoint(store.pool, host)).toBe(entry(40).cursor);
+  });
+
   it('round-trips invalid UTF-8 and 1 MiB messages byte for byte, on the replica too', async () => {
     const raw = Buffer.from([0x66, 0xff, 0x6f, 0x0d, 0x00, 0xc3, 0x28, 0x0a]);
     const big = 'ä'.repeat(512 * 1024) + '\u{1F600}\n\u0000end';
@@ -253,6 +288,49 @@ describe('ingestBatch with bulk auto', () => {
       expect(await ingest(pool, { host: 'h', entries: entries(1, 5) })).toMatchObject({ inserted: 2 });
     } finally {
       await pool.end();
+      await s.drop();
+    }
+  });
+});
+
+describe('ingestBatch with a pool getter', () => {
+  it('asks for the pool again after waiting for the partition lock, so a rotation meanwhile is harmless', async () => {
+    const s = await freshStore();
+    const open = () =>
+      createStorePool({
+        host: s.infra.mysql.primary.host,
+        port: s.infra.mysql.primary.port,
+        user: s.infra.mysql.admin.user,
+        password: s.infra.mysql.admin.password,
+        database: s.name,
+      });
+    const [before, after] = [open(), open()];
+    let current = before;
+    const lock = `infralogs.partitions.${s.name}`.slice(0, 64);
+    const holder = await s.admin();
+    try {
+      await upsertHost(s.pool, { name: 'h', agentUrl: 'http://127.0.0.1:9/' });
+      await holder.query('SELECT GET_LOCK(?, 10)', [lock]);
+      const pending = ingest(() => current, { host: 'h', entries: entries(1, 20) });
+      await waitFor('the batch to wait for the partition lock', async () => {
+        const [rows] = await holder.query(
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT GET_LOCK%'",
+          [s.name],
+        );
+        return Number((rows as { n: number }[])[0]!.n) === 1;
+      });
+      // A rotation while the batch waits: new pool in place, the old one closed (as a drain that
+      // timed out does), which also ends the waiting partition step.
+      current = after;
+      const closing = before.end();
+      await holder.query('SELECT RELEASE_LOCK(?)', [lock]);
+      await closing;
+      expect(await pending).toMatchObject({ inserted: 20, checkpoint: entry(20).cursor });
+      const [rows] = await holder.query('SELECT COUNT(*) AS n FROM logs');
+      expect(Number((rows as { n: number }[])[0]!.n)).toBe(20);
+    } finally {
+      await holder.end();
+      await after.end();
       await s.drop();
     }
   });
