@@ -80,21 +80,60 @@ export interface BootstrapResult {
   changed: string[];
 }
 
-/** The statements each database role runs. Revocation tolerates an already-dropped user. */
+/**
+ * What the writer (ingest, collect, fetch-host) may do, table by table: exactly the statements of
+ * the store code they run (packages/core/src/store), nothing on `schema_migrations`, and no DELETE,
+ * DROP or ALTER anywhere. `logs` is append-only for the writer: a stolen writer credential can add
+ * entries but not rewrite or remove stored history.
+ */
+export const WRITER_GRANTS = {
+  // LOAD DATA LOCAL INFILE or multi-row INSERT (no IGNORE, REPLACE or ON DUPLICATE KEY), and the
+  // read of the identities already stored.
+  logs: 'SELECT, INSERT',
+  // Read by name (fetch-host, collect, ingest) and locked with the checkpoint (SELECT ... FOR
+  // UPDATE). MySQL 8 wants UPDATE, DELETE or LOCK TABLES besides SELECT on every table a locking
+  // read locks (MariaDB does not): UPDATE of the timestamp alone satisfies it without letting the
+  // writer change where an agent is reached (agent_url) or which hosts are pulled (enabled).
+  // Hosts are registered by an operator (upsertHost), never by a function.
+  hosts: 'SELECT, UPDATE (updated_at)',
+  // UPDATE to move it after a batch, INSERT ... ON DUPLICATE KEY UPDATE for a host added by hand.
+  checkpoints: 'SELECT, INSERT, UPDATE',
+  // INSERT ... ON DUPLICATE KEY UPDATE n = n + VALUES(n): reads n, hence SELECT.
+  log_counts_hourly: 'SELECT, INSERT, UPDATE',
+  // INSERT IGNORE only.
+  gaps: 'INSERT',
+  // collect: beginRun, recordHostResult (reads lease_ms), finishRun.
+  runs: 'SELECT, INSERT, UPDATE',
+  // INSERT ... ON DUPLICATE KEY UPDATE col = VALUES(col): MariaDB asks for SELECT on those columns.
+  run_hosts: 'SELECT, INSERT, UPDATE',
+  // The row exists from the migration; collect locks and updates it.
+  run_lease: 'SELECT, UPDATE',
+} as const satisfies Record<string, string>;
+
+/**
+ * The statements each database role runs. Revocation tolerates an already-dropped user.
+ *
+ * The writer's grants are table-level, and MySQL and MariaDB refuse a table-level GRANT on a table
+ * that does not exist: Vault runs these statements when it issues writer credentials, so the
+ * migrations must have run before (the local stack and deploy/ do: migrate, then functions). A
+ * migration that adds a table the writer uses must add it here and re-run the bootstrap.
+ */
 export function roleStatements(database: string) {
   const db = mysql.escapeId(database);
-  const create = (grants: string) => [
-    "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'",
-    `GRANT ${grants} ON ${db}.* TO '{{name}}'@'%'`,
-  ];
+  const user = "'{{name}}'@'%'";
+  const createUser = `CREATE USER ${user} IDENTIFIED BY '{{password}}'`;
+  const onDatabase = (grants: string) => [createUser, `GRANT ${grants} ON ${db}.* TO ${user}`];
   return {
-    // ingest/collect/fetch-host insert entries, rollups, gaps and runs, and move checkpoints
-    // (INSERT ... ON DUPLICATE KEY UPDATE, SELECT ... FOR UPDATE): no DELETE, DROP or ALTER.
-    writer: create('SELECT, INSERT, UPDATE'),
-    reader: create('SELECT'),
+    writer: [
+      createUser,
+      ...Object.entries(WRITER_GRANTS).map(
+        ([table, grants]) => `GRANT ${grants} ON ${db}.${mysql.escapeId(table)} TO ${user}`,
+      ),
+    ],
+    reader: onDatabase('SELECT'),
     // Migrations, partition maintenance and retention.
-    migrator: create('SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, DROP, INDEX, REFERENCES'),
-    revoke: ["DROP USER IF EXISTS '{{name}}'@'%'"],
+    migrator: onDatabase('SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, DROP, INDEX, REFERENCES'),
+    revoke: [`DROP USER IF EXISTS ${user}`],
   };
 }
 

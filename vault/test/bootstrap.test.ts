@@ -1,10 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
-import { adminConnection, waitForReplica } from '@infralogs/devkit';
+import {
+  beginRun,
+  finishRun,
+  getCheckpoint,
+  getHost,
+  getRun,
+  ingestBatch,
+  listHosts,
+  recordHostResult,
+  upsertHost,
+} from '@infralogs/core';
+import { adminConnection, waitFor, waitForReplica } from '@infralogs/devkit';
 import { VaultClient, type DatabaseCredentials } from '@infralogs/vault-mysql-rotator';
 import { bootstrap } from '../src';
+import { entries } from '../../packages/core/test/store/fixtures';
 import { bootstrapForTest, type Bootstrapped } from './helpers';
 
 const infra = inject('infra');
@@ -44,24 +55,83 @@ describe('bootstrap', () => {
     expect(config.data?.connection_details.username).toBe(b.options.mysql.vaultUser);
   });
 
-  it('writer credentials: SELECT, INSERT, UPDATE work; DELETE, DROP and ALTER are refused', async () => {
+  it('writer credentials run ingest, fetch-host and collect statements, and nothing more', async () => {
     const lease = await creds('writer');
     expect(lease.data.username).toMatch(/^v-writer-[A-Za-z0-9]{20}$/);
     expect(lease.leaseDuration).toBe(60);
+    // Hosts are registered by an operator, as the local stack does with its admin account.
+    const operator = b.storePool();
+    const writer = b.storePool(lease.data);
+    try {
+      await upsertHost(operator, { name: 'web-1', agentUrl: 'http://127.0.0.1:9/web-1' });
+      // fetch-host
+      expect(await getHost(writer, 'web-1')).toMatchObject({ name: 'web-1', enabled: true });
+      expect(await getCheckpoint(writer, 'web-1')).toBeNull();
+      // ingest, both bulk paths, a replay (reads stored identities) and a source gap
+      const first = entries(1, 50);
+      for (const [bulk, batch] of [
+        ['load', first],
+        ['insert', entries(51, 100)],
+        ['insert', first],
+        ['load', entries(105, 110)],
+      ] as const) {
+        await ingestBatch(writer, { host: 'web-1', entries: [...batch] }, { bulk });
+      }
+      expect(await getCheckpoint(writer, 'web-1')).toBe(entries(110, 110)[0]!.cursor);
+      const admin = await adminConnection(infra, 'primary', b.database);
+      const count = async (sql: string) =>
+        Number(((await admin.query(sql))[0] as { n: number | string }[])[0]?.n);
+      expect(await count('SELECT COUNT(*) AS n FROM logs')).toBe(106);
+      expect(await count('SELECT SUM(n) AS n FROM log_counts_hourly')).toBe(106);
+      expect(await count('SELECT COUNT(*) AS n FROM gaps')).toBe(1);
+      await admin.end();
+      // collect
+      expect((await listHosts(writer)).map((h) => h.name)).toEqual(['web-1']);
+      const { runId } = await beginRun(writer, { trigger: 'test', hosts: ['web-1'] });
+      await recordHostResult(writer, runId, {
+        host: 'web-1',
+        fetched: 110,
+        inserted: 106,
+        duplicates: 4,
+        cursor: entries(110, 110)[0]!.cursor,
+        error: null,
+      });
+      await finishRun(writer, runId, { status: 'succeeded' });
+      expect(await getRun(operator, runId)).toMatchObject({
+        status: 'succeeded',
+        hosts: [{ inserted: 106 }],
+      });
+    } finally {
+      await Promise.all([writer.end(), operator.end()]);
+    }
+
     const conn = await b.connect('primary', lease.data);
     try {
-      await conn.query("INSERT INTO entries (message) VALUES ('from writer')");
-      await conn.query("UPDATE entries SET message = 'updated' WHERE message = 'from writer'");
-      const [rows] = await conn.query('SELECT COUNT(*) AS n FROM entries');
-      expect(Number((rows as { n: number }[])[0]?.n)).toBe(2);
+      // Stored history cannot be rewritten or removed, hosts not re-pointed, the schema not touched.
       for (const sql of [
-        'DELETE FROM entries',
-        'DROP TABLE entries',
-        'ALTER TABLE entries ADD COLUMN x INT',
+        "UPDATE logs SET message = 'forged'",
+        'DELETE FROM logs',
+        "REPLACE INTO logs (host_id, ts, boot_id, seqnum_id, seqnum, `cursor`) SELECT host_id, ts, boot_id, seqnum_id, seqnum, 'x' FROM logs LIMIT 1",
+        'INSERT INTO logs (host_id) SELECT host_id FROM logs LIMIT 1 ON DUPLICATE KEY UPDATE message = NULL',
+        'TRUNCATE TABLE logs',
+        "INSERT INTO hosts (name, agent_url, created_at, updated_at) VALUES ('evil', 'http://x', NOW(), NOW())",
+        'DELETE FROM hosts',
+        'DELETE FROM checkpoints',
+        'DELETE FROM gaps',
+        'SELECT * FROM schema_migrations',
+        "INSERT INTO schema_migrations (version, applied_at) VALUES ('9999', NOW())",
+        'DROP TABLE logs',
+        'ALTER TABLE logs ADD COLUMN x INT',
+        'CREATE TABLE t2 (id INT)',
+        'SELECT * FROM entries',
       ]) {
         await expect(conn.query(sql), sql).rejects.toMatchObject({ errno: 1142 });
       }
-      await expect(conn.query('CREATE TABLE t2 (id INT)')).rejects.toMatchObject({ errno: 1142 });
+      // Only the timestamp of hosts may change (it lets ingest lock the host row on MySQL 8).
+      await expect(conn.query("UPDATE hosts SET agent_url = 'http://attacker'")).rejects.toMatchObject({
+        errno: 1143,
+      });
+      await expect(conn.query('UPDATE hosts SET enabled = 0')).rejects.toMatchObject({ errno: 1143 });
     } finally {
       await conn.end();
     }
@@ -171,7 +241,20 @@ describe('bootstrap with short TTLs', () => {
     expect(lease.leaseDuration).toBe(2);
     const ok = await b.connect('primary', lease.data);
     await ok.end();
-    await sleep(3500);
+    // Vault revokes expired leases on its own schedule: wait for the refusal instead of a fixed time.
+    await waitFor(
+      'the expired credentials to be refused',
+      async () => {
+        try {
+          await (await b.connect('primary', lease.data)).end();
+          return false;
+        } catch (err) {
+          return (err as { errno?: number }).errno === 1045;
+        }
+      },
+      30_000,
+      200,
+    );
     await expect(b.connect('primary', lease.data)).rejects.toMatchObject({ errno: 1045 });
   });
 });

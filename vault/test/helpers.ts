@@ -1,12 +1,14 @@
-import mysql from 'mysql2/promise';
+import mysql, { type Pool } from 'mysql2/promise';
 import { adminConnection, uniqueName, type InfraInfo } from '@infralogs/devkit';
-import { createLogger } from '@infralogs/core';
+import { createLogger, createStorePool, migrate } from '@infralogs/core';
 import { VaultClient } from '@infralogs/vault-mysql-rotator';
 import { bootstrap, type BootstrapOptions, type BootstrapResult } from '../src';
 
 /**
  * A bootstrap of the shared OpenBao with names of its own (prefix, mounts, database and Vault's
- * MySQL user), so test files run side by side; cleanup() removes all of it.
+ * MySQL user), so test files run side by side; cleanup() removes all of it. The database holds the
+ * migrated Infralogs schema (the writer's grants name its tables, which must exist when Vault
+ * issues writer credentials) plus a small `entries` table for the database-wide roles.
  */
 export interface Bootstrapped {
   options: BootstrapOptions;
@@ -17,6 +19,8 @@ export interface Bootstrapped {
     server: 'primary' | 'replica',
     creds: { username: string; password: string },
   ): Promise<mysql.Connection>;
+  /** A store pool on the primary: with leased credentials, or the operator's (admin) account. */
+  storePool(creds?: { username: string; password: string }): Pool;
   cleanup(): Promise<void>;
 }
 
@@ -34,6 +38,20 @@ export async function bootstrapForTest(
      INSERT INTO \`${database}\`.entries (message) VALUES ('seed')`,
   );
   await admin.end();
+  const storePool = (creds?: { username: string; password: string }) =>
+    createStorePool({
+      host: infra.mysql.primary.host,
+      port: infra.mysql.primary.port,
+      user: creds?.username ?? infra.mysql.admin.user,
+      password: creds?.password ?? infra.mysql.admin.password,
+      database,
+    });
+  const operator = storePool();
+  try {
+    await migrate(operator);
+  } finally {
+    await operator.end();
+  }
   const options: BootstrapOptions = {
     vault: { addr: infra.vault.addr, token: infra.vault.rootToken },
     mysql: {
@@ -63,6 +81,7 @@ export async function bootstrapForTest(
         password: creds.password,
         database,
       }),
+    storePool,
     async cleanup() {
       const m = options.mounts!;
       for (const path of [
