@@ -313,7 +313,30 @@ export function parseStack(
   return result.data as Stack;
 }
 
-/** Reads and validates a stack file; handler folders must exist next to it. */
+/** Languages whose image build runs the function's `npm test` (templates/node22-ts/Dockerfile). */
+export const TESTED_LANGS = ['node22-ts'];
+
+/** Why a handler folder cannot be built, or null: it must exist and, if tested, have a test script. */
+async function handlerProblem(dir: string, fn: StackFunction): Promise<string | null> {
+  const folder = resolve(dir, fn.handler);
+  if (!existsSync(folder)) return `${fn.handler} does not exist`;
+  if (!TESTED_LANGS.includes(fn.lang)) return null;
+  let manifest: { scripts?: Record<string, unknown> };
+  try {
+    manifest = JSON.parse(await readFile(resolve(folder, 'package.json'), 'utf8')) as typeof manifest;
+  } catch (err) {
+    return `${fn.handler}/package.json cannot be read: ${(err as Error).message}`;
+  }
+  const test = manifest.scripts?.test;
+  return typeof test === 'string' && test.trim() !== ''
+    ? null
+    : `${fn.handler}/package.json has no "test" script, which the ${fn.lang} image build runs`;
+}
+
+/**
+ * Reads and validates a stack file; handler folders must exist next to it, and those of a template
+ * that runs `npm test` in the image build must have a test script (else the build fails).
+ */
 export async function loadStack(
   path: string,
   env: Record<string, string | undefined> = process.env,
@@ -321,9 +344,11 @@ export async function loadStack(
   const file = resolve(path);
   const stack = parseStack(await readFile(file, 'utf8'), env, path);
   const dir = dirname(file);
-  const missing = Object.entries(stack.functions)
-    .filter(([, fn]) => !existsSync(resolve(dir, fn.handler)))
-    .map(([name, fn]) => ({ path: ['functions', name, 'handler'], message: `${fn.handler} does not exist` }));
-  if (missing.length) throw invalid(path, missing);
+  const problems: Issue[] = [];
+  for (const [name, fn] of Object.entries(stack.functions)) {
+    const message = await handlerProblem(dir, fn);
+    if (message) problems.push({ path: ['functions', name, 'handler'], message });
+  }
+  if (problems.length) throw invalid(path, problems);
   return { ...stack, dir };
 }

@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { CE_LIMITS, envsubst, loadStack, parseStack, quantity } from '../src/stack-file';
+import { CE_LIMITS, envsubst, loadStack, parseStack, quantity, TESTED_LANGS } from '../src/stack-file';
 import { parseDuration } from '../src/gateway/duration';
 
 const stackPath = fileURLToPath(new URL('../../stack.yml', import.meta.url));
@@ -42,7 +44,26 @@ describe('stack.yml', () => {
     expect(ms('collect', 'exec_timeout')).toBeGreaterThan(
       Number(functions.collect?.environment?.FETCH_HOST_TIMEOUT_MS),
     );
-    expect(functions.ingest?.environment?.MAX_JSON_SIZE).toBe('4mb');
+    // A batch is one request body: ingest's JSON limit (bytes-style, 1024-based) must hold the
+    // largest batch fetch-host sends (BATCH_MAX_BYTES, 1 MB by default; ENTRY_MAX_BYTES if set).
+    const size = /^(\d+)(kb|mb|gb)$/i.exec(functions.ingest?.environment?.MAX_JSON_SIZE ?? '');
+    expect(size).not.toBeNull();
+    const limit = Number(size![1]) * 1024 ** (['kb', 'mb', 'gb'].indexOf(size![2]!.toLowerCase()) + 1);
+    const fetchEnv = functions['fetch-host']?.environment ?? {};
+    for (const bytes of [fetchEnv.BATCH_MAX_BYTES ?? '1000000', fetchEnv.ENTRY_MAX_BYTES ?? '0']) {
+      expect(limit).toBeGreaterThan(Number(bytes));
+    }
+  });
+
+  it('gives every function a test script, which the image build runs', async () => {
+    const stack = await loadStack(stackPath, env);
+    for (const fn of Object.values(stack.functions)) {
+      expect(TESTED_LANGS).toContain(fn.lang);
+      const manifest = JSON.parse(readFileSync(join(stack.dir!, fn.handler, 'package.json'), 'utf8'));
+      expect(manifest.scripts?.test, fn.handler).toMatch(/\S/);
+    }
+    const dockerfile = readFileSync(join(stack.dir!, 'templates', 'node22-ts', 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^RUN npm test$/m);
   });
 
   it('points writers at the primary and the dashboard at the replica', async () => {
@@ -194,6 +215,29 @@ describe('stack schema rejects', () => {
       await expect(loadStack(`${dir}/stack.yml`, env)).rejects.toThrow(
         /functions\.collect\.handler: .* does not exist/,
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a handler folder without a test script when loading from disk', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stack-'));
+    try {
+      writeFileSync(join(dir, 'stack.yml'), stackText);
+      for (const fn of ['functions/collect', 'functions/fetch-host', 'functions/ingest', 'dashboard-fn']) {
+        mkdirSync(join(dir, fn), { recursive: true });
+        writeFileSync(
+          join(dir, fn, 'package.json'),
+          JSON.stringify({ name: fn, scripts: fn === 'dashboard-fn' ? {} : { test: 'vitest run' } }),
+        );
+      }
+      rmSync(join(dir, 'functions/ingest/package.json'));
+      const load = loadStack(join(dir, 'stack.yml'), env);
+      await expect(load).rejects.toThrow(
+        /functions\.dashboard\.handler: \.\/dashboard-fn\/package\.json has no "test" script/,
+      );
+      await expect(load).rejects.toThrow(/functions\.ingest\.handler: .*package\.json cannot be read/);
+      await expect(load).rejects.not.toThrow(/functions\.collect\./);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,17 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { freePort, startProcess, waitFor, type Managed } from '@infralogs/devkit';
@@ -24,7 +35,9 @@ describe('node22-ts packaging', () => {
     expect(dockerfile).toContain('ENV mode="http"');
     expect(dockerfile).toContain('ENV upstream_url="http://127.0.0.1:3000"');
     expect(dockerfile).toMatch(/^USER app$/m);
-    expect(dockerfile).toMatch(/^RUN npm run --if-present test$/m);
+    expect(dockerfile).toMatch(/^RUN npm test$/m);
+    expect(dockerfile).not.toContain('--if-present');
+    expect(dockerfile).toContain('ENV UNIT_TEST_CONFIG=/home/app/vitest.unit.config.ts');
     expect(dockerfile).toMatch(/^HEALTHCHECK /m);
   });
 
@@ -154,5 +167,47 @@ describe('node22-ts image build steps (without Docker)', () => {
     const bad = await fetch(`${url}/bad`);
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: { code: 'BAD_REQUEST', message: 'bad probe' } });
+  });
+});
+
+describe("the functions' npm test as the image build runs it (no Docker, no database)", () => {
+  const stack = parse(readFileSync(join(repoRoot, 'stack.yml'), 'utf8')) as {
+    functions: Record<string, { lang: string; handler: string }>;
+  };
+  const functions = Object.entries(stack.functions).filter(([, fn]) => fn.lang === 'node22-ts');
+  const contexts: string[] = [];
+  afterAll(() => {
+    for (const c of contexts) rmSync(c, { recursive: true, force: true });
+  });
+  const withoutNodeModules = (src: string) => !src.split(/[\\/]/).includes('node_modules');
+
+  it.each(functions)('%s', async (name, fn) => {
+    mkdirSync(join(repoRoot, '.work'), { recursive: true });
+    const context = mkdtempSync(join(repoRoot, '.work', `node22-ts-test-${name}-`));
+    contexts.push(context);
+    // The build context as faas-cli assembles it and the Dockerfile copies it: the template's
+    // package.json and *.ts, the handler folder as function/, `configuration.copy` in function/.
+    for (const file of readdirSync(templateDir).filter((f) => f.endsWith('.ts') || f === 'package.json')) {
+      cpSync(join(templateDir, file), join(context, file));
+    }
+    cpSync(join(repoRoot, fn.handler), join(context, 'function'), {
+      recursive: true,
+      filter: withoutNodeModules,
+    });
+    cpSync(join(repoRoot, 'packages'), join(context, 'function', 'packages'), {
+      recursive: true,
+      filter: withoutNodeModules,
+    });
+    linkWorkspacePackages(context);
+    // Inside the repository, npm packages resolve from its node_modules as they do from the image's.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST')));
+    const run = await promisify(execFile)('npm', ['test'], {
+      cwd: join(context, 'function'),
+      env: { ...env, UNIT_TEST_CONFIG: join(context, 'vitest.unit.config.ts') },
+      timeout: 120_000,
+    }).catch((err: { code?: number; stdout?: string; stderr?: string }) => {
+      throw new Error(`npm test of ${name} failed (${err.code}):\n${err.stdout}\n${err.stderr}`);
+    });
+    expect(run.stdout).toMatch(/^> .* test$/m);
   });
 });
