@@ -8,18 +8,34 @@ import { InfralogsError, type Logger } from '@infralogs/core';
  * appending the new one and removing the old one later. The file is re-read when its size,
  * mtime or inode changes, without a restart. Tokens are held only as SHA-256 digests and compared
  * in constant time over those fixed-length digests, so neither content nor length leaks.
+ *
+ * A file that cannot be read (deleted, unreadable) keeps the last tokens for a short grace only,
+ * so a writer replacing it non-atomically causes no refusals; after that every request is refused
+ * until the file is readable again. Deleting the file therefore revokes every token.
  */
 const RECENT_MS = 2000;
+/** How long the last tokens stay valid once the file cannot be read. */
+export const UNREADABLE_GRACE_MS = 30_000;
+
+export interface TokenFileOptions {
+  /** Default UNREADABLE_GRACE_MS. */
+  unreadableGraceMs?: number;
+}
 
 export class TokenFile {
   private readonly path: string;
   private readonly log: Logger;
+  private readonly graceMs: number;
   private digests: Buffer[] = [];
   private version = '';
+  /** When reading the file first failed, while it keeps failing; null while it is readable. */
+  private unreadableSince: number | null = null;
+  private revoked = false;
 
-  constructor(path: string, log: Logger) {
+  constructor(path: string, log: Logger, options: TokenFileOptions = {}) {
     this.path = path;
     this.log = log;
+    this.graceMs = options.unreadableGraceMs ?? UNREADABLE_GRACE_MS;
   }
 
   /** First read, at start-up: a file that cannot be read is a configuration error. */
@@ -34,12 +50,7 @@ export class TokenFile {
 
   /** Whether an Authorization header carries one of the tokens. */
   async accepts(authorization: string | undefined): Promise<boolean> {
-    try {
-      await this.refresh();
-    } catch (err) {
-      // A writer replacing the file may leave it missing for a moment: keep the last good set.
-      this.log.warn('tokens.unreadable', { path: this.path, error: err });
-    }
+    await this.check();
     const token = /^Bearer +(\S+) *$/i.exec(authorization ?? '')?.[1];
     if (token === undefined) return false;
     const presented = digest(token);
@@ -48,9 +59,36 @@ export class TokenFile {
     return match;
   }
 
+  /** Re-reads the file if it changed, and tracks whether it is readable; logs only state changes. */
+  private async check(): Promise<void> {
+    try {
+      await this.refresh();
+    } catch (err) {
+      const now = Date.now();
+      if (this.unreadableSince === null) {
+        this.unreadableSince = now;
+        this.log.warn('tokens.unreadable', { path: this.path, graceMs: this.graceMs, error: err });
+      }
+      if (!this.revoked && now - this.unreadableSince >= this.graceMs) {
+        this.revoked = true;
+        this.digests = [];
+        // Read the file again when it is back, even with the same inode, size and mtime.
+        this.version = '';
+        this.log.error('tokens.revoked', { path: this.path, unreadableMs: now - this.unreadableSince });
+      }
+      return;
+    }
+    if (this.unreadableSince !== null) {
+      this.log.info('tokens.readable', { path: this.path, revoked: this.revoked });
+      this.unreadableSince = null;
+      this.revoked = false;
+    }
+  }
+
   private async refresh(): Promise<void> {
     const s = await stat(this.path);
-    const version = `${s.ino}:${s.size}:${s.mtimeMs}`;
+    // ctime too: a chmod that makes the file unreadable changes only that.
+    const version = `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
     // A same-size rewrite within the file system's timestamp tick keeps the version, so a file
     // changed in the last moments is read again regardless (it is small).
     if (version === this.version && Date.now() - s.mtimeMs > RECENT_MS) return;

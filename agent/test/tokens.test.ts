@@ -1,7 +1,8 @@
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@infralogs/core';
+import { waitFor } from '@infralogs/devkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseTokens, TokenFile } from '../src/tokens';
 
@@ -61,16 +62,63 @@ describe('TokenFile', () => {
     expect(await tokens.accepts('Bearer new-token')).toBe(false);
   });
 
+  const events = (name: string) => lines.filter((l) => JSON.parse(l).event === name).length;
+
   it('keeps the last good tokens while the file is briefly missing, and never logs a token', async () => {
     await writeFile(path, 'kept-token\n');
     const tokens = new TokenFile(path, log);
     await tokens.load();
     await rm(path);
     expect(await tokens.accepts('Bearer kept-token')).toBe(true);
-    expect(lines.some((l) => l.includes('tokens.unreadable'))).toBe(true);
+    expect(await tokens.accepts('Bearer kept-token')).toBe(true);
+    expect(events('tokens.unreadable')).toBe(1);
     await writeFile(path, '# all revoked\n');
     expect(await tokens.accepts('Bearer kept-token')).toBe(false);
+    expect(events('tokens.readable')).toBe(1);
     expect(lines.join('\n')).not.toContain('kept-token');
+  });
+
+  it('refuses everyone once the file stays unreadable past the grace, until it is back', async () => {
+    await writeFile(path, 'kept-token\nother-token\n');
+    const tokens = new TokenFile(path, log, { unreadableGraceMs: 200 });
+    await tokens.load();
+    await rm(path);
+    // The grace starts at the first failed read, so this request is always inside it.
+    expect(await tokens.accepts('Bearer kept-token')).toBe(true);
+    await waitFor(
+      'the tokens to be revoked',
+      async () => !(await tokens.accepts('Bearer kept-token')),
+      10_000,
+    );
+    for (const t of ['kept-token', 'other-token']) {
+      expect(await tokens.accepts(`Bearer ${t}`)).toBe(false);
+      expect(await tokens.accepts(`Bearer ${t}`)).toBe(false);
+    }
+    // One line per state change, however many requests arrive meanwhile.
+    expect(events('tokens.unreadable')).toBe(1);
+    expect(events('tokens.revoked')).toBe(1);
+
+    // Back with the same content: read again and accepted again.
+    await writeFile(path, 'kept-token\nother-token\n');
+    expect(await tokens.accepts('Bearer kept-token')).toBe(true);
+    expect(events('tokens.readable')).toBe(1);
+    // A later outage starts a new grace and logs again.
+    await rm(path);
+    expect(await tokens.accepts('Bearer other-token')).toBe(true);
+    expect(events('tokens.unreadable')).toBe(2);
+    expect(lines.join('\n')).not.toMatch(/kept-token|other-token/);
+  });
+
+  // Root reads any file whatever its mode.
+  it.skipIf(process.getuid?.() === 0)('treats a file it may no longer read like a missing one', async () => {
+    await writeFile(path, 'kept-token\n');
+    const tokens = new TokenFile(path, log, { unreadableGraceMs: 0 });
+    await tokens.load();
+    await chmod(path, 0o000);
+    expect(await tokens.accepts('Bearer kept-token')).toBe(false);
+    expect(events('tokens.revoked')).toBe(1);
+    await chmod(path, 0o600);
+    expect(await tokens.accepts('Bearer kept-token')).toBe(true);
   });
 
   it('refuses to start when the file cannot be read', async () => {
