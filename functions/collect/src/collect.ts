@@ -8,7 +8,7 @@ import {
   type Logger,
 } from '@infralogs/core';
 import { selectHosts, type CollectRequest } from './request';
-import { failedHost, runStatus, type HostSummary, type RunSummary } from './summary';
+import { SKIPPED, failedHost, runStatus, skippedHost, type HostSummary, type RunSummary } from './summary';
 
 export interface CollectDeps {
   getDatabase: () => Promise<Database>;
@@ -16,16 +16,24 @@ export interface CollectDeps {
   callFetchHost: (host: string) => Promise<HostSummary>;
   concurrency: number;
   staleAfterMs: number;
+  /**
+   * No host is started once the run is this old, so the run answers (and its summary is
+   * recorded) before collect's exec_timeout cuts it; the hosts not started are SKIPPED and the
+   * next run takes them. Unlimited when absent.
+   */
+  maxDurationMs?: number;
   log: Logger;
 }
 
 /**
  * One collection run: picks the hosts, opens the run (CONFLICT while another is active: the
  * cron-connector fires overlapping runs), pulls every host through fetch-host with bounded
- * concurrency, records each host's summary as it finishes and closes the run with its status.
- * One host failing never stops the others.
+ * concurrency until the time budget is spent, records each host's summary as it finishes (or is
+ * skipped) and closes the run with its status. One host failing never stops the others.
  */
 export async function runCollection(deps: CollectDeps, request: CollectRequest): Promise<RunSummary> {
+  const started = Date.now();
+  const budgetSpent = () => deps.maxDurationMs !== undefined && Date.now() - started >= deps.maxDurationMs;
   const pool = (await deps.getDatabase()).getPool();
   const hosts = selectHosts(await listHosts(pool, { enabledOnly: false }), request.hosts);
   const { runId } = await beginRun(pool, {
@@ -34,7 +42,7 @@ export async function runCollection(deps: CollectDeps, request: CollectRequest):
     staleAfterMs: deps.staleAfterMs,
   });
   const log = deps.log.child({ runId });
-  log.info('run started', { trigger: request.trigger, hosts });
+  log.info('collect.run_started', { trigger: request.trigger, hosts });
 
   let finished = false;
   try {
@@ -42,12 +50,19 @@ export async function runCollection(deps: CollectDeps, request: CollectRequest):
     const results = await Promise.all(
       hosts.map((host) =>
         limit(async () => {
-          log.info('host started', { host });
-          const summary = await deps
-            .callFetchHost(host)
-            .catch((err: unknown) =>
-              failedHost(host, { code: 'INTERNAL', message: String((err as Error)?.message ?? err) }),
-            );
+          let summary: HostSummary;
+          if (budgetSpent()) {
+            summary = skippedHost(host);
+            log.warn('collect.host_skipped', { host, maxDurationMs: deps.maxDurationMs });
+          } else {
+            log.info('collect.host_started', { host });
+            summary = await deps
+              .callFetchHost(host)
+              .catch((err: unknown) =>
+                failedHost(host, { code: 'INTERNAL', message: String((err as Error)?.message ?? err) }),
+              );
+            log.info('collect.host_finished', { ...summary });
+          }
           await recordHostResult((await deps.getDatabase()).getPool(), runId, {
             host,
             fetched: summary.fetched,
@@ -56,7 +71,6 @@ export async function runCollection(deps: CollectDeps, request: CollectRequest):
             cursor: summary.cursor,
             error: summary.error ? `${summary.error.code}: ${summary.error.message}` : null,
           });
-          log.info('host finished', { ...summary });
           return summary;
         }),
       ),
@@ -64,13 +78,14 @@ export async function runCollection(deps: CollectDeps, request: CollectRequest):
     const status = runStatus(results);
     await finishRun((await deps.getDatabase()).getPool(), runId, { status });
     finished = true;
-    log.info('run finished', { status, hosts: results.length });
+    const skipped = results.filter((h) => h.error?.code === SKIPPED).length;
+    log.info('collect.run_finished', { status, hosts: results.length, skipped });
     return { runId, status, hosts: results };
   } finally {
     // A run left active would block every later run until it goes stale: close it as failed.
     if (!finished) {
       await finishRun((await deps.getDatabase()).getPool(), runId, { status: 'failed' }).catch(
-        (err: unknown) => log.error('could not close the run', { error: err }),
+        (err: unknown) => log.error('collect.run_close_failed', { error: err }),
       );
     }
   }

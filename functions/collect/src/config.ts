@@ -16,6 +16,11 @@ export const collectConfigSchema = z.object({
    * above FETCH_HOST_TIMEOUT_MS.
    */
   RUN_STALE_AFTER_MS: env.int(20 * 60_000, 60_000),
+  /**
+   * No host is started after this long, so the run answers before collect's exec_timeout (30m):
+   * a host started last may take FETCH_HOST_TIMEOUT_MS more, so keep the sum under exec_timeout.
+   */
+  COLLECT_MAX_DURATION_MS: env.int(19 * 60_000, 0),
 });
 
 export type CollectConfig = z.infer<typeof collectConfigSchema>;

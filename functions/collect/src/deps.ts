@@ -23,6 +23,7 @@ export function createCollectDeps(
     }),
     concurrency: config.COLLECT_CONCURRENCY,
     staleAfterMs: config.RUN_STALE_AFTER_MS,
+    maxDurationMs: config.COLLECT_MAX_DURATION_MS,
     log: createLogger({ component: 'collect' }),
     callerTokens: async () => parseTokens(await readSecret('collect-token', source)),
   };

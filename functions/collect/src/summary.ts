@@ -19,14 +19,27 @@ export interface RunSummary {
   hosts: HostSummary[];
 }
 
-/** succeeded: no host failed (also when there were none); failed: every host failed; else partial. */
+/** The error code of a host the run did not start: its time budget was spent. */
+export const SKIPPED = 'SKIPPED';
+
+/**
+ * succeeded: every host was pulled without error (also when there were none); failed: every host
+ * was pulled and failed; partial otherwise — some failed, or some were SKIPPED (not a failure,
+ * but the run did not cover them: the next one does).
+ */
 export function runStatus(hosts: HostSummary[]): RunStatus {
-  const failed = hosts.filter((h) => h.error !== null).length;
-  if (failed === 0) return 'succeeded';
+  const failed = hosts.filter((h) => h.error !== null && h.error.code !== SKIPPED).length;
+  const skipped = hosts.filter((h) => h.error?.code === SKIPPED).length;
+  if (failed === 0 && skipped === 0) return 'succeeded';
   return failed === hosts.length ? 'failed' : 'partial';
 }
 
 /** A summary for a host whose fetch-host call produced no usable answer. */
 export function failedHost(host: string, error: { code: string; message: string }): HostSummary {
   return { host, fetched: 0, inserted: 0, duplicates: 0, cursor: null, error };
+}
+
+/** A host the run did not start because its time budget was spent. */
+export function skippedHost(host: string): HostSummary {
+  return failedHost(host, { code: SKIPPED, message: 'time budget spent; next run continues' });
 }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createLogger,
   getRun,
@@ -35,7 +35,11 @@ const summary = (host: string, over: Partial<HostSummary> = {}): HostSummary => 
   ...over,
 });
 
-function deps(callFetchHost: CollectDeps['callFetchHost'], concurrency = 2): CollectDeps {
+function deps(
+  callFetchHost: CollectDeps['callFetchHost'],
+  concurrency = 2,
+  over: Partial<CollectDeps> = {},
+): CollectDeps {
   const database: Database = { role: 'writer', getPool: () => store.pool, close: async () => {} };
   return {
     getDatabase: async () => database,
@@ -43,6 +47,7 @@ function deps(callFetchHost: CollectDeps['callFetchHost'], concurrency = 2): Col
     concurrency,
     staleAfterMs: 60_000,
     log: createLogger({}, { write: () => {} }),
+    ...over,
   };
 }
 
@@ -145,6 +150,83 @@ describe('runCollection', () => {
         { trigger: 'request', hosts: ['e-1'] },
       ),
     ).resolves.toMatchObject({ status: 'succeeded' });
+  });
+
+  it('starts no host once its time budget is spent, records those as skipped and answers partial', async () => {
+    const called: string[] = [];
+    const lines: Record<string, unknown>[] = [];
+    const result = await runCollection(
+      deps(
+        async (h) => {
+          called.push(h);
+          return summary(h);
+        },
+        2,
+        {
+          maxDurationMs: 0,
+          log: createLogger({}, { write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) }),
+        },
+      ),
+      { trigger: 'request', hosts: ['a-1', 'b-1', 'c-1'] },
+    );
+    expect(called).toEqual([]);
+    const skipped = { code: 'SKIPPED', message: 'time budget spent; next run continues' };
+    expect(result.status).toBe('partial');
+    expect(result.hosts).toEqual(
+      ['a-1', 'b-1', 'c-1'].map((host) => ({
+        host,
+        fetched: 0,
+        inserted: 0,
+        duplicates: 0,
+        cursor: null,
+        error: skipped,
+      })),
+    );
+    const run = await getRun(store.pool, result.runId);
+    expect(run?.status).toBe('partial');
+    expect(run?.hosts.map((h) => [h.host, h.error])).toEqual(
+      ['a-1', 'b-1', 'c-1'].map((h) => [h, 'SKIPPED: time budget spent; next run continues']),
+    );
+    expect(lines.filter((l) => l.event === 'collect.host_skipped').map((l) => l.host)).toEqual([
+      'a-1',
+      'b-1',
+      'c-1',
+    ]);
+    expect(lines.at(-1)).toMatchObject({ event: 'collect.run_finished', status: 'partial', skipped: 3 });
+
+    // The next run (with time to spare) takes them.
+    const next = await runCollection(
+      deps(async (h) => summary(h)),
+      { trigger: 'request', hosts: ['a-1', 'b-1', 'c-1'] },
+    );
+    expect(next.status).toBe('succeeded');
+  });
+
+  it('lets the hosts already started finish when the budget runs out mid-run', async () => {
+    // Only Date is faked, to move the clock past the budget; timers and the database run as usual.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const fake = gatedFetchHost((host) => summary(host));
+      // Concurrency 2 over four hosts: two start, then the budget is spent before the others start.
+      const running = runCollection(deps(fake.call, 2, { maxDurationMs: 60_000 }), {
+        trigger: 'request',
+        hosts: ['a-1', 'b-1', 'c-1', 'd-1'],
+      });
+      await until(() => fake.state.started.length === 2);
+      vi.setSystemTime(Date.now() + 61_000);
+      fake.state.release();
+      const result = await running;
+      expect(fake.state.started).toEqual(['a-1', 'b-1']);
+      expect(result.status).toBe('partial');
+      expect(result.hosts.map((h) => [h.host, h.error?.code ?? null])).toEqual([
+        ['a-1', null],
+        ['b-1', null],
+        ['c-1', 'SKIPPED'],
+        ['d-1', 'SKIPPED'],
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('names unknown and disabled hosts instead of starting a run', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { summaryFromAnswer } from '../src/fetch-host-client';
-import { failedHost, runStatus } from '../src/summary';
+import { failedHost, runStatus, skippedHost } from '../src/summary';
 
 const ok = (host: string) => ({ host, fetched: 3, inserted: 3, duplicates: 0, cursor: 'c', error: null });
 const bad = (host: string) => failedHost(host, { code: 'UPSTREAM_FAILED', message: 'x' });
@@ -11,6 +11,12 @@ describe('runStatus', () => {
     expect(runStatus([ok('a'), ok('b')])).toBe('succeeded');
     expect(runStatus([ok('a'), bad('b')])).toBe('partial');
     expect(runStatus([bad('a'), bad('b')])).toBe('failed');
+  });
+
+  it('is partial, never failed nor succeeded, when hosts were skipped at the time budget', () => {
+    expect(runStatus([ok('a'), skippedHost('b')])).toBe('partial');
+    expect(runStatus([bad('a'), skippedHost('b')])).toBe('partial');
+    expect(runStatus([skippedHost('a'), skippedHost('b')])).toBe('partial');
   });
 });
 
