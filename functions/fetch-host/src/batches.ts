@@ -1,6 +1,9 @@
 import { InfralogsError, type Entry } from '@infralogs/core';
 
-/** One ingest request: `{ host, entries }`, at most `maxBytes` serialized and `maxEntries` long. */
+/**
+ * One ingest request: `{ host, entries }`, at most `maxBytes` serialized and `maxEntries` long —
+ * or a single entry larger than `maxBytes` alone.
+ */
 export interface Batch {
   host: string;
   entries: Entry[];
@@ -9,8 +12,11 @@ export interface Batch {
 }
 
 export interface BatchLimits {
+  /** The size normal batches are filled to. */
   maxBytes: number;
   maxEntries: number;
+  /** The largest entry taken (fetch-host truncates larger ones before); above maxBytes it goes alone. */
+  maxEntryBytes: number;
 }
 
 /**
@@ -33,13 +39,15 @@ export class Batcher {
 
   /**
    * Adds one entry. Returns the batch that is complete without it (send that one first), or null.
-   * An entry too large for any batch is refused with PAYLOAD_TOO_LARGE.
+   * An entry too large for a batch with others gets a batch of its own: the batch before it is
+   * complete, and so is its own once the next entry arrives (or at flush). An entry over
+   * maxEntryBytes is refused with PAYLOAD_TOO_LARGE.
    */
   add(entry: Entry): Batch | null {
     const size = Buffer.byteLength(JSON.stringify(entry));
-    if (this.emptyBytes + size > this.limits.maxBytes) {
-      throw new InfralogsError('PAYLOAD_TOO_LARGE', 'one entry is larger than a whole batch may be', {
-        details: { cursor: entry.cursor, bytes: size, maxBytes: this.limits.maxBytes },
+    if (size > this.limits.maxEntryBytes) {
+      throw new InfralogsError('PAYLOAD_TOO_LARGE', 'one entry is larger than an entry may be', {
+        details: { cursor: entry.cursor, bytes: size, maxEntryBytes: this.limits.maxEntryBytes },
       });
     }
     const separator = this.entries.length > 0 ? 1 : 0;
@@ -50,6 +58,7 @@ export class Batcher {
     ) {
       full = this.flush();
     }
+    // After an entry over maxBytes the batch is over the limit: the next entry completes it.
     this.bytes += (this.entries.length > 0 ? 1 : 0) + size;
     this.entries.push(entry);
     return full;

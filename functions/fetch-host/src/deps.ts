@@ -32,7 +32,11 @@ export function createFetchHostDeps(
       retry,
     }),
     pageLimit: config.AGENT_PAGE_LIMIT,
-    batchLimits: { maxBytes: config.BATCH_MAX_BYTES, maxEntries: config.BATCH_MAX_ENTRIES },
+    batchLimits: {
+      maxBytes: config.BATCH_MAX_BYTES,
+      maxEntries: config.BATCH_MAX_ENTRIES,
+      maxEntryBytes: config.ENTRY_MAX_BYTES,
+    },
     retry,
     maxDurationMs: config.FETCH_MAX_DURATION_MS,
     log: createLogger({ component: 'fetch-host' }),

@@ -1,16 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   InfralogsError,
-  entrySchema,
   getCheckpoint,
   getHost,
   type Database,
-  type Entry,
   type IngestResult,
   type Logger,
 } from '@infralogs/core';
 import type { Page, PageRequest } from './agent-client';
 import { Batcher, type Batch, type BatchLimits } from './batches';
+import { entryFromLine } from './entry-line';
 import { ndjsonLines } from './ndjson';
 import { retryDelay, withRetry, type RetryPolicy } from './retry';
 
@@ -50,8 +49,9 @@ export interface FetchHostResult {
  * Pulls one host's journal from its checkpoint on, page by page, and hands it to ingest in
  * order, one batch at a time. Only ingest moves the checkpoint (after its commit); this code
  * follows it. Whatever stops the pull, the batches already ingested stand: a broken stream is
- * resumed after the last ingested cursor (within the retry budget); an invalid line, an oversized
- * entry or an ingest failure ends the call with `error`.
+ * resumed after the last ingested cursor (within the retry budget); an invalid line or an ingest
+ * failure ends the call with `error`. An entry over the batch size goes alone in its batch; one over
+ * the entry limit is stored with its message truncated, with a warning: no entry blocks its host.
  */
 export function createFetchHost(deps: FetchHostDeps) {
   return async function fetchHost(hostName: string): Promise<FetchHostResult> {
@@ -83,7 +83,7 @@ export function createFetchHost(deps: FetchHostDeps) {
       result.duplicates += answer.duplicates;
       // ingest answers the checkpoint it committed; its batch's last cursor is the same place.
       result.cursor = answer.checkpoint ?? batch.entries.at(-1)!.cursor;
-      log.debug('batch ingested', {
+      log.debug('fetch_host.batch_ingested', {
         entries: batch.entries.length,
         bytes: batch.bytes,
         inserted: answer.inserted,
@@ -94,13 +94,16 @@ export function createFetchHost(deps: FetchHostDeps) {
     const pullPage = async (token: string): Promise<{ received: number; broken?: unknown }> => {
       const request = { agentUrl: host.agentUrl, token, after: result.cursor, limit: deps.pageLimit };
       const page = await withRetry(() => deps.openPage(request), deps.retry, {
-        onRetry: (err, attempt, delayMs) => log.warn('agent page retry', { attempt, delayMs, error: err }),
+        onRetry: (err, attempt, delayMs) =>
+          log.warn('fetch_host.page_retry', { attempt, delayMs, error: err }),
       });
       const batcher = new Batcher(hostName, deps.batchLimits);
       let received = 0;
       try {
-        for await (const line of ndjsonLines(page, deps.batchLimits.maxBytes)) {
-          const entry = parseEntryLine(line, result.fetched + 1);
+        const maxEntryBytes = deps.batchLimits.maxEntryBytes;
+        for await (const line of ndjsonLines(page, maxEntryBytes)) {
+          const { entry, truncated } = entryFromLine(line, result.fetched + 1, maxEntryBytes);
+          if (truncated) log.warn('fetch_host.entry_truncated', { ...truncated, maxEntryBytes });
           received += 1;
           result.fetched += 1;
           const full = batcher.add(entry);
@@ -129,50 +132,24 @@ export function createFetchHost(deps: FetchHostDeps) {
           breaks += 1;
           if (breaks > deps.retry.retries) throw broken;
           const delayMs = retryDelay(breaks, deps.retry);
-          log.warn('agent stream broke; resuming after the checkpoint', { breaks, delayMs, error: broken });
+          log.warn('fetch_host.stream_resumed', { breaks, delayMs, error: broken });
           await sleep(delayMs);
           continue;
         }
         if (received < deps.pageLimit) break;
         if (deps.maxDurationMs !== undefined && Date.now() - started >= deps.maxDurationMs) {
           result.more = true;
-          log.info('time budget spent; the next run continues from the checkpoint', { ...result });
+          log.info('fetch_host.time_budget_spent', { ...result });
           break;
         }
       }
-      log.info('host fetched', { ...result });
+      log.info('fetch_host.host_fetched', { ...result });
     } catch (err) {
       result.error = describeError(err);
-      log.error('host fetch stopped', { ...result });
+      log.error('fetch_host.host_stopped', { ...result });
     }
     return result;
   };
-}
-
-/** One NDJSON line from the agent → a validated entry; anything else is UPSTREAM_FAILED. */
-export function parseEntryLine(line: string, position: number): Entry {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    throw badLine(position, 'not JSON');
-  }
-  const parsed = entrySchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw badLine(position, `${issue?.path.join('.') || 'entry'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return parsed.data;
-}
-
-function badLine(position: number, reason: string) {
-  return new InfralogsError(
-    'UPSTREAM_FAILED',
-    `agent sent an invalid entry (line ${position} of this call: ${reason})`,
-    {
-      details: { position },
-    },
-  );
 }
 
 /** The error part of a result: coded errors as they are, network errors by their code. */

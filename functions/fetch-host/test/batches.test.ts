@@ -18,6 +18,8 @@ const entry = (seqnum: number, message = `message ${seqnum}`): Entry => ({
   unit: null,
 });
 
+const limits = (maxBytes: number, maxEntries: number) => ({ maxBytes, maxEntries, maxEntryBytes: 100_000 });
+
 /** Feeds entries through a batcher and returns every batch, in order. */
 function cut(batcher: Batcher, entries: Entry[]) {
   const batches = [];
@@ -34,7 +36,7 @@ describe('Batcher', () => {
   it('reports the exact serialized size of each batch and never exceeds the byte limit', () => {
     const entries = Array.from({ length: 500 }, (_, i) => entry(i + 1, 'é€😀'.repeat(i % 17)));
     const maxBytes = 8000;
-    const batches = cut(new Batcher('web-1', { maxBytes, maxEntries: 10_000 }), entries);
+    const batches = cut(new Batcher('web-1', limits(maxBytes, 10_000)), entries);
     expect(batches.length).toBeGreaterThan(1);
     for (const b of batches) {
       const body = JSON.stringify({ host: b.host, entries: b.entries });
@@ -47,7 +49,7 @@ describe('Batcher', () => {
 
   it('fills a batch as far as the byte limit allows', () => {
     const entries = Array.from({ length: 50 }, (_, i) => entry(i + 1));
-    const batches = cut(new Batcher('h', { maxBytes: 3000, maxEntries: 10_000 }), entries);
+    const batches = cut(new Batcher('h', limits(3000, 10_000)), entries);
     for (const [i, b] of batches.entries()) {
       if (i === batches.length - 1) continue;
       const next = batches[i + 1]!.entries[0]!;
@@ -58,27 +60,39 @@ describe('Batcher', () => {
 
   it('cuts by count as well', () => {
     const batches = cut(
-      new Batcher('h', { maxBytes: 1_000_000, maxEntries: 7 }),
+      new Batcher('h', limits(1_000_000, 7)),
       Array.from({ length: 20 }, (_, i) => entry(i)),
     );
     expect(batches.map((b) => b.entries.length)).toEqual([7, 7, 6]);
   });
 
-  it('refuses an entry that cannot fit in any batch, naming its cursor', () => {
-    const batcher = new Batcher('h', { maxBytes: 4096, maxEntries: 10 });
+  it('gives an entry larger than a batch a batch of its own, in order', () => {
+    const batcher = new Batcher('h', limits(4096, 10));
+    const huge = entry(3, 'x'.repeat(20_000));
+    const batches = cut(batcher, [entry(1), entry(2), huge, entry(4), entry(5)]);
+    expect(batches.map((b) => b.entries.map((e) => e.seqnum))).toEqual([[1, 2], [3], [4, 5]]);
+    const alone = batches[1]!;
+    expect(alone.bytes).toBe(Buffer.byteLength(JSON.stringify({ host: 'h', entries: [huge] })));
+    expect(alone.bytes).toBeGreaterThan(4096);
+    // Two large entries in a row: each alone.
+    const twice = cut(new Batcher('h', limits(4096, 10)), [huge, { ...huge, seqnum: 4 }]);
+    expect(twice.map((b) => b.entries.length)).toEqual([1, 1]);
+  });
+
+  it('refuses an entry over the entry limit, naming its cursor, and keeps what came before', () => {
+    const batcher = new Batcher('h', { maxBytes: 4096, maxEntries: 10, maxEntryBytes: 10_000 });
     expect(batcher.add(entry(1))).toBeNull();
-    const huge = entry(2, 'x'.repeat(5000));
+    const huge = entry(2, 'x'.repeat(10_000));
     expect(() => batcher.add(huge)).toThrow(
       expect.objectContaining({
         code: 'PAYLOAD_TOO_LARGE',
         details: expect.objectContaining({ cursor: huge.cursor }),
       }),
     );
-    // What was collected before stays intact.
     expect(batcher.flush()?.entries.map((e) => e.seqnum)).toEqual([1]);
   });
 
   it('flushes nothing when empty', () => {
-    expect(new Batcher('h', { maxBytes: 5000, maxEntries: 5 }).flush()).toBeNull();
+    expect(new Batcher('h', limits(5000, 5)).flush()).toBeNull();
   });
 });

@@ -38,13 +38,22 @@ beforeEach(async () => {
   agent.requests.length = 0;
   agent.faults = { statuses: [] };
   ingested = [];
+  logged = [];
 });
 afterEach(() => {
   agent.faults = { statuses: [] };
 });
 
+/** Every log line of the fetchers made since the test began, parsed. */
+let logged: Record<string, unknown>[];
+
 function fetcher(
-  over: { ingest?: (batch: Batch) => Promise<IngestResult>; token?: string; maxDurationMs?: number } = {},
+  over: {
+    ingest?: (batch: Batch) => Promise<IngestResult>;
+    token?: string;
+    maxDurationMs?: number;
+    maxEntryBytes?: number;
+  } = {},
 ) {
   const database: Database = { role: 'writer', getPool: () => store.pool, close: async () => {} };
   return createFetchHost({
@@ -58,10 +67,10 @@ function fetcher(
         return ingestBatch(store.pool, batch);
       }),
     pageLimit: 40,
-    batchLimits: { maxBytes: 6000, maxEntries: 15 },
+    batchLimits: { maxBytes: 6000, maxEntries: 15, maxEntryBytes: over.maxEntryBytes ?? 100_000 },
     retry: { retries: 2, baseMs: 5, maxMs: 20 },
     ...(over.maxDurationMs === undefined ? {} : { maxDurationMs: over.maxDurationMs }),
-    log: createLogger({}, { write: () => {} }),
+    log: createLogger({}, { write: (line) => logged.push(JSON.parse(line) as Record<string, unknown>) }),
   });
 }
 
@@ -171,6 +180,72 @@ describe('fetchHost', () => {
     expect(result.inserted).toBe(15);
     expect(await storedSeqnums()).toEqual(range(1, 15));
     expect(await getCheckpoint(store.pool, host)).toBe(JOURNAL[14]!.cursor);
+  });
+
+  it('stores an entry over the batch size alone and one over the entry limit truncated, and goes on', async () => {
+    // 2 MB of text (stored whole, in a batch of its own) and 1.5 MiB of invalid UTF-8 (base64 +
+    // lossy text: 6.5 MB of JSON, over the 3 MB entry limit of this test: stored truncated).
+    const big = `${'größer '.repeat(250_000)}`.slice(0, 2_000_000);
+    const raw = Buffer.from(Array.from({ length: 1_572_864 }, (_, i) => 0x80 + (i % 128)));
+    const journal = entries(1, 10).map((e) =>
+      e.seqnum === 4
+        ? { ...e, message: big }
+        : e.seqnum === 7
+          ? { ...e, message: raw.toString('utf8'), messageRaw: raw.toString('base64') }
+          : e,
+    );
+    const large = await startStandInAgent(journal, TOKEN);
+    try {
+      await upsertHost(store.pool, { name: host, agentUrl: large.url, enabled: true });
+      const result = await fetcher({ maxEntryBytes: 3_000_000 })(host);
+      expect(result.error).toBeUndefined();
+      expect(result).toMatchObject({ fetched: 10, inserted: 10, cursor: journal[9]!.cursor });
+      expect(await storedSeqnums()).toEqual(range(1, 10));
+      expect(await getCheckpoint(store.pool, host)).toBe(journal[9]!.cursor);
+      // Each large entry went alone; the small ones around them were batched as usual.
+      expect(ingested.map((b) => b.entries.map((e) => e.seqnum))).toEqual([
+        [1, 2, 3],
+        [4],
+        [5, 6],
+        [7],
+        [8, 9, 10],
+      ]);
+
+      const [rows] = await store.pool.query(
+        `SELECT l.seqnum, COALESCE(l.message_raw, CAST(l.message AS BINARY)) AS bytes, l.message_raw IS NULL AS text
+           FROM logs l JOIN hosts h ON h.id = l.host_id WHERE h.name = ? AND l.seqnum IN (4, 7) ORDER BY l.seqnum`,
+        [host],
+      );
+      const [whole, truncated] = rows as { seqnum: number; bytes: Buffer; text: number }[];
+      expect(whole!.bytes.equals(Buffer.from(big))).toBe(true);
+      expect(Number(whole!.text)).toBe(1);
+      const marker = Buffer.from(` [truncated by infralogs: MESSAGE was ${raw.length} bytes]`);
+      const kept = truncated!.bytes.subarray(0, truncated!.bytes.length - marker.length);
+      expect(truncated!.bytes.subarray(-marker.length).equals(marker)).toBe(true);
+      expect(kept.length).toBeGreaterThan(100_000);
+      expect(kept.equals(raw.subarray(0, kept.length))).toBe(true);
+      expect(Number(truncated!.text)).toBe(0);
+
+      const warnings = logged.filter((l) => l.event === 'fetch_host.entry_truncated');
+      expect(warnings).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          host,
+          cursor: journal[6]!.cursor,
+          messageBytes: raw.length,
+          keptBytes: kept.length,
+        }),
+      ]);
+      // Sizes and the cursor, never the message itself.
+      expect(JSON.stringify(warnings[0]).length).toBeLessThan(1000);
+
+      // Nothing blocks: the next call starts after the last entry.
+      const again = await fetcher({ maxEntryBytes: 3_000_000 })(host);
+      expect(again).toMatchObject({ fetched: 0, inserted: 0, cursor: journal[9]!.cursor });
+      expect(large.requests.at(-1)).toBe(journal[9]!.cursor);
+    } finally {
+      await large.close();
+    }
   });
 
   it('refuses an unknown host', async () => {
