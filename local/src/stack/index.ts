@@ -24,6 +24,11 @@ export interface LocalStackOptions {
   gatewayPort?: number;
   /** Serve the machine's own journal on the first agent when it is readable (default true). */
   useMachineJournal?: boolean;
+  /**
+   * Add the edge-case entries (edgeCaseJournalEntries: binary and invalid UTF-8 messages, 1 MiB
+   * messages…) to edge-1's journal (default false: `npm start` serves the demo journals only).
+   */
+  edgeCases?: boolean;
   /** Run one collection before resolving (default true). */
   collectOnStart?: boolean;
   progress?: Progress;
@@ -155,6 +160,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     progress('preparing journals…');
     const journals = await prepareJournals(stateDir, {
       useMachineJournal: options.useMachineJournal ?? true,
+      edgeCases: options.edgeCases ?? false,
     });
     step();
     const agents = await startAgents(journals, {

@@ -1,6 +1,15 @@
 import { hostname as machineHostname } from 'node:os';
 import { join } from 'node:path';
-import { datasetLines, makeJournalDir, run, syslogToExport, type Dataset } from '@infralogs/devkit';
+import {
+  datasetLines,
+  edgeCaseEntries,
+  makeJournalDir,
+  run,
+  syslogToExport,
+  writeExport,
+  type Dataset,
+  type ExportEntry,
+} from '@infralogs/devkit';
 
 /** One host's journal as an agent serves it. `dir` null = the machine's own journal. */
 export interface JournalSource {
@@ -15,6 +24,32 @@ export const DEMO_HOSTS: { host: string; datasets: Dataset[]; entries: number }[
   { host: 'db-1', datasets: ['Linux_2k'], entries: 2000 },
   { host: 'edge-1', datasets: ['OpenSSH_2k', 'Linux_2k'], entries: 4000 },
 ];
+
+/** The demo host whose journal gets the edge-case entries when they are asked for. */
+export const EDGE_CASES_HOST = 'edge-1';
+
+/**
+ * The hard cases for the whole pipeline: devkit's edgeCaseEntries (binary MESSAGE, invalid UTF-8,
+ * \n and \r, 1 MiB messages, values of 4 KiB and more, a repeated field, no PRIORITY or _PID…)
+ * plus 1 MiB of invalid UTF-8, which the agent sends as base64 and lossy text (~4.5 MB of JSON).
+ */
+export function edgeCaseJournalEntries(hostname = EDGE_CASES_HOST): ExportEntry[] {
+  const cases = edgeCaseEntries(hostname);
+  const last = cases.at(-1)!;
+  const invalid = Buffer.from(Array.from({ length: 1024 * 1024 }, (_, i) => 0x80 + (i % 128)));
+  return [
+    ...cases,
+    {
+      ...last,
+      __REALTIME_TIMESTAMP: String(Number(last.__REALTIME_TIMESTAMP) + 1_000_000),
+      __MONOTONIC_TIMESTAMP: String(Number(last.__MONOTONIC_TIMESTAMP) + 1_000_000),
+      MSG_ID: 'mib-invalid-utf8',
+      MESSAGE: invalid,
+      PRIORITY: '5',
+      _PID: '113',
+    },
+  ];
+}
 
 /** True when this machine has a journal we may read with entries in it. */
 export async function machineJournalReadable(): Promise<boolean> {
@@ -59,11 +94,12 @@ export async function generateJournal(
 /**
  * The journals the stack's agents serve: the first agent serves the machine's own journal when it
  * is readable and not empty (named after this machine); the others, or all three, serve journals
- * generated under `<stateDir>/journals/<host>/`.
+ * generated under `<stateDir>/journals/<host>/`. With `edgeCases`, EDGE_CASES_HOST's directory
+ * also holds edgeCaseJournalEntries, in a journal file of their own.
  */
 export async function prepareJournals(
   stateDir: string,
-  options: { useMachineJournal: boolean; now?: number },
+  options: { useMachineJournal: boolean; edgeCases?: boolean; now?: number },
 ): Promise<JournalSource[]> {
   const now = options.now ?? Date.now();
   const machine = options.useMachineJournal && (await machineJournalReadable());
@@ -81,6 +117,11 @@ export async function prepareJournals(
       endMs: now,
       spanMs: 3 * 24 * 3600_000,
     });
+    if (options.edgeCases && demo.host === EDGE_CASES_HOST) {
+      await makeJournalDir(writeExport(edgeCaseJournalEntries(demo.host)), dir, {
+        file: 'edge-cases.journal',
+      });
+    }
     sources.push({ host: demo.host, dir, generated: true });
   }
   return sources;

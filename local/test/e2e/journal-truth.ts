@@ -8,17 +8,25 @@ import type { Topology } from '@infralogs/devkit';
  * directory (parsed with the core export parser, not the agent's fast reader), and what is stored
  * for a host. Both become the same comparable rows, keyed by identity.
  */
-/** An entry with its identity as one key and its time as the column holds it (µs, UTC). */
+/**
+ * An entry with its identity as one key and its time as the column holds it (µs, UTC), and
+ * MESSAGE's exact bytes: on the journal side as journalctl exported them (not through
+ * entryFromFields), on the stored side `COALESCE(message_raw, message)` as bytes.
+ */
 export type ComparableRow = Omit<Entry, 'bootId' | 'seqnumId' | 'seqnum' | 'realtimeUs'> & {
   identity: string;
   ts: string;
+  messageBytes: Buffer | null;
 };
 
 const byIdentity = (a: ComparableRow, b: ComparableRow) =>
   a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0;
 
-export function comparable({ bootId, seqnumId, seqnum, realtimeUs, ...rest }: Entry): ComparableRow {
-  return { identity: `${bootId}/${seqnumId}/${seqnum}`, ts: formatTs(realtimeUs), ...rest };
+export function comparable(
+  { bootId, seqnumId, seqnum, realtimeUs, ...rest }: Entry,
+  messageBytes: Buffer | null,
+): ComparableRow {
+  return { identity: `${bootId}/${seqnumId}/${seqnum}`, ts: formatTs(realtimeUs), ...rest, messageBytes };
 }
 
 /** Every entry of a journal directory, as `journalctl -D dir -o export --all` gives them. */
@@ -26,7 +34,9 @@ export async function journalRows(dir: string): Promise<ComparableRow[]> {
   const stdout = await journalctlExport(dir);
   const { entries, invalid } = readAll((handlers) => new ExportParser(handlers), stdout);
   if (invalid.length > 0) throw new Error(`journalctl output had ${invalid.length} unreadable lines`);
-  return entries.map((fields) => comparable(entryFromFields(fields))).sort(byIdentity);
+  return entries
+    .map((fields) => comparable(entryFromFields(fields), fields.get('MESSAGE')?.[0] ?? null))
+    .sort(byIdentity);
 }
 
 /** Every row stored for `host` on one server, admin-read. */
@@ -50,7 +60,8 @@ export async function storedRows(
     const [rows] = await c.query(
       `SELECT LOWER(HEX(l.boot_id)) AS bootId, LOWER(HEX(l.seqnum_id)) AS seqnumId, l.seqnum, l.ts, l.message,
               l.message_raw AS messageRaw, l.hostname, l.comm, l.pid, l.priority,
-              l.syslog_identifier AS syslogIdentifier, l.unit, l.cursor
+              l.syslog_identifier AS syslogIdentifier, l.unit, l.cursor,
+              COALESCE(l.message_raw, CAST(l.message AS BINARY)) AS messageBytes
          FROM logs l JOIN hosts h ON h.id = l.host_id WHERE h.name = ?`,
       [host],
     );
@@ -67,6 +78,7 @@ export async function storedRows(
         syslogIdentifier: r.syslogIdentifier as string | null,
         unit: r.unit as string | null,
         cursor: String(r.cursor),
+        messageBytes: r.messageBytes === null ? null : Buffer.from(r.messageBytes as Buffer),
       }))
       .sort(byIdentity);
   } finally {

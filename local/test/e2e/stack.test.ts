@@ -5,13 +5,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../src/stack';
 import type { CollectAnswer } from '../../src/stack/collect-run';
 import { DATABASE_NAME } from '../../src/stack/database';
-import { DEMO_HOSTS, generateJournal } from '../../src/stack/journals';
+import { EDGE_BOOT_IDS, MIB_LINES, MIB_TEXT } from '@infralogs/devkit';
+import {
+  DEMO_HOSTS,
+  EDGE_CASES_HOST,
+  edgeCaseJournalEntries,
+  generateJournal,
+} from '../../src/stack/journals';
 import { journalRows, storedRows } from './journal-truth';
 
 /**
  * The whole pipeline on the local stack: real agents serving journal files → collect over HTTP
- * through the gateway → fetch-host → ingest → the primary → the replica.
+ * through the gateway → fetch-host → ingest → the primary → the replica. edge-1's journal also
+ * holds the hard cases (binary and invalid UTF-8 messages, 1 MiB messages, …): they must arrive
+ * exactly, MESSAGE byte for byte.
  */
+const EDGE_CASES = edgeCaseJournalEntries();
+const expectedEntries = (host: string) =>
+  DEMO_HOSTS.find((d) => d.host === host)!.entries + (host === EDGE_CASES_HOST ? EDGE_CASES.length : 0);
 let stack: LocalStack;
 
 beforeAll(async () => {
@@ -20,6 +31,7 @@ beforeAll(async () => {
     gatewayPort: 0,
     // The machine's own journal grows while we compare; generated journals hold still.
     useMachineJournal: false,
+    edgeCases: true,
     collectOnStart: false,
   });
 }, 240_000);
@@ -37,19 +49,46 @@ async function expectStoredEqualsJournals(which: 'primary' | 'replica') {
     const stored = await storedRows(stack.topology, which, DATABASE_NAME, host.name);
     expect(stored.length, `${host.name} on the ${which}`).toBe(expected.length);
     expect(stored, `${host.name} on the ${which}`).toEqual(expected);
+    // toEqual compares Buffers by content; say it outright for MESSAGE, byte for byte.
+    for (const [i, row] of stored.entries()) {
+      const want = expected[i]!.messageBytes;
+      expect(row.messageBytes === null ? want === null : want !== null && row.messageBytes.equals(want)).toBe(
+        true,
+      );
+    }
   }
+}
+
+/** The edge cases are really in edge-1's journal, and really hard: binary, invalid, 1 MiB. */
+async function expectEdgeCasesInJournal(dir: string) {
+  const rows = (await journalRows(dir)).filter((r) => EDGE_BOOT_IDS.some((b) => r.identity.startsWith(b)));
+  expect(rows).toHaveLength(EDGE_CASES.length);
+  const withMessage = (bytes: Buffer) => rows.filter((r) => r.messageBytes?.equals(bytes));
+  for (const entry of EDGE_CASES) {
+    const message = entry.MESSAGE as string | Buffer;
+    expect(withMessage(Buffer.isBuffer(message) ? message : Buffer.from(message)).length).toBeGreaterThan(0);
+  }
+  expect(withMessage(Buffer.from(MIB_TEXT))).toHaveLength(1);
+  expect(withMessage(Buffer.from(MIB_LINES))).toHaveLength(1);
+  // Invalid UTF-8 (the 4-byte case and 1 MiB) travels as raw bytes next to its lossy text.
+  expect(rows.filter((r) => r.messageRaw !== null).map((r) => r.messageBytes!.length)).toEqual([
+    4,
+    1024 * 1024,
+  ]);
+  expect(rows.filter((r) => r.priority === null && r.pid === null)).toHaveLength(1);
 }
 
 describe('the local stack end to end', () => {
   it('collects every journal exactly, replicates it, never twice, and picks up new entries', async () => {
     expect(stack.hosts.map((h) => h.name)).toEqual(DEMO_HOSTS.map((h) => h.host));
+    await expectEdgeCasesInJournal(stack.hosts.find((h) => h.name === EDGE_CASES_HOST)!.journalDir!);
 
     const first = await stack.collect();
     expect(first.status).toBe('succeeded');
     for (const demo of DEMO_HOSTS) {
       expect(perHost(first)[demo.host]).toMatchObject({
-        fetched: demo.entries,
-        inserted: demo.entries,
+        fetched: expectedEntries(demo.host),
+        inserted: expectedEntries(demo.host),
         duplicates: 0,
         error: null,
       });
