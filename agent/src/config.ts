@@ -17,6 +17,8 @@ export interface AgentConfig {
   /** Entries per response when the client gives no `limit`, and the most it may ask for. */
   limitDefault: number;
   limitMax: number;
+  /** Streams (journalctl children) served at once; more are answered 429 with Retry-After. */
+  maxStreams: number;
   /** The journalctl binary. */
   journalctl: string;
   /**
@@ -32,6 +34,7 @@ export const AGENT_DEFAULTS: Omit<AgentConfig, 'tokensFile'> = {
   journalDir: null,
   limitDefault: 10_000,
   limitMax: 100_000,
+  maxStreams: 4,
   journalctl: 'journalctl',
   journalctlBuffer: '64K',
 };
@@ -46,6 +49,7 @@ export const agentEnvSchema = z
     JOURNAL_DIR: optional(z.string().min(1)),
     AGENT_LIMIT_DEFAULT: env.int(AGENT_DEFAULTS.limitDefault, 1),
     AGENT_LIMIT_MAX: env.int(AGENT_DEFAULTS.limitMax, 1),
+    AGENT_MAX_STREAMS: env.int(AGENT_DEFAULTS.maxStreams, 1, 1000),
     JOURNALCTL: env.str(AGENT_DEFAULTS.journalctl),
     JOURNALCTL_STDOUT_BUFFER: z
       .string()
@@ -63,6 +67,7 @@ export const agentEnvSchema = z
     journalDir: c.JOURNAL_DIR ?? null,
     limitDefault: c.AGENT_LIMIT_DEFAULT,
     limitMax: c.AGENT_LIMIT_MAX,
+    maxStreams: c.AGENT_MAX_STREAMS,
     journalctl: c.JOURNALCTL,
     journalctlBuffer: c.JOURNALCTL_STDOUT_BUFFER === 'off' ? null : c.JOURNALCTL_STDOUT_BUFFER,
   }));

@@ -20,8 +20,9 @@ export interface AgentServerDeps {
 }
 
 export function createAgentServer(deps: AgentServerDeps): Server {
+  const streams = { active: 0 };
   const server = createServer((req, res) => {
-    handle(req, res, deps).catch((err: unknown) => {
+    handle(req, res, deps, streams).catch((err: unknown) => {
       const path = req.url?.split('?')[0];
       if (res.headersSent) res.destroy();
       else if (sendError(res, err) < 500) deps.log.warn('request.rejected', { path, error: err });
@@ -33,7 +34,12 @@ export function createAgentServer(deps: AgentServerDeps): Server {
   return server;
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, deps: AgentServerDeps): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: AgentServerDeps,
+  streams: { active: number },
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://agent');
   const route = `${req.method} ${url.pathname}`;
   if (route === 'GET /healthz') return healthz(res, deps.config);
@@ -49,6 +55,21 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: AgentServ
     return;
   }
   const query = parseLogsQuery(url.searchParams, deps.config);
+  // Each stream is a journalctl process: bound them so a burst of clients cannot exhaust the VM.
+  if (streams.active >= deps.config.maxStreams) {
+    deps.log.warn('logs.busy', { remote: req.socket.remoteAddress, active: streams.active });
+    sendError(
+      res,
+      new InfralogsError('TOO_MANY_REQUESTS', `the agent is serving ${streams.active} streams already`),
+      { 'retry-after': '5' },
+    );
+    return;
+  }
+  // Counted until the response is over (serveLogs returns once the stream is set up).
+  streams.active += 1;
+  res.once('close', () => {
+    streams.active -= 1;
+  });
   await serveLogs(req, res, query, { config: deps.config, log: deps.log, children: deps.children });
 }
 

@@ -368,6 +368,39 @@ describe('agent streaming on a large journal', () => {
     await waitFor('journalctl to be stopped', async () => journalctlChildren().length === 0, 10_000, 20);
   });
 
+  it('answers 429 with Retry-After beyond AGENT_MAX_STREAMS, and serves again once a stream ends', async () => {
+    const capped = await startAgent(
+      { host: '127.0.0.1', port: 0, tokensFile, journalDir: bigDir, maxStreams: 1 },
+      testLog(),
+    );
+    try {
+      const held = await new Promise<{ res: IncomingMessage; destroy: () => void }>((resolve, reject) => {
+        const req = request(`${capped.url}/logs?limit=100000`, { headers: auth }, (res) => {
+          res.pause();
+          resolve({ res, destroy: () => req.destroy() });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      const busy = await fetch(`${capped.url}/logs?limit=1`, { headers: auth });
+      expect(busy.status).toBe(429);
+      expect(busy.headers.get('retry-after')).toBe('5');
+      expect(((await busy.json()) as { error: { code: string } }).error.code).toBe('TOO_MANY_REQUESTS');
+      held.destroy();
+      await waitFor(
+        'the stream slot to be free',
+        async () =>
+          (await fetch(`${capped.url}/logs?limit=1`, { headers: auth }).then((r) => r.text()))
+            .split('\n')
+            .filter(Boolean).length === 1,
+        10_000,
+        50,
+      );
+    } finally {
+      await capped.close();
+    }
+  });
+
   it('streams the whole journal to a client that reads', async () => {
     const a = await fetch(`${big.url}/logs?limit=100000`, { headers: auth });
     const got = (await a.text()).split('\n').filter(Boolean);

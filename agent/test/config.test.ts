@@ -20,6 +20,7 @@ describe('agentConfigFromEnv', () => {
       journalDir: null,
       limitDefault: 10_000,
       limitMax: 100_000,
+      maxStreams: 4,
       journalctl: 'journalctl',
       journalctlBuffer: '64K',
     });
@@ -33,10 +34,17 @@ describe('agentConfigFromEnv', () => {
       JOURNAL_DIR: '/var/log/journal',
       AGENT_LIMIT_DEFAULT: '5',
       AGENT_LIMIT_MAX: '10',
+      AGENT_MAX_STREAMS: '2',
       JOURNALCTL: '/usr/bin/journalctl',
       JOURNALCTL_STDOUT_BUFFER: 'off',
     });
-    expect(c).toMatchObject({ host: '0.0.0.0', port: 9000, journalDir: '/var/log/journal', limitMax: 10 });
+    expect(c).toMatchObject({
+      host: '0.0.0.0',
+      port: 9000,
+      journalDir: '/var/log/journal',
+      limitMax: 10,
+      maxStreams: 2,
+    });
     expect(c.journalctlBuffer).toBeNull();
   });
 
@@ -45,6 +53,7 @@ describe('agentConfigFromEnv', () => {
     [{ AGENT_TOKENS_FILE: '/t', AGENT_PORT: 'http' }, 'AGENT_PORT'],
     [{ AGENT_TOKENS_FILE: '/t', AGENT_LIMIT_DEFAULT: '20', AGENT_LIMIT_MAX: '10' }, 'AGENT_LIMIT_DEFAULT'],
     [{ AGENT_TOKENS_FILE: '/t', AGENT_LIMIT_MAX: '0' }, 'AGENT_LIMIT_MAX'],
+    [{ AGENT_TOKENS_FILE: '/t', AGENT_MAX_STREAMS: '0' }, 'AGENT_MAX_STREAMS'],
     [{ AGENT_TOKENS_FILE: '/t', JOURNALCTL_STDOUT_BUFFER: 'lots' }, 'JOURNALCTL_STDOUT_BUFFER'],
   ])('fails naming the variable: %j', (env, variable) => {
     const p = problem(env as Record<string, string>);
