@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Entry } from '../src/entry';
 import type { IngestBatch } from '../src/store/batch';
+// The module itself, not the devkit index: the ingest worker bundle must not pull in esbuild.
+import { datasetLines, parseSyslogLine } from '../../devkit/src/journals';
 
 /**
  * Deterministic, realistic journal entries for the benchmark: syslog lines from the shared
@@ -11,42 +10,20 @@ import type { IngestBatch } from '../src/store/batch';
  * messages with some long ones, 1 % with invalid UTF-8, priorities skewed towards info.
  * The same seed gives the same entries in every process, so each method loads identical rows.
  */
-const here = dirname(fileURLToPath(import.meta.url));
-const FALLBACK = [
-  'Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4',
-  'Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186',
-  'Jun 15 04:06:18 combo su(pam_unix)[21416]: session opened for user cyrus by (uid=0)',
-  'Jun 15 12:12:34 combo kernel: Linux version 2.6.5-1.358 (bhcompile@bugs.build.redhat.com)',
-];
-
-/** Where the shared syslog samples live: INFRALOGS_DATASETS, else ../shared/datasets next to the repo. */
-export const defaultDatasetsDir = () =>
-  process.env.INFRALOGS_DATASETS ?? resolve(here, '../../../../shared/datasets');
-
-function datasetLines(dir: string): string[] {
-  try {
-    const lines = readdirSync(dir)
-      .filter((f) => f.endsWith('.log'))
-      .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n'))
-      .map((l) => l.trim())
-      .filter((l) => l.length > 0);
-    return lines.length > 0 ? lines : FALLBACK;
-  } catch {
-    return FALLBACK;
-  }
-}
-
 interface Template {
   identifier: string;
   pid: number | null;
   message: string;
 }
 
-/** "Mon DD HH:MM:SS host ident[pid]: text" → identifier, pid, text. */
-function parseSyslog(line: string): Template {
-  const m = /^\w{3}\s+\d+\s+[\d:]+\s+\S+\s+([^:[(\s]+)(?:\(([^)]*)\))?(?:\[(\d+)\])?:\s?(.*)$/.exec(line);
-  if (!m) return { identifier: 'kernel', pid: null, message: line };
-  return { identifier: m[1]!, pid: m[3] ? Number(m[3]) : null, message: m[4]! };
+/** Both loghub datasets (devkit's reader: built-in sample lines when they are absent). */
+function templates(dir: string | null): Template[] {
+  return (['OpenSSH_2k', 'Linux_2k'] as const)
+    .flatMap((name) => datasetLines(name, dir))
+    .map((line) => {
+      const l = parseSyslogLine(line, 2024);
+      return { identifier: l.identifier ?? 'kernel', pid: l.pid, message: l.message };
+    });
 }
 
 /** A small deterministic PRNG (mulberry32), so runs are comparable. */
@@ -85,9 +62,9 @@ export function* benchBatches(options: {
   hosts: number;
   startUs: number;
   seed?: number;
-  datasetsDir?: string;
+  datasetsDir: string | null;
 }): Generator<IngestBatch> {
-  const templates = datasetLines(options.datasetsDir ?? defaultDatasetsDir()).map(parseSyslog);
+  const lines = templates(options.datasetsDir);
   const rnd = random(options.seed ?? 42);
   const names = benchHosts(options.hosts);
   const state = names.map((name) => ({
@@ -106,7 +83,7 @@ export function* benchBatches(options: {
     for (let i = 0; i < n; i++) {
       h.seqnum++;
       h.us += 1 + Math.floor(rnd() * 20_000);
-      const t = templates[Math.floor(rnd() * templates.length)]!;
+      const t = lines[Math.floor(rnd() * lines.length)]!;
       let message = t.message;
       let messageRaw: string | null = null;
       const r = rnd();

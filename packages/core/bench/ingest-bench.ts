@@ -7,14 +7,13 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
-import { startTopology, type Topology } from '@infralogs/devkit';
+import { bundleForNode, datasetsDir, startTopology, type Topology } from '@infralogs/devkit';
 import { upsertHost } from '../src/store/hosts';
 import { ingestBatch } from '../src/store/ingest';
 import { migrate } from '../src/store/migrations';
 import { LOAD_COLUMNS, LOGS_COLUMNS, sqlValues, toRow, tsvRow, type LogRow } from '../src/store/rows';
 import { createStorePool } from '../src/store/sql';
-import { benchBatches, benchHosts, defaultDatasetsDir } from './entries';
+import { benchBatches, benchHosts } from './entries';
 
 /**
  * npm run bench:ingest — the same generated entries written three ways into the same schema
@@ -58,7 +57,7 @@ const PAUSE_REPLICA = args.replica === 'paused';
 if (!Number.isInteger(PER_ROUND / BATCH))
   throw new Error('entries / rounds must be a multiple of batch-size');
 const START_US = Date.now() * 1000 - 36 * 3600 * 1_000_000; // spans yesterday and today
-const DATASETS = defaultDatasetsDir();
+const DATASETS = datasetsDir();
 const GENERATOR = { total: TOTAL, batchSize: BATCH, hosts: HOSTS, startUs: START_US, datasetsDir: DATASETS };
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -117,17 +116,7 @@ async function startIngestWorker(topo: Topology, dir: string) {
   const database = 'bench_ingest';
   await freshDatabase(topo, database);
   const file = join(dir, 'ingest-worker.mjs');
-  await build({
-    entryPoints: [join(here, 'ingest-worker.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    outfile: file,
-    logLevel: 'warning',
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-  });
+  await bundleForNode(join(here, 'ingest-worker.ts'), file);
   const child = spawn(process.execPath, [file], { stdio: ['pipe', 'pipe', 'inherit'] });
   const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const ask = async <T>(line?: object): Promise<T> => {

@@ -22,7 +22,7 @@ interface WorkerConfig {
   batchSize: number;
   hosts: number;
   startUs: number;
-  datasetsDir: string;
+  datasetsDir: string | null;
   concurrency: number;
 }
 
