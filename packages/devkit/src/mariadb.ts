@@ -95,6 +95,30 @@ async function readPrimaryGtid(connect: Connect): Promise<string> {
   }
 }
 
+/**
+ * Waits until the replica has applied everything the primary has written so far (its GTID
+ * position now); returns the ms waited, or throws with the replica's state.
+ */
+export async function waitForReplicaWith(connect: Connect, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  const pos = await readPrimaryGtid(connect);
+  if (!pos) return 0;
+  const r = await connect('replica');
+  try {
+    const [res] = await r.query('SELECT MASTER_GTID_WAIT(?, ?) AS w', [pos, timeoutMs / 1000]);
+    if (Number((res as { w: number }[])[0]?.w) !== 0) {
+      const s = await readReplicaStatus(connect);
+      throw new Error(
+        `replica did not reach GTID ${pos} within ${timeoutMs} ms (at ${s.replicaGtid}, ` +
+          `${s.transactionsBehind} transactions behind${s.lastError ? `; ${s.lastError}` : ''})`,
+      );
+    }
+  } finally {
+    await r.end();
+  }
+  return Date.now() - started;
+}
+
 /** Replication state of a topology, from admin connections to both servers. */
 export async function readReplicaStatus(connect: Connect): Promise<ReplicaStatus> {
   const primaryPos = await readPrimaryGtid(connect);
@@ -302,8 +326,6 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     });
   };
 
-  const primaryGtid = () => readPrimaryGtid(connect);
-
   const replicaStatus = () => readReplicaStatus(connect);
 
   return {
@@ -315,25 +337,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       return (await replicaStatus()).secondsBehind;
     },
     replicaStatus,
-    async waitForReplica(timeoutMs = 60_000) {
-      const started = Date.now();
-      const pos = await primaryGtid();
-      if (!pos) return 0;
-      const r = await connect('replica');
-      try {
-        const [res] = await r.query('SELECT MASTER_GTID_WAIT(?, ?) AS w', [pos, timeoutMs / 1000]);
-        if (Number((res as { w: number }[])[0]?.w) !== 0) {
-          const s = await replicaStatus();
-          throw new Error(
-            `replica did not reach GTID ${pos} within ${timeoutMs} ms (at ${s.replicaGtid}, ` +
-              `${s.transactionsBehind} transactions behind${s.lastError ? `; ${s.lastError}` : ''})`,
-          );
-        }
-      } finally {
-        await r.end();
-      }
-      return Date.now() - started;
-    },
+    waitForReplica: (timeoutMs = 60_000) => waitForReplicaWith(connect, timeoutMs),
     stop: stopAll,
   };
 }

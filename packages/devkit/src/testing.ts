@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import type { InfraInfo } from './vitest-global';
-import { waitFor } from './process';
+import { waitForReplicaWith } from './mariadb';
 
 /** Helpers for test files that use the shared infra from `inject('infra')`. */
 export type { InfraInfo };
@@ -26,22 +26,6 @@ export function adminConnection(infra: InfraInfo, which: 'primary' | 'replica', 
 }
 
 /** Waits until the replica has applied everything the primary wrote so far. */
-export async function waitForReplica(infra: InfraInfo, timeoutMs = 30_000) {
-  const p = await adminConnection(infra, 'primary');
-  const [rows] = await p.query('SELECT @@gtid_binlog_pos AS pos');
-  await p.end();
-  const pos = String((rows as { pos: string }[])[0]?.pos ?? '');
-  const r = await adminConnection(infra, 'replica');
-  try {
-    await waitFor(
-      'the replica to catch up',
-      async () => {
-        const [res] = await r.query('SELECT MASTER_GTID_WAIT(?, 1) AS w', [pos]);
-        return Number((res as { w: number }[])[0]?.w) === 0;
-      },
-      timeoutMs,
-    );
-  } finally {
-    await r.end();
-  }
+export function waitForReplica(infra: InfraInfo, timeoutMs = 30_000): Promise<number> {
+  return waitForReplicaWith((which) => adminConnection(infra, which), timeoutMs);
 }
