@@ -8,7 +8,6 @@ import { TokenFile } from './tokens';
 
 export { agentConfigFromEnv, agentEnvSchema, AGENT_DEFAULTS, type AgentConfig } from './config';
 export { parseLogsQuery, type LogsQuery } from './query';
-export { parseTokens } from './tokens';
 
 export interface RunningAgent {
   /** Base URL, e.g. http://127.0.0.2:8687 */

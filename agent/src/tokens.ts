@@ -1,6 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { InfralogsError, type Logger } from '@infralogs/core';
+import { digestMatches, InfralogsError, parseTokens, tokenDigest, type Logger } from '@infralogs/core';
 
 /**
  * The bearer tokens the agent accepts, from a file: one token per line, blank lines and lines
@@ -52,11 +51,7 @@ export class TokenFile {
   async accepts(authorization: string | undefined): Promise<boolean> {
     await this.check();
     const token = /^Bearer +(\S+) *$/i.exec(authorization ?? '')?.[1];
-    if (token === undefined) return false;
-    const presented = digest(token);
-    let match = false;
-    for (const d of this.digests) match = timingSafeEqual(presented, d) || match;
-    return match;
+    return digestMatches(token, this.digests);
   }
 
   /** Re-reads the file if it changed, and tracks whether it is readable; logs only state changes. */
@@ -93,19 +88,8 @@ export class TokenFile {
     // changed in the last moments is read again regardless (it is small).
     if (version === this.version && Date.now() - s.mtimeMs > RECENT_MS) return;
     const tokens = parseTokens(await readFile(this.path, 'utf8'));
-    this.digests = tokens.map(digest);
+    this.digests = tokens.map(tokenDigest);
     if (version !== this.version) this.log.info('tokens.loaded', { path: this.path, count: tokens.length });
     this.version = version;
   }
-}
-
-export function parseTokens(text: string): string[] {
-  return text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
-}
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
 }

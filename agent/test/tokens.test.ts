@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { createLogger } from '@infralogs/core';
 import { waitFor } from '@infralogs/devkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseTokens, TokenFile } from '../src/tokens';
+import { parseTokens } from '@infralogs/core';
+import { TokenFile } from '../src/tokens';
 
 const lines: string[] = [];
 const log = createLogger({}, { write: (l) => lines.push(l) });

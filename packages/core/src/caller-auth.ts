@@ -16,7 +16,19 @@ export function parseTokens(text: string): string[] {
     .filter((t) => t !== '' && !t.startsWith('#'));
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+/** The SHA-256 digest a token is compared by (holders may keep only digests, as the agent does). */
+export function tokenDigest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** Whether `given` matches one of `digests`, comparing every one in constant time. */
+export function digestMatches(given: string | undefined, digests: readonly Buffer[]): boolean {
+  if (given === undefined) return false;
+  const g = tokenDigest(given);
+  let ok = false;
+  for (const d of digests) if (timingSafeEqual(g, d)) ok = true;
+  return ok;
+}
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
 export function bearerToken(headers: FunctionEvent['headers']): string | undefined {
@@ -26,11 +38,7 @@ export function bearerToken(headers: FunctionEvent['headers']): string | undefin
 }
 
 export function tokenMatches(given: string | undefined, tokens: readonly string[]): boolean {
-  if (given === undefined) return false;
-  const g = digest(given);
-  let ok = false;
-  for (const token of tokens) if (timingSafeEqual(g, digest(token))) ok = true;
-  return ok;
+  return digestMatches(given, tokens.map(tokenDigest));
 }
 
 export function callerTokenMatches(headers: FunctionEvent['headers'], tokens: readonly string[]): boolean {
