@@ -1,10 +1,9 @@
 import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '@infralogs/core';
+import { createLogger, parseTokens } from '@infralogs/core';
 import { waitFor } from '@infralogs/devkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseTokens } from '@infralogs/core';
 import { TokenFile } from '../src/tokens';
 
 const lines: string[] = [];
