@@ -102,12 +102,12 @@ export const WRITER_GRANTS = {
   log_counts_hourly: 'SELECT, INSERT, UPDATE',
   // INSERT IGNORE only.
   gaps: 'INSERT',
-  // collect: beginRun, recordHostResult (reads lease_ms), finishRun.
+  // collect: beginRun, recordHostResult (reads lock_ms), finishRun.
   runs: 'SELECT, INSERT, UPDATE',
   // INSERT ... ON DUPLICATE KEY UPDATE col = VALUES(col): MariaDB asks for SELECT on those columns.
   run_hosts: 'SELECT, INSERT, UPDATE',
   // The row exists from the migration; collect locks and updates it.
-  run_lease: 'SELECT, UPDATE',
+  run_lock: 'SELECT, UPDATE',
 } as const satisfies Record<string, string>;
 
 /**

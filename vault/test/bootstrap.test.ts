@@ -93,7 +93,8 @@ describe('bootstrap', () => {
         fetched: 110,
         inserted: 106,
         duplicates: 4,
-        cursor: entries(110, 110)[0]!.cursor,
+        batches: 2,
+        checkpoint: entries(110, 110)[0]!.cursor,
         error: null,
       });
       await finishRun(writer, runId, { status: 'succeeded' });

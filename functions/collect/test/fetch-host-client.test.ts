@@ -41,7 +41,8 @@ describe('createFetchHostClient', () => {
             inserted: 3,
             duplicates: 1,
             batches: 1,
-            cursor: 'c4',
+            checkpoint: 'c4',
+            error: null,
           }),
         },
       ],
@@ -51,7 +52,8 @@ describe('createFetchHostClient', () => {
       fetched: 4,
       inserted: 3,
       duplicates: 1,
-      cursor: 'c4',
+      batches: 1,
+      checkpoint: 'c4',
       error: null,
     });
     expect(seen.at(-1)).toEqual({ host: 'web-1', authorization: 'Bearer fh-token' });
@@ -67,7 +69,7 @@ describe('createFetchHostClient', () => {
         inserted: 2,
         duplicates: 0,
         batches: 1,
-        cursor: 'c2',
+        checkpoint: 'c2',
         error: { code: 'UPSTREAM_FAILED', message: 'agent answered 503' },
       }),
     };
@@ -78,7 +80,8 @@ describe('createFetchHostClient', () => {
       fetched: 2,
       inserted: 2,
       duplicates: 0,
-      cursor: 'c2',
+      batches: 1,
+      checkpoint: 'c2',
       error: { code: 'UPSTREAM_FAILED', message: 'agent answered 503' },
     });
     expect(seen.length - before).toBe(2);
@@ -91,7 +94,7 @@ describe('createFetchHostClient', () => {
       host: 'edge-1',
       fetched: 0,
       inserted: 0,
-      cursor: null,
+      checkpoint: null,
       error: { code: 'UPSTREAM_FAILED' },
     });
     expect(summary.error!.message).toContain('ECONNREFUSED');

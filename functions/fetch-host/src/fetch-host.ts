@@ -4,6 +4,7 @@ import {
   getCheckpoint,
   getHost,
   type Database,
+  type HostResult,
   type IngestResult,
   type Logger,
 } from '@infralogs/core';
@@ -30,43 +31,29 @@ export interface FetchHostDeps {
   log: Logger;
 }
 
-/** What one fetch-host call did for its host; `error` is present when it stopped early. */
-export interface FetchHostResult {
-  host: string;
-  /** Entries read from the agent. */
-  fetched: number;
-  inserted: number;
-  duplicates: number;
-  batches: number;
-  /** The host's checkpoint after the last committed batch. */
-  cursor: string | null;
-  /** True when the call stopped at its time budget with entries possibly left to pull. */
-  more?: true;
-  error?: { code: string; message: string };
-}
-
 /**
  * Pulls one host's journal from its checkpoint on, page by page, and hands it to ingest in
  * order, one batch at a time. Only ingest moves the checkpoint (after its commit); this code
  * follows it. Whatever stops the pull, the batches already ingested stand: a broken stream is
- * resumed after the last ingested cursor (within the retry budget); an invalid line or an ingest
+ * resumed after the checkpoint the last batch committed (within the retry budget); an invalid line or an ingest
  * failure ends the call with `error`. An entry over the batch size goes alone in its batch; one over
  * the entry limit is stored with its message truncated, with a warning: no entry blocks its host.
  */
 export function createFetchHost(deps: FetchHostDeps) {
-  return async function fetchHost(hostName: string): Promise<FetchHostResult> {
+  return async function fetchHost(hostName: string): Promise<HostResult> {
     const started = Date.now();
     const pool = (await deps.getDatabase()).getPool();
     const host = await getHost(pool, hostName);
     if (!host) throw new InfralogsError('NOT_FOUND', `unknown host "${hostName}"`);
     const log = deps.log.child({ host: hostName });
-    const result: FetchHostResult = {
+    const result: HostResult = {
       host: hostName,
       fetched: 0,
       inserted: 0,
       duplicates: 0,
       batches: 0,
-      cursor: await getCheckpoint(pool, hostName),
+      checkpoint: await getCheckpoint(pool, hostName),
+      error: null,
     };
 
     let ingestFailed = false;
@@ -82,7 +69,7 @@ export function createFetchHost(deps: FetchHostDeps) {
       result.inserted += answer.inserted;
       result.duplicates += answer.duplicates;
       // ingest answers the checkpoint it committed; its batch's last cursor is the same place.
-      result.cursor = answer.checkpoint ?? batch.entries.at(-1)!.cursor;
+      result.checkpoint = answer.checkpoint ?? batch.entries.at(-1)!.cursor;
       log.debug('fetch_host.batch_ingested', {
         entries: batch.entries.length,
         bytes: batch.bytes,
@@ -92,7 +79,7 @@ export function createFetchHost(deps: FetchHostDeps) {
 
     /** One page; returns how many entries it held, or the error that broke its stream. */
     const pullPage = async (token: string): Promise<{ received: number; broken?: unknown }> => {
-      const request = { agentUrl: host.agentUrl, token, after: result.cursor, limit: deps.pageLimit };
+      const request = { agentUrl: host.agentUrl, token, after: result.checkpoint, limit: deps.pageLimit };
       const page = await withRetry(() => deps.openPage(request), deps.retry, {
         onRetry: (err, attempt, delayMs) =>
           log.warn('fetch_host.page_retry', { attempt, delayMs, error: err }),

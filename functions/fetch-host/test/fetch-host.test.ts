@@ -67,7 +67,7 @@ function fetcher(
         return ingestBatch(store.pool, batch);
       }),
     pageLimit: 40,
-    batchLimits: { maxBytes: 6000, maxEntries: 15, maxEntryBytes: over.maxEntryBytes ?? 100_000 },
+    batchLimits: { maxBytes: 8000, maxEntries: 15, maxEntryBytes: over.maxEntryBytes ?? 100_000 },
     retry: { retries: 2, baseMs: 5, maxMs: 20 },
     ...(over.maxDurationMs === undefined ? {} : { maxDurationMs: over.maxDurationMs }),
     log: createLogger({}, { write: (line) => logged.push(JSON.parse(line) as Record<string, unknown>) }),
@@ -92,13 +92,14 @@ describe('fetchHost', () => {
       inserted: 100,
       duplicates: 0,
       batches: ingested.length,
-      cursor: JOURNAL[99]!.cursor,
+      checkpoint: JOURNAL[99]!.cursor,
+      error: null,
     });
     // Pages of 40: 40 + 40 + 20, each resuming after the last entry of the one before.
     expect(agent.requests).toEqual([null, JOURNAL[39]!.cursor, JOURNAL[79]!.cursor]);
     for (const batch of ingested) {
       expect(batch.entries.length).toBeLessThanOrEqual(15);
-      expect(batch.bytes).toBeLessThanOrEqual(6000);
+      expect(batch.bytes).toBeLessThanOrEqual(8000);
     }
     expect(await storedSeqnums()).toEqual(range(1, 100));
     expect(await getCheckpoint(store.pool, host)).toBe(JOURNAL[99]!.cursor);
@@ -109,19 +110,19 @@ describe('fetchHost', () => {
       inserted: 0,
       duplicates: 0,
       batches: 0,
-      cursor: JOURNAL[99]!.cursor,
+      checkpoint: JOURNAL[99]!.cursor,
     });
-    expect(again.error).toBeUndefined();
+    expect(again.error).toBeNull();
     expect(agent.requests.at(-1)).toBe(JOURNAL[99]!.cursor);
   });
 
   it('stops after a full page once its time budget is spent, and the next call goes on', async () => {
     const first = await fetcher({ maxDurationMs: 0 })(host);
-    expect(first).toMatchObject({ fetched: 40, inserted: 40, more: true, cursor: JOURNAL[39]!.cursor });
-    expect(first.error).toBeUndefined();
+    expect(first).toMatchObject({ fetched: 40, inserted: 40, more: true, checkpoint: JOURNAL[39]!.cursor });
+    expect(first.error).toBeNull();
     expect(await storedSeqnums()).toEqual(range(1, 40));
     const rest = await fetcher()(host);
-    expect(rest).toMatchObject({ fetched: 60, inserted: 60, cursor: JOURNAL[99]!.cursor });
+    expect(rest).toMatchObject({ fetched: 60, inserted: 60, checkpoint: JOURNAL[99]!.cursor });
     expect(rest.more).toBeUndefined();
     expect(await storedSeqnums()).toEqual(range(1, 100));
   });
@@ -129,7 +130,7 @@ describe('fetchHost', () => {
   it('retries a page the agent could not serve yet', async () => {
     agent.faults.statuses = [503, 502];
     const result = await fetcher()(host);
-    expect(result.error).toBeUndefined();
+    expect(result.error).toBeNull();
     expect(result.inserted).toBe(100);
     expect(agent.requests.slice(0, 3)).toEqual([null, null, null]);
   });
@@ -137,7 +138,7 @@ describe('fetchHost', () => {
   it('keeps what was ingested when the stream breaks and resumes after the checkpoint', async () => {
     agent.faults.cutAfterLines = 25;
     const result = await fetcher()(host);
-    expect(result.error).toBeUndefined();
+    expect(result.error).toBeNull();
     expect(result).toMatchObject({ fetched: 100, inserted: 100, duplicates: 0 });
     // The broken first page delivered 25 entries; the next page starts right after the 25th.
     expect(agent.requests.slice(0, 2)).toEqual([null, JOURNAL[24]!.cursor]);
@@ -149,7 +150,7 @@ describe('fetchHost', () => {
     const result = await fetcher()(host);
     expect(result.error).toMatchObject({ code: 'UPSTREAM_FAILED' });
     expect(result.error!.message).toMatch(/invalid entry/);
-    expect(result).toMatchObject({ fetched: 52, inserted: 52, cursor: JOURNAL[51]!.cursor });
+    expect(result).toMatchObject({ fetched: 52, inserted: 52, checkpoint: JOURNAL[51]!.cursor });
     expect(await storedSeqnums()).toEqual(range(1, 52));
     expect(await getCheckpoint(store.pool, host)).toBe(JOURNAL[51]!.cursor);
   });
@@ -159,7 +160,7 @@ describe('fetchHost', () => {
     expect(result).toMatchObject({
       fetched: 0,
       inserted: 0,
-      cursor: null,
+      checkpoint: null,
       error: { code: 'UPSTREAM_FAILED' },
     });
     expect(result.error!.message).toContain('401');
@@ -198,8 +199,8 @@ describe('fetchHost', () => {
     try {
       await upsertHost(store.pool, { name: host, agentUrl: large.url, enabled: true });
       const result = await fetcher({ maxEntryBytes: 3_000_000 })(host);
-      expect(result.error).toBeUndefined();
-      expect(result).toMatchObject({ fetched: 10, inserted: 10, cursor: journal[9]!.cursor });
+      expect(result.error).toBeNull();
+      expect(result).toMatchObject({ fetched: 10, inserted: 10, checkpoint: journal[9]!.cursor });
       expect(await storedSeqnums()).toEqual(range(1, 10));
       expect(await getCheckpoint(store.pool, host)).toBe(journal[9]!.cursor);
       // Each large entry went alone; the small ones around them were batched as usual.
@@ -241,7 +242,7 @@ describe('fetchHost', () => {
 
       // Nothing blocks: the next call starts after the last entry.
       const again = await fetcher({ maxEntryBytes: 3_000_000 })(host);
-      expect(again).toMatchObject({ fetched: 0, inserted: 0, cursor: journal[9]!.cursor });
+      expect(again).toMatchObject({ fetched: 0, inserted: 0, checkpoint: journal[9]!.cursor });
       expect(large.requests.at(-1)).toBe(journal[9]!.cursor);
     } finally {
       await large.close();

@@ -1,7 +1,7 @@
 import got from 'got';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'mysql2/promise';
-import type { RunSummary } from '@infralogs/fn-collect';
+import { getRun, runSummarySchema, type HostResult, type RunSummary } from '@infralogs/core';
 import type { Progress } from './progress';
 
 /** What collect answers: its run summary. */
@@ -29,13 +29,14 @@ export async function collectNow(options: {
       timeout: { request: 30 * 60_000 },
       retry: { limit: 0 },
     })
-    .json<CollectAnswer>()
+    .json()
+    .then((body) => runSummarySchema.parse(body))
     .catch((err: unknown) => {
       const body = (err as { response?: { body?: unknown } }).response?.body;
       throw new Error(`collect failed: ${typeof body === 'string' ? body : (err as Error).message}`);
     });
   const shown = new Set<string>();
-  const show = (h: HostLine) => {
+  const show = (h: HostResult) => {
     if (shown.has(h.host)) return;
     shown.add(h.host);
     progress(hostLine(h));
@@ -44,19 +45,16 @@ export async function collectNow(options: {
   const watch = (async () => {
     while (!done) {
       await sleep(300);
-      const [rows] = await options.pool
-        .query(
-          `SELECT host, fetched, inserted, duplicates, error_message AS error FROM run_hosts
-            WHERE run_id = (SELECT MAX(id) FROM runs) AND status <> 'pending'`,
-        )
-        .catch(() => [[]]);
-      if (!done) for (const row of rows as HostLine[]) show(row);
+      const [latest] = await options.pool.query('SELECT MAX(id) AS id FROM runs').catch(() => [[]]);
+      const id = (latest as { id: number | null }[])[0]?.id;
+      const run = id ? await getRun(options.pool, Number(id)).catch(() => null) : null;
+      if (!done && run) for (const h of run.hosts) if (h.status !== 'pending') show(h);
     }
   })();
   try {
     const answer = await call;
     // Hosts that finished between two polls.
-    for (const h of answer.hosts) show({ ...h, error: h.error && `${h.error.code}: ${h.error.message}` });
+    for (const h of answer.hosts) show(h);
     return answer;
   } finally {
     done = true;
@@ -64,14 +62,6 @@ export async function collectNow(options: {
   }
 }
 
-interface HostLine {
-  host: string;
-  fetched: number;
-  inserted: number;
-  duplicates: number;
-  error: string | null;
-}
-
-const hostLine = (h: HostLine) =>
+const hostLine = (h: HostResult) =>
   `  ${h.host}: ${h.fetched} fetched, ${h.inserted} inserted, ${h.duplicates} duplicates` +
-  (h.error ? ` — failed: ${h.error}` : '');
+  (h.error ? ` — failed: ${h.error.code}: ${h.error.message}` : '');

@@ -2,6 +2,7 @@ export * from './errors';
 export * from './log';
 export * from './config';
 export * from './entry';
+export * from './host-result';
 export * from './faas';
 export * from './secrets';
 export * from './database';

@@ -1,4 +1,4 @@
-import type { JournalFields } from '../entry';
+import { JOURNAL_FIELDS, type JournalFields } from '../entry';
 
 /**
  * What the three journal readers (export, json, verbose) share: they take the output of
@@ -35,25 +35,8 @@ export interface ReaderHandlers {
   onLost?: (loss: LostField) => void;
 }
 
-/**
- * The journal fields the entry model reads (see entryFromFields), in a fixed order: readers given
- * this list keep only these, which saves work on the agent's hot path.
- */
-export const ENTRY_FIELDS = [
-  '__CURSOR',
-  '__REALTIME_TIMESTAMP',
-  '__SEQNUM',
-  '__SEQNUM_ID',
-  '_BOOT_ID',
-  'MESSAGE',
-  '_HOSTNAME',
-  '_COMM',
-  '_PID',
-  'PRIORITY',
-  'SYSLOG_IDENTIFIER',
-  '_SYSTEMD_UNIT',
-] as const;
-export const ENTRY_FIELD_NAMES: ReadonlySet<string> = new Set(ENTRY_FIELDS);
+/** The journal fields the entry model reads (ENTRY_FIELDS' journald names): readers given this set keep only these. */
+export const ENTRY_FIELD_NAMES: ReadonlySet<string> = new Set(JOURNAL_FIELDS);
 
 export const MAX_REPORTED_LINE = 1024;
 

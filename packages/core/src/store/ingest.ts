@@ -217,7 +217,7 @@ async function newRows(conn: PoolConnection | null, hostId: number, entries: Ent
   const fresh: LogRow[] = [];
   for (let i = 0; i < rows.length; i++) {
     const e = entries[i]!;
-    const id = identityKey(e.bootId, e.seqnumId, e.seqnum, rows[i]![1]);
+    const id = identityKey(e.bootId, e.seqnumId, e.seqnum, rows[i]!.ts);
     if (seen.has(id)) continue;
     seen.add(id);
     fresh.push(rows[i]!);
@@ -228,13 +228,13 @@ async function newRows(conn: PoolConnection | null, hostId: number, entries: Ent
 async function storedIdentities(conn: PoolConnection, hostId: number, rows: LogRow[]): Promise<Set<string>> {
   const ranges = new Map<string, { lo: number; hi: number; from: string; to: string }>();
   for (const r of rows) {
-    const g = ranges.get(r[3]);
-    if (!g) ranges.set(r[3], { lo: r[4], hi: r[4], from: r[1], to: r[1] });
+    const g = ranges.get(r.seqnum_id);
+    if (!g) ranges.set(r.seqnum_id, { lo: r.seqnum, hi: r.seqnum, from: r.ts, to: r.ts });
     else {
-      if (r[4] < g.lo) g.lo = r[4];
-      if (r[4] > g.hi) g.hi = r[4];
-      if (r[1] < g.from) g.from = r[1];
-      if (r[1] > g.to) g.to = r[1];
+      if (r.seqnum < g.lo) g.lo = r.seqnum;
+      if (r.seqnum > g.hi) g.hi = r.seqnum;
+      if (r.ts < g.from) g.from = r.ts;
+      if (r.ts > g.to) g.to = r.ts;
     }
   }
   const parts: string[] = [];

@@ -1,3 +1,4 @@
+import { addColumnsSql } from '../entry';
 import type { Logger } from '../log';
 import { ensurePartitions, initialPartitionClause } from './partitions';
 import { execute, select, withNamedLock, type Queryable } from './sql';
@@ -140,6 +141,26 @@ export const MIGRATIONS: Migration[] = [
         PRIMARY KEY (name)
       ) ${TABLE}`,
       `INSERT IGNORE INTO run_lease (name) VALUES ('collect')`,
+    ],
+  },
+  {
+    // The VM's stable identity and the journald transport, typed as ENTRY_FIELDS says. A crash
+    // between the two statements cannot happen: ALTER TABLE adds both columns at once.
+    version: '0005_logs_machine_transport',
+    statements: () => [`ALTER TABLE logs ${addColumnsSql(['machineId', 'transport'])}`],
+  },
+  // collect's mutual exclusion is a run lock (lease is Vault's word), and where a host's run ended
+  // is its checkpoint. One statement per migration, so a crash between them re-runs none twice.
+  // RENAME COLUMN: MySQL 8.0 and MariaDB 10.5+.
+  { version: '0006_run_lock', statements: () => ['RENAME TABLE run_lease TO run_lock'] },
+  { version: '0007_runs_lock_ms', statements: () => ['ALTER TABLE runs RENAME COLUMN lease_ms TO lock_ms'] },
+  {
+    // A host's run result as one shape (core's hostResultSchema): its batches and its error's code.
+    version: '0008_run_hosts_result',
+    statements: () => [
+      `ALTER TABLE run_hosts RENAME COLUMN \`cursor\` TO \`checkpoint\`,
+         ADD COLUMN batches BIGINT UNSIGNED NOT NULL DEFAULT 0 AFTER duplicates,
+         ADD COLUMN error_code VARCHAR(64) NULL AFTER \`checkpoint\``,
     ],
   },
 ];

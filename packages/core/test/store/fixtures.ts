@@ -29,6 +29,8 @@ export function entry(seqnum: number, over: Partial<Entry> = {}): Entry {
     priority: 6,
     syslogIdentifier: 'sshd',
     unit: 'ssh.service',
+    machineId: 'f3a1c9d2b8e74d5a9c0b1e2f3a4b5c6d',
+    transport: 'syslog',
     ...over,
   };
 }
