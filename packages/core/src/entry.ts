@@ -57,7 +57,7 @@ export const ENTRY_FIELDS = [
     sql: 'VARCHAR(512) NOT NULL',
     kind: 'cursor',
     chars: 512,
-    doc: "the entry's journal cursor (opaque; a host's checkpoint is one of these)",
+    doc: "the entry's journal cursor, opaque (a host's checkpoint is one); a reserved word in SQL: always quote it",
   },
   {
     key: 'bootId',
@@ -65,7 +65,7 @@ export const ENTRY_FIELDS = [
     column: 'boot_id',
     sql: 'BINARY(16) NOT NULL',
     kind: 'id128',
-    doc: 'boot id (identity); from the cursor’s b= when missing',
+    doc: 'boot id (identity): 32 hex digits stored as 16 bytes, read with LOWER(HEX(boot_id)), filter with UNHEX(?); from the cursor’s b= when missing',
   },
   {
     key: 'seqnumId',
@@ -73,7 +73,7 @@ export const ENTRY_FIELDS = [
     column: 'seqnum_id',
     sql: 'BINARY(16) NOT NULL',
     kind: 'id128',
-    doc: 'sequence-number space of the journal file set (identity); from the cursor’s s= when missing',
+    doc: 'sequence-number space of the journal file set (identity), stored as boot_id; from the cursor’s s= when missing',
   },
   {
     key: 'seqnum',
@@ -97,7 +97,7 @@ export const ENTRY_FIELDS = [
     column: 'message',
     sql: 'MEDIUMTEXT NULL',
     kind: 'message',
-    doc: 'MESSAGE as UTF-8 text (lossy when its bytes are not UTF-8)',
+    doc: 'MESSAGE as UTF-8 text, up to 16 MiB, never clipped (lossy when its bytes are not UTF-8)',
   },
   {
     key: 'messageRaw',
@@ -105,7 +105,7 @@ export const ENTRY_FIELDS = [
     column: 'message_raw',
     sql: 'MEDIUMBLOB NULL',
     kind: 'raw',
-    doc: 'MESSAGE’s exact bytes (base64 on the wire), only when they are not valid UTF-8',
+    doc: 'MESSAGE’s exact bytes (base64 on the wire), only when they are not valid UTF-8: exact bytes = COALESCE(message_raw, message)',
   },
   {
     key: 'hostname',
@@ -125,7 +125,7 @@ export const ENTRY_FIELDS = [
     kind: 'text',
     chars: 64,
     shorten: true,
-    doc: 'process name',
+    doc: 'process name (the kernel cuts it to 15 characters)',
   },
   {
     key: 'pid',

@@ -67,7 +67,8 @@ const loadRefused = new WeakSet<object>();
 
 interface HostState {
   id: number;
-  cursor: string | null;
+  /** The host's checkpoint: the cursor of the last entry committed. */
+  checkpoint: string | null;
   seqnumId: string | null;
   seqnum: number | string | null;
   realtimeUs: number | string | null;
@@ -146,7 +147,7 @@ async function ingestOnce(
         ? null
         : { seqnumId: state.seqnumId, seqnum: Number(state.seqnum), realtimeUs: Number(state.realtimeUs) };
     if (entries.length === 0) {
-      return { host, received: 0, inserted: 0, duplicates: 0, checkpoint: state.cursor, gaps: 0 };
+      return { host, received: 0, inserted: 0, duplicates: 0, checkpoint: state.checkpoint, gaps: 0 };
     }
 
     const ahead =
@@ -186,7 +187,7 @@ async function ingestOnce(
 async function lockHost(conn: PoolConnection, host: string): Promise<HostState> {
   const [state] = await select<HostState>(
     conn,
-    `SELECT h.id, c.\`cursor\` AS \`cursor\`, LOWER(HEX(c.seqnum_id)) AS seqnumId, c.seqnum,
+    `SELECT h.id, c.\`cursor\` AS \`checkpoint\`, LOWER(HEX(c.seqnum_id)) AS seqnumId, c.seqnum,
             TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', c.ts) AS realtimeUs
        FROM hosts h LEFT JOIN checkpoints c ON c.host_id = h.id
       WHERE h.name = ? FOR UPDATE`,
@@ -380,11 +381,11 @@ async function moveCheckpoint(
 ): Promise<string> {
   if (
     previous &&
-    state.cursor !== null &&
+    state.checkpoint !== null &&
     previous.seqnumId === last.seqnumId &&
     last.seqnum < previous.seqnum
   ) {
-    return state.cursor;
+    return state.checkpoint;
   }
   const values = [last.cursor, Buffer.from(last.seqnumId, 'hex'), last.seqnum, formatTs(last.realtimeUs)];
   // The row exists for hosts registered by upsertHost; the upsert covers hosts added by hand.
@@ -409,12 +410,12 @@ async function moveCheckpoint(
 
 /** The host's checkpoint (the cursor to resume after), null before its first batch. */
 export async function getCheckpoint(db: Queryable, host: string): Promise<string | null> {
-  const rows = await select<{ id: number; cursor: string | null }>(
+  const rows = await select<{ id: number; checkpoint: string | null }>(
     db,
-    'SELECT h.id, c.`cursor` AS `cursor` FROM hosts h LEFT JOIN checkpoints c ON c.host_id = h.id WHERE h.name = ?',
+    'SELECT h.id, c.`cursor` AS `checkpoint` FROM hosts h LEFT JOIN checkpoints c ON c.host_id = h.id WHERE h.name = ?',
     [host],
   );
   const row = rows[0];
   if (!row) throw new InfralogsError('NOT_FOUND', `unknown host "${host}"`);
-  return row.cursor;
+  return row.checkpoint;
 }
