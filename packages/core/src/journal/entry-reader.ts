@@ -1,7 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import type { Entry } from '../entry';
+import { JOURNAL_FIELDS, type Entry } from '../entry';
 import { InfralogsError } from '../errors';
-import { JOURNAL_FIELDS } from '../entry';
 import { BOOT_ID, CapturedEntry, CURSOR, asciiText, decode, MESSAGE, PLAIN, SEQNUM_ID } from './entry-fields';
 import { ExportScanner, type ExportSink, type FieldName } from './export-parser';
 import type { InvalidLine, JournalReader } from './reader';
