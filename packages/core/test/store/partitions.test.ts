@@ -227,37 +227,4 @@ describe('migrate', () => {
       await store.drop();
     }
   });
-
-  it('gives logs exactly the columns of ENTRY_FIELDS, typed as the table says', async () => {
-    const store = await freshStore();
-    try {
-      const c = await store.admin();
-      const [rows] = await c.query(
-        `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, IS_NULLABLE AS nullable
-           FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'logs'
-          ORDER BY ORDINAL_POSITION`,
-      );
-      await c.end();
-      const columns = rows as { name: string; type: string; nullable: 'YES' | 'NO' }[];
-      // As information_schema spells a declared type: lowercase, MariaDB without display widths.
-      const declared = (sql: string) => ({
-        type: sql
-          .replace(/ (NOT )?NULL$/, '')
-          .toLowerCase()
-          .replace(/^(int|tinyint|bigint)\((\d+)\)/, '$1'),
-        nullable: sql.endsWith('NOT NULL') ? 'NO' : 'YES',
-      });
-      const actual = (t: { type: string; nullable: string }) => ({
-        type: t.type.replace(/^(int|tinyint|bigint)\((\d+)\)/, '$1'),
-        nullable: t.nullable,
-      });
-      expect(columns.map((col) => col.name).sort()).toEqual(LOGS_COLUMNS.slice().sort());
-      for (const f of ENTRY_FIELDS) {
-        const col = columns.find((x) => x.name === f.column)!;
-        expect(actual(col), f.column).toEqual(declared(f.sql));
-      }
-    } finally {
-      await store.drop();
-    }
-  });
 });
