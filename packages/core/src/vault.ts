@@ -31,6 +31,7 @@ const vaultEnvSchema = z
     VAULT_TOKEN_FILE: z.string().min(1).optional(),
     VAULT_NAMESPACE: z.string().min(1).optional(),
     VAULT_REQUEST_TIMEOUT_MS: field.int(10_000, 100, 120_000),
+    LOG_LEVEL: field.logLevel(),
   })
   .refine((v) => v.VAULT_AUTH !== 'kubernetes' || v.VAULT_K8S_ROLE, {
     message: 'required when VAULT_AUTH=kubernetes',
@@ -81,7 +82,7 @@ export function vaultConfigFromEnv(env: Record<string, string | undefined> = pro
       : `${auth.method}:${auth.method === 'approle' ? auth.mount : ''}:${c.VAULT_TOKEN_FILE ?? secretsDir(env)}`;
   return {
     identity,
-    logLevel: env.LOG_LEVEL as LogLevel | undefined,
+    logLevel: c.LOG_LEVEL,
     vault: {
       addr: c.VAULT_ADDR,
       auth,
