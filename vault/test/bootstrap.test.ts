@@ -15,8 +15,7 @@ import {
 import { adminConnection, waitFor, waitForReplica } from '@infralogs/devkit';
 import { VaultClient, type DatabaseCredentials } from '@infralogs/vault-mysql-rotator';
 import { bootstrap } from '../src';
-import { entries } from '../../packages/core/test/store/fixtures';
-import { bootstrapForTest, type Bootstrapped } from './helpers';
+import { bootstrapForTest, entries, type Bootstrapped } from '@infralogs/devkit/fixtures';
 
 const infra = inject('infra');
 

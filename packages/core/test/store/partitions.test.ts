@@ -14,7 +14,7 @@ import { upsertHost } from '../../src/store/hosts';
 import { migrate } from '../../src/store/migrations';
 import { createStorePool } from '../../src/store/sql';
 import { createLogger } from '../../src/log';
-import { entry, freshStore } from './fixtures';
+import { entry, freshStore } from '@infralogs/devkit/fixtures';
 
 const day = (s: string) => new Date(`${s}T00:00:00Z`);
 const at = (s: string) => new Date(`${s}Z`);
