@@ -11,3 +11,4 @@ export * from './vault';
 export * from './database-vault';
 export * from './caller-auth';
 export * from './shutdown';
+export * from './retry';
