@@ -93,6 +93,11 @@ export function vaultConfigFromEnv(env: Record<string, string | undefined> = pro
   };
 }
 
+function isVaultConfig(value: object): value is VaultConfig {
+  // An environment holds strings only; a VaultConfig holds the Vault options object.
+  return 'vault' in value && typeof value.vault === 'object' && 'identity' in value;
+}
+
 async function readTokenFile(path: string): Promise<string> {
   const token = (await readFile(path, 'utf8').catch(() => '')).trim();
   if (!token) throw new InfralogsError('CONFIG_INVALID', `VAULT_TOKEN_FILE: ${path} is missing or empty`);
@@ -147,12 +152,15 @@ export function agentTokenPath(kvMount: string, host: string): string {
   return `${kvMount}/data/agents/${host}`;
 }
 
-/** The bearer token of a host's agent, read from KV (for fetch-host). NOT_FOUND when none is stored. */
+/**
+ * The bearer token of a host's agent, read from KV (for fetch-host). NOT_FOUND when none is
+ * stored. Give the VaultConfig read at start, or the environment to read it from now.
+ */
 export async function readAgentToken(
   host: string,
-  env: Record<string, string | undefined> = process.env,
+  source: Record<string, string | undefined> | VaultConfig = process.env,
 ): Promise<string> {
-  const config = vaultConfigFromEnv(env);
+  const config = isVaultConfig(source) ? source : vaultConfigFromEnv(source);
   const path = agentTokenPath(config.kvMount, host);
   const answer = await vaultSession(config)
     .withClient((c) => c.readIfExists<{ data?: { token?: unknown } }>(path))
