@@ -13,7 +13,8 @@ import { toInfralogsError, vaultConfigFromEnv, vaultSession, type VaultConfig } 
  * DB_HOST is the primary for the writer and the replica for the reader (the stack sets it).
  */
 const databaseEnvSchema = z.object({
-  DB_HOST: z.string().min(1),
+  /** A name or an address (IPv6 without brackets): a URL here would only fail when connecting. */
+  DB_HOST: z.string().regex(/^[\w.-]+$|^[0-9A-Fa-f:.]+$/, 'expected a host name or IP address'),
   DB_PORT: field.port(3306),
   DB_NAME: field.str('infralogs'),
   DB_POOL_SIZE: field.int(10, 1, 1000),

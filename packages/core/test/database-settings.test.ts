@@ -6,6 +6,7 @@ const good = { DB_HOST: '127.0.0.1', VAULT_ADDR: 'http://127.0.0.1:8200', LOG_LE
 describe('database settings are validated when the Database is made, not when it connects', () => {
   it.each([
     [{ ...good, DB_HOST: undefined }, 'DB_HOST'],
+    [{ ...good, DB_HOST: 'mysql://primary:3306' }, 'DB_HOST'],
     [{ ...good, DB_PORT: 'mysql' }, 'DB_PORT'],
     [{ ...good, VAULT_ADDR: 'vault:8200 ' }, 'VAULT_ADDR'],
     [{ ...good, LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
