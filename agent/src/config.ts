@@ -55,6 +55,8 @@ export const agentEnvSchema = z
       .string()
       .regex(/^(\d+[KM]?|off)$/, 'must be a size such as 64K, or off')
       .default(AGENT_DEFAULTS.journalctlBuffer!),
+    /** Read by the logger; checked here so a bad one stops start-up instead of logging at info. */
+    LOG_LEVEL: env.logLevel(),
   })
   .refine((c) => c.AGENT_LIMIT_DEFAULT <= c.AGENT_LIMIT_MAX, {
     path: ['AGENT_LIMIT_DEFAULT'],

@@ -55,6 +55,7 @@ describe('agentConfigFromEnv', () => {
     [{ AGENT_TOKENS_FILE: '/t', AGENT_LIMIT_MAX: '0' }, 'AGENT_LIMIT_MAX'],
     [{ AGENT_TOKENS_FILE: '/t', AGENT_MAX_STREAMS: '0' }, 'AGENT_MAX_STREAMS'],
     [{ AGENT_TOKENS_FILE: '/t', JOURNALCTL_STDOUT_BUFFER: 'lots' }, 'JOURNALCTL_STDOUT_BUFFER'],
+    [{ AGENT_TOKENS_FILE: '/t', LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
   ])('fails naming the variable: %j', (env, variable) => {
     const p = problem(env as Record<string, string>);
     expect(p?.code).toBe('CONFIG_INVALID');

@@ -25,6 +25,8 @@ const duration = (def: string) =>
 
 const schema = z.object({
   VAULT_ADDR: field.url('http://127.0.0.1:8200'),
+  /** Read before the rest (the logger exists first); checked here so a bad one is named. */
+  LOG_LEVEL: field.logLevel(),
   VAULT_TOKEN_FILE: optionalFile,
   VAULT_TOKEN: z.string().min(1).optional(),
   VAULT_DB_MOUNT: field.str('database'),

@@ -15,8 +15,7 @@ import {
 import { adminConnection, waitFor, waitForReplica } from '@infralogs/devkit';
 import { VaultClient, type DatabaseCredentials } from '@infralogs/vault-mysql-rotator';
 import { bootstrap } from '../src';
-import { entries } from '../../packages/core/test/store/fixtures';
-import { bootstrapForTest, type Bootstrapped } from './helpers';
+import { bootstrapForTest, entries, FAKE_K8S_CA_FILE, type Bootstrapped } from '@infralogs/devkit/fixtures';
 
 const infra = inject('infra');
 
@@ -266,10 +265,7 @@ describe('bootstrap with Kubernetes auth', () => {
     b = await bootstrapForTest(infra, {
       kubernetes: {
         host: 'https://10.43.0.1:443',
-        caCert: await readFile(
-          new URL('../../packages/rotator/test/fixtures/fake-k8s-ca.pem', import.meta.url),
-          'utf8',
-        ),
+        caCert: await readFile(FAKE_K8S_CA_FILE, 'utf8'),
       },
     });
   });

@@ -1,6 +1,12 @@
-import got from 'got';
+import got, { HTTPError } from 'got';
 import { z } from 'zod';
-import { hostErrorSchema, hostResultSchema, type HostResult } from '@infralogs/core';
+import {
+  hostErrorSchema,
+  hostResultSchema,
+  withRetry,
+  type HostResult,
+  type RetryPolicy,
+} from '@infralogs/core';
 import { failedHost } from './summary';
 
 export interface FetchHostClientOptions {
@@ -8,14 +14,15 @@ export interface FetchHostClientOptions {
   /** fetch-host's caller token, read per call so a rotated secret file is picked up. */
   token: () => Promise<string>;
   timeoutMs: number;
-  retries: number;
+  /** For calls that cannot have reached fetch-host; see core's retry policy ('unreached'). */
+  retry: RetryPolicy;
 }
 
 /**
  * Calls `${GATEWAY_URL}/function/fetch-host` synchronously (CE's async queue runs one call at a
- * time). Only failures to reach fetch-host at all are retried (connection errors, 429 from the
- * watchdog); a call that ran is never repeated here, its own retries happened inside it. Never
- * throws: every outcome becomes the host's summary.
+ * time). Only failures to reach fetch-host at all are retried (core's retry policy for
+ * 'unreached' calls: connection errors, 429 from the watchdog); a call that ran is never repeated
+ * here, its own retries happened inside it. Never throws: every outcome becomes the host's summary.
  */
 export function createFetchHostClient(
   options: FetchHostClientOptions,
@@ -26,23 +33,24 @@ export function createFetchHostClient(
   );
   return async (host) => {
     try {
-      const response = await got.post(url, {
-        json: { host },
-        headers: { authorization: `Bearer ${await options.token()}` },
-        timeout: { request: options.timeoutMs },
-        retry: {
-          limit: options.retries,
-          methods: ['POST'],
-          statusCodes: [429],
-          errorCodes: ['ECONNREFUSED', 'ECONNRESET', 'EAI_AGAIN', 'ENOTFOUND'],
-          // got's own backoff: 1 s, 2 s, … plus up to 100 ms of jitter (its maximum).
-          backoffLimit: 10_000,
-          noise: 100,
-        },
-        throwHttpErrors: false,
-      });
+      const authorization = `Bearer ${await options.token()}`;
+      const response = await withRetry(
+        () =>
+          got.post(url, {
+            json: { host },
+            headers: { authorization },
+            timeout: { request: options.timeoutMs },
+            retry: { limit: 0 },
+          }),
+        options.retry,
+        { safety: 'unreached' },
+      );
       return summaryFromAnswer(host, response.statusCode, response.body);
     } catch (err) {
+      // fetch-host answered (and was not retried, or the budget is spent): its answer says why.
+      if (err instanceof HTTPError) {
+        return summaryFromAnswer(host, err.response.statusCode, String(err.response.body));
+      }
       const { code, message } = err as { code?: unknown; message?: unknown };
       return failedHost(host, {
         code: 'UPSTREAM_FAILED',

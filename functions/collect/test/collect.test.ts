@@ -7,7 +7,7 @@ import {
   type FunctionContext,
   type FunctionEvent,
 } from '@infralogs/core';
-import { freshStore } from '../../../packages/core/test/store/fixtures';
+import { freshStore } from '@infralogs/devkit/fixtures';
 import { runCollection, type CollectDeps } from '../src/collect';
 import { createCollectHandler } from '../src/endpoint';
 import type { HostResult } from '@infralogs/core';

@@ -27,7 +27,12 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 const client = (gatewayUrl: string) =>
-  createFetchHostClient({ gatewayUrl, token: async () => 'fh-token', timeoutMs: 5000, retries: 2 });
+  createFetchHostClient({
+    gatewayUrl,
+    token: async () => 'fh-token',
+    timeoutMs: 5000,
+    retry: { retries: 2, baseMs: 1, maxMs: 5 },
+  });
 
 describe('createFetchHostClient', () => {
   it('posts the host with the caller token and keeps the answer', async () => {

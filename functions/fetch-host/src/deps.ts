@@ -1,4 +1,11 @@
-import { createLogger, lazyDatabase, parseTokens, readAgentToken, readSecret } from '@infralogs/core';
+import {
+  createLogger,
+  lazyDatabase,
+  parseTokens,
+  readAgentToken,
+  readSecret,
+  vaultConfigFromEnv,
+} from '@infralogs/core';
 import { openPage } from './agent-client';
 import { loadFetchHostConfig } from './config';
 import type { FetchHostEndpointDeps } from './endpoint';
@@ -15,10 +22,11 @@ export function createFetchHostDeps(
 ): FetchHostEndpointDeps {
   const config = loadFetchHostConfig(source);
   const database = lazyDatabase('writer', source);
+  const vault = vaultConfigFromEnv(source);
   const retry = { retries: config.RETRIES, baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS };
   const fetchHost = createFetchHost({
     getDatabase: () => database.get(),
-    readAgentToken: (host) => readAgentToken(host, source),
+    readAgentToken: (host) => readAgentToken(host, vault),
     openPage: (request) =>
       openPage(request, {
         connectMs: config.AGENT_CONNECT_TIMEOUT_MS,

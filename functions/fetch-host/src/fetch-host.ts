@@ -3,16 +3,18 @@ import {
   InfralogsError,
   getCheckpoint,
   getHost,
+  retryDelay,
+  withRetry,
   type Database,
   type HostResult,
   type IngestResult,
   type Logger,
+  type RetryPolicy,
 } from '@infralogs/core';
 import type { Page, PageRequest } from './agent-client';
 import { Batcher, type Batch, type BatchLimits } from './batches';
 import { entryFromLine } from './entry-line';
 import { ndjsonLines } from './ndjson';
-import { retryDelay, withRetry, type RetryPolicy } from './retry';
 
 export interface FetchHostDeps {
   getDatabase: () => Promise<Database>;

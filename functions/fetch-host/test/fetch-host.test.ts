@@ -7,7 +7,7 @@ import {
   type Database,
   type IngestResult,
 } from '@infralogs/core';
-import { entries, freshStore } from '../../../packages/core/test/store/fixtures';
+import { entries, freshStore } from '@infralogs/devkit/fixtures';
 import { openPage } from '../src/agent-client';
 import type { Batch } from '../src/batches';
 import { createFetchHost } from '../src/fetch-host';

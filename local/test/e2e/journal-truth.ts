@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import mysql from 'mysql2/promise';
-import { ExportParser, entryFromFields, formatTs, PLAIN_FIELDS, readAll, type Entry } from '@infralogs/core';
-import type { Topology } from '@infralogs/devkit';
+import { ExportParser, entryFromFields, formatTs, PLAIN_FIELDS, type Entry } from '@infralogs/core';
+import { readAll, type Topology } from '@infralogs/devkit';
 
 /**
  * The two sides the end-to-end test compares: what journalctl itself reads from a journal

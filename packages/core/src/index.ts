@@ -12,3 +12,4 @@ export * from './vault';
 export * from './database-vault';
 export * from './caller-auth';
 export * from './shutdown';
+export * from './retry';

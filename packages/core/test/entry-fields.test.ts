@@ -1,4 +1,4 @@
-import { writeExport, type ExportEntry } from '@infralogs/devkit';
+import { readAll, writeExport, type ExportEntry } from '@infralogs/devkit';
 import { describe, expect, it } from 'vitest';
 import {
   ENTRY_FIELDS,
@@ -8,7 +8,7 @@ import {
   PLAIN_FIELDS,
   type Entry,
 } from '../src/entry';
-import { EntryReader, ExportParser, NdjsonEncoder, readAll } from '../src/journal';
+import { EntryReader, ExportParser, NdjsonEncoder } from '../src/journal';
 import { plainlyValid, validateBatch } from '../src/store/batch';
 import { LOGS_COLUMNS, toRow, tsvRow } from '../src/store/rows';
 

@@ -4,6 +4,7 @@ export * from './openbao';
 export * from './testing';
 export * from './datasets';
 export * from './journals';
+export * from './journal-readers';
 export * from './bundle';
 export * from './faas-testing';
 export * from './entry-docs';

@@ -46,21 +46,3 @@ export function addField(fields: JournalFields, name: string, value: Buffer): vo
   if (values === undefined) fields.set(name, [value]);
   else values.push(value);
 }
-
-/** Reads a whole buffer with a reader; handy for tests and small inputs. */
-export function readAll<R extends JournalReader>(
-  make: (handlers: ReaderHandlers) => R,
-  bytes: Buffer,
-): { entries: JournalFields[]; invalid: InvalidLine[]; lost: LostField[] } {
-  const entries: JournalFields[] = [];
-  const invalid: InvalidLine[] = [];
-  const lost: LostField[] = [];
-  const reader = make({
-    onEntry: (f) => entries.push(f),
-    onInvalid: (p) => invalid.push(p),
-    onLost: (l) => lost.push(l),
-  });
-  reader.push(bytes);
-  reader.end();
-  return { entries, invalid, lost };
-}

@@ -16,7 +16,7 @@ import { LOGS_COLUMNS } from '../../src/store/rows';
 import { ENTRY_FIELDS } from '../../src/entry';
 import { createStorePool } from '../../src/store/sql';
 import { createLogger } from '../../src/log';
-import { entry, freshStore } from './fixtures';
+import { entry, freshStore } from '@infralogs/devkit/fixtures';
 
 const day = (s: string) => new Date(`${s}T00:00:00Z`);
 const at = (s: string) => new Date(`${s}Z`);

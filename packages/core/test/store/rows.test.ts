@@ -14,7 +14,7 @@ import {
 import { detectGaps } from '../../src/store/gaps';
 import { plainlyValid, validateBatch } from '../../src/store/batch';
 import { entrySchema } from '../../src/entry';
-import { entry, SEQNUM_ID } from './fixtures';
+import { entry, SEQNUM_ID } from '@infralogs/devkit/fixtures';
 
 describe('entry → row mapping', () => {
   it('formats __REALTIME_TIMESTAMP as UTC with microseconds', () => {

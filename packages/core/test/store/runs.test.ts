@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHost, listHosts, upsertHost } from '../../src/store/hosts';
 import { beginRun, finishRun, getRun, recordHostResult } from '../../src/store/runs';
-import { freshStore } from './fixtures';
+import { freshStore } from '@infralogs/devkit/fixtures';
 
 let store: Awaited<ReturnType<typeof freshStore>>;
 beforeAll(async () => {
