@@ -1,4 +1,12 @@
-import { createLogger, lazyDatabase, parseTokens, readAgentToken, readSecret } from '@infralogs/core';
+import {
+  createLogger,
+  InfralogsError,
+  lazyDatabase,
+  parseTokens,
+  readAgentToken,
+  readOptionalSecret,
+  readSecret,
+} from '@infralogs/core';
 import { openPage } from './agent-client';
 import { loadFetchHostConfig } from './config';
 import type { FetchHostEndpointDeps } from './endpoint';
@@ -8,7 +16,9 @@ import { createIngestClient } from './ingest-client';
 /**
  * fetch-host wired to its environment: the configuration is validated now (start-up); the
  * database (writer credentials leased from Vault) connects on first use. Secrets:
- * `fetch-host-token` (its callers), `ingest-token` (to call ingest), the Vault login's.
+ * `fetch-host-token` (its callers), `ingest-token` (to call ingest), the Vault login's, and
+ * optionally `agent-ca` (the CA bundle agents' certificates must chain to; the system's CAs when
+ * absent) and `agent-client-cert` + `agent-client-key` (presented to agents that require mTLS).
  */
 export function createFetchHostDeps(
   source: Record<string, string | undefined> = process.env,
@@ -19,6 +29,7 @@ export function createFetchHostDeps(
   const fetchHost = createFetchHost({
     getDatabase: () => database.get(),
     readAgentToken: (host) => readAgentToken(host, source),
+    agentTls: () => readAgentTls(source),
     openPage: (request) =>
       openPage(request, {
         connectMs: config.AGENT_CONNECT_TIMEOUT_MS,
@@ -42,4 +53,15 @@ export function createFetchHostDeps(
     log: createLogger({ component: 'fetch-host' }),
   });
   return { fetchHost, callerTokens: async () => parseTokens(await readSecret('fetch-host-token', source)) };
+}
+
+/** The agent TLS secrets, read per call so a rotated CA bundle or client certificate is picked up. */
+async function readAgentTls(source: Record<string, string | undefined>) {
+  const [ca, cert, key] = await Promise.all(
+    ['agent-ca', 'agent-client-cert', 'agent-client-key'].map((name) => readOptionalSecret(name, source)),
+  );
+  if (Boolean(cert) !== Boolean(key)) {
+    throw new InfralogsError('CONFIG_INVALID', 'secrets agent-client-cert and agent-client-key go together');
+  }
+  return { ca: ca ?? null, clientCert: cert && key ? { cert, key } : null };
 }
