@@ -62,7 +62,13 @@ export async function bootstrapForTest(
       vaultUser: `${id}_vault`,
     },
     prefix: id,
-    mounts: { database: `${id}-db`, kv: `${id}-kv`, approle: `${id}-approle`, kubernetes: `${id}-k8s` },
+    mounts: {
+      database: `${id}-db`,
+      kv: `${id}-kv`,
+      approle: `${id}-approle`,
+      kubernetes: `${id}-k8s`,
+      pki: `${id}-pki`,
+    },
     ttl: { credentials: '1m', credentialsMax: '5m', token: '5m', tokenMax: '10m' },
     logger: createLogger({}, { write: () => {} }),
     ...over,
@@ -87,6 +93,7 @@ export async function bootstrapForTest(
       for (const path of [
         `sys/mounts/${m.database}`,
         `sys/mounts/${m.kv}`,
+        `sys/mounts/${m.pki}`,
         `sys/auth/${m.approle}`,
         `sys/auth/${m.kubernetes}`,
       ]) {
