@@ -6,7 +6,7 @@ path "{{kv_mount}}/data/agents/*" {
   capabilities = ["create", "update", "read"]
 }
 path "{{kv_mount}}/metadata/agents/*" {
-  capabilities = ["read", "list"]
+  capabilities = ["read", "list", "delete"]
 }
 
 # Agent certificates (`hosts add --issue-cert`, the local stack): issue from the PKI role only;
