@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +61,12 @@ export interface TopologyOptions {
   extraArgs?: string[];
   /** Keep the data directories on stop (the local stack keeps them between runs). */
   keepData?: boolean;
+  /**
+   * Start on the data directories already in `baseDir` when both are there (a previous run with
+   * keepData), instead of initialising new ones: the rows, the schema and the replica's position
+   * survive. Accounts get new passwords and replication is pointed at the primary's port again.
+   */
+  reuseData?: boolean;
   log?: (message: string) => void;
 }
 
@@ -191,6 +198,23 @@ function serverArgs(info: ServerInfo, serverId: number, extra: string[]): string
   ];
 }
 
+/** New data directories for both servers: mariadb-install-db once, copied. */
+async function initDataDirs(baseDir: string, servers: ServerInfo[], log: (message: string) => void) {
+  const template = join(baseDir, 'template');
+  await mkdir(baseDir, { recursive: true });
+  await rm(template, { recursive: true, force: true });
+  log('initialising MariaDB data directories');
+  await mkdir(`${template}-tmp`, { recursive: true });
+  await initDataDir(template, `${template}-tmp`);
+  for (const s of servers) {
+    await rm(s.dataDir, { recursive: true, force: true });
+    await cp(template, s.dataDir, { recursive: true });
+    await mkdir(`${s.dataDir}-tmp`, { recursive: true });
+  }
+  await rm(template, { recursive: true, force: true });
+  await rm(`${template}-tmp`, { recursive: true, force: true });
+}
+
 export async function startTopology(options: TopologyOptions = {}): Promise<Topology> {
   const log = options.log ?? (() => {});
   const host = options.host ?? '127.0.0.1';
@@ -212,19 +236,12 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     dataDir: join(baseDir, 'replica'),
   };
 
-  const template = join(baseDir, 'template');
-  await mkdir(baseDir, { recursive: true });
-  await rm(template, { recursive: true, force: true });
-  log('initialising MariaDB data directories');
-  await mkdir(`${template}-tmp`, { recursive: true });
-  await initDataDir(template, `${template}-tmp`);
-  for (const s of [primary, replica]) {
-    await rm(s.dataDir, { recursive: true, force: true });
-    await cp(template, s.dataDir, { recursive: true });
-    await mkdir(`${s.dataDir}-tmp`, { recursive: true });
-  }
-  await rm(template, { recursive: true, force: true });
-  await rm(`${template}-tmp`, { recursive: true, force: true });
+  const reused =
+    options.reuseData === true && [primary, replica].every((s) => existsSync(join(s.dataDir, 'mysql')));
+  if (reused) {
+    log('starting on the existing MariaDB data directories');
+    for (const s of [primary, replica]) await mkdir(`${s.dataDir}-tmp`, { recursive: true });
+  } else await initDataDirs(baseDir, [primary, replica], log);
 
   const procs: { which: 'primary' | 'replica'; proc: Managed }[] = [];
   let stopping: Promise<void> | undefined;
@@ -279,16 +296,20 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       await c.query(
         `SET sql_log_bin=0;
          CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?;
+         ALTER USER ?@'%' IDENTIFIED BY ?;
          GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION;
          CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY ?;
+         ALTER USER 'repl'@'%' IDENTIFIED BY ?;
          GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';
          SET sql_log_bin=1;`,
-        [admin.user, admin.password, admin.user, replPassword],
+        [admin.user, admin.password, admin.user, admin.password, admin.user, replPassword, replPassword],
       );
       await c.end();
     }
     const r = await mysql.createConnection({ socketPath: replica.socket, user: 'root' });
-    await r.query(`SET GLOBAL gtid_slave_pos = ''`);
+    // A reused replica resumes from its own GTID position; a new one starts from the beginning.
+    await r.query('STOP SLAVE').catch(() => undefined);
+    if (!reused) await r.query(`SET GLOBAL gtid_slave_pos = ''`);
     await r.query(
       `CHANGE MASTER TO MASTER_HOST=?, MASTER_PORT=?, MASTER_USER='repl', MASTER_PASSWORD=?, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1`,
       [primary.host, primary.port, replPassword],
