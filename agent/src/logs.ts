@@ -188,6 +188,15 @@ async function journalFailure(
     const error = await assertJournalDir(dir).catch((err: InfralogsError) => err);
     if (error) return error;
   }
+  // journalctl says "Permission denied" or "No journal files were opened due to insufficient
+  // permissions" when the agent's user is not in the journal files' group (systemd-journal).
+  if (/permission denied|insufficient permissions/i.test(stderr)) {
+    return new InfralogsError(
+      'JOURNAL_UNAVAILABLE',
+      `the journal is not readable by the agent (uid ${process.getuid?.() ?? '?'}): run it with the ` +
+        `journal files' group, systemd-journal (${said})`,
+    );
+  }
   if (/no such file or directory|failed to open/i.test(said)) {
     return new InfralogsError('JOURNAL_UNAVAILABLE', `the journal is not available: ${said}`);
   }
