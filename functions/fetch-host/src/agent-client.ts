@@ -34,12 +34,23 @@ const TLS_ERRORS: Record<string, { code: ErrorCode; what: string }> = {
   CERT_UNTRUSTED: { code: 'AGENT_TLS_UNTRUSTED', what: 'is not trusted' },
 };
 
+/** The agent's TLS alerts when it requires a client certificate and has none or refuses it. */
+const CLIENT_REFUSED =
+  /^ERR_SSL_(TLSV13_ALERT_CERTIFICATE_REQUIRED|SSLV3_ALERT_BAD_CERTIFICATE|TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_HANDSHAKE_FAILURE)$/;
+
 /** A certificate failure as its coded error (not retried: it would fail the same way); others as they are. */
 export function agentTlsError(err: unknown, agentUrl: string): unknown {
   const code = (err as { code?: unknown } | null)?.code;
+  const origin = new URL(agentUrl).host;
+  if (typeof code === 'string' && CLIENT_REFUSED.test(code)) {
+    return new InfralogsError(
+      'AGENT_TLS_CLIENT_REFUSED',
+      `the agent at ${origin} requires a client certificate and refused fetch-host's (${code})`,
+      { details: { tlsError: code } },
+    );
+  }
   const known = typeof code === 'string' ? TLS_ERRORS[code] : undefined;
   if (!known) return err;
-  const origin = new URL(agentUrl).host;
   return new InfralogsError(known.code, `the agent's certificate at ${origin} ${known.what} (${code})`, {
     details: { tlsError: code },
   });

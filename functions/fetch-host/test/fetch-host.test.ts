@@ -1,8 +1,16 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestCa, type LeafOptions, type TestCa } from '@infralogs/devkit';
+import {
+  createTestCa,
+  makeJournalDir,
+  syslogToExport,
+  type LeafOptions,
+  type TestCa,
+} from '@infralogs/devkit';
+// The real agent, for the mTLS handshake the stand-in does not do.
+import { startAgent } from '../../../agent/src/index';
 import {
   createLogger,
   getCheckpoint,
@@ -56,6 +64,7 @@ function fetcher(
     ingest?: (batch: Batch) => Promise<IngestResult>;
     token?: string;
     ca?: string;
+    clientCert?: { cert: string; key: string };
     maxDurationMs?: number;
     maxEntryBytes?: number;
   } = {},
@@ -64,7 +73,7 @@ function fetcher(
   return createFetchHost({
     getDatabase: async () => database,
     readAgentToken: async () => over.token ?? TOKEN,
-    agentTls: async () => ({ ca: over.ca ?? null, clientCert: null }),
+    agentTls: async () => ({ ca: over.ca ?? null, clientCert: over.clientCert ?? null }),
     openPage: (request) => openPage(request, { connectMs: 2000, responseMs: 5000, idleMs: 5000 }),
     ingest:
       over.ingest ??
@@ -317,6 +326,37 @@ describe('fetch-host over TLS', () => {
       expect(result.error?.code, JSON.stringify(result.error)).toBe(code);
       expect(result).toMatchObject({ fetched: 0, inserted: 0 });
       expect(logged.some((l) => l.event === 'fetch_host.page_retry' && l.host === name)).toBe(false);
+    }
+  });
+
+  it('presents its client certificate to an agent that requires one (mTLS), and says when it is refused', async () => {
+    const clients = await createTestCa(join(work, 'clients-ca'), 'fetch-host clients');
+    const leaf = await ca.issue('mtls-agent', { altNames: ['IP:127.0.0.1'] });
+    const journalDir = await makeJournalDir(
+      syslogToExport(['sshd[1]: a', 'sshd[2]: b', 'sshd[3]: c'], { hostname: 'mtls', boots: 1 }),
+      join(work, 'mtls-journal'),
+    );
+    const tokensFile = join(work, 'mtls-tokens');
+    await writeFile(tokensFile, `${TOKEN}\n`);
+    const real = await startAgent(
+      {
+        host: '127.0.0.1',
+        port: 0,
+        tokensFile,
+        journalDir,
+        tls: { certFile: leaf.certFile, keyFile: leaf.keyFile, clientCaFile: clients.certFile },
+      },
+      createLogger({}, { level: 'error' }),
+    );
+    try {
+      await upsertHost(store.pool, { name: host, agentUrl: real.url });
+      const client = await clients.issue('fetch-host', { usage: 'client', altNames: ['DNS:fetch-host'] });
+      const clientCert = { cert: client.certPem, key: await readFile(client.keyFile, 'utf8') };
+      expect(await fetcher({ ca: ca.certPem, clientCert })(host)).toMatchObject({ fetched: 3, inserted: 3 });
+      const refused = await fetcher({ ca: ca.certPem })(`${host}`);
+      expect(refused.error?.code, JSON.stringify(refused.error)).toBe('AGENT_TLS_CLIENT_REFUSED');
+    } finally {
+      await real.close();
     }
   });
 

@@ -25,6 +25,8 @@ export const ErrorCodes = {
   AGENT_TLS_EXPIRED: 502,
   /** The agent's certificate is not for the name (or address) in the host's URL. */
   AGENT_TLS_NAME_MISMATCH: 502,
+  /** The agent requires a client certificate (mTLS) and refused fetch-host's, or got none. */
+  AGENT_TLS_CLIENT_REFUSED: 502,
   EXEC_TIMEOUT: 504,
   DATABASE_FAILED: 503,
   VAULT_UNAVAILABLE: 503,
