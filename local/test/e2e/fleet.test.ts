@@ -150,7 +150,7 @@ describe('a fleet on the local stack', () => {
       /rogue-1 .* failed \(run \d+\) +AGENT_TLS_UNTRUSTED: the agent's certificate at 127\.0\.0\.6:\d+ is not signed/,
     );
     expect((await hosts(s, 'disable', 'rogue-1')).code).toBe(0);
-  });
+  }, 180_000);
 
   it('keeps every row across a restart; the next collection inserts only new entries', async () => {
     const before = await rowsPerHost(stack!);
@@ -184,5 +184,5 @@ describe('a fleet on the local stack', () => {
     expect(inserted).toEqual({ 'web-1': added, 'db-1': 0, 'edge-1': 0, 'vm-1': 0 });
     expect(run.status).toBe('succeeded');
     expect(await rowsPerHost(stack)).toEqual({ ...before, 'web-1': before['web-1']! + added });
-  });
+  }, 400_000);
 });

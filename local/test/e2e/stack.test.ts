@@ -129,5 +129,5 @@ describe('the local stack end to end', () => {
     await expectStoredEqualsJournals('primary');
     await stack.topology.waitForReplica();
     await expectStoredEqualsJournals('replica');
-  }, 300_000);
+  }, 600_000);
 });
