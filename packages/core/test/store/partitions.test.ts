@@ -152,6 +152,7 @@ describe('migrate', () => {
         '0002_logs',
         '0003_rollups_gaps',
         '0004_runs',
+        '0005_hosts_tls',
       ]);
       expect(await migrate(store.pool)).toEqual({ applied: [] });
       const c = await store.admin();
