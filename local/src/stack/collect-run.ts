@@ -22,6 +22,11 @@ export async function collectNow(options: {
   progress(
     `collecting ${options.hosts ? options.hosts.join(', ') : 'every host'} through ${options.gatewayUrl}/function/collect…`,
   );
+  // Runs before this one must not be shown as its progress (the stack keeps them across restarts).
+  const [before] = await options.pool
+    .query('SELECT COALESCE(MAX(id), 0) AS last FROM runs')
+    .catch(() => [[{ last: 0 }]]);
+  const lastRun = Number((before as { last: number }[])[0]?.last ?? 0);
   const call = got
     .post(`${options.gatewayUrl}/function/collect`, {
       json: options.hosts ? { hosts: options.hosts } : {},
@@ -47,7 +52,8 @@ export async function collectNow(options: {
       const [rows] = await options.pool
         .query(
           `SELECT host, fetched, inserted, duplicates, error_message AS error FROM run_hosts
-            WHERE run_id = (SELECT MAX(id) FROM runs) AND status <> 'pending'`,
+            WHERE run_id = (SELECT MAX(id) FROM runs) AND run_id > ? AND status <> 'pending'`,
+          [lastRun],
         )
         .catch(() => [[]]);
       if (!done) for (const row of rows as HostLine[]) show(row);
