@@ -5,6 +5,7 @@ import type { Pool } from 'mysql2/promise';
 import {
   agentTokenPath,
   getHost,
+  hostHasEntries,
   hostStatuses,
   InfralogsError,
   listHosts,
@@ -323,14 +324,12 @@ async function syncPlan(
   const names = new Set(inventory.map((h) => h.name));
   for (const [name, host] of stored) {
     if (names.has(name)) continue;
-    const [row] = (
-      await ctx.pool.query('SELECT 1 AS one FROM logs WHERE host_id = ? LIMIT 1', [host.id])
-    )[0] as unknown[];
-    if (!row || purge)
+    const hasEntries = await hostHasEntries(ctx.pool, host.id);
+    if (!hasEntries || purge)
       plan.push({
         host: name,
         action: 'remove',
-        detail: row ? 'not in the inventory; its entries are purged' : 'not in the inventory',
+        detail: hasEntries ? 'not in the inventory; its entries are purged' : 'not in the inventory',
       });
     else if (host.enabled)
       plan.push({

@@ -127,6 +127,14 @@ export async function hostStatuses(db: Queryable): Promise<HostStatus[]> {
   return out;
 }
 
+/** Whether the host has any stored entry (one index dive). */
+export async function hostHasEntries(db: Queryable, hostId: number): Promise<boolean> {
+  const [row] = await select<{ one: number }>(db, 'SELECT 1 AS one FROM logs WHERE host_id = ? LIMIT 1', [
+    hostId,
+  ]);
+  return row !== undefined;
+}
+
 /** Rows deleted per statement by removeHost's purge: short transactions, no long lock on logs. */
 export const PURGE_CHUNK_ROWS = 10_000;
 
