@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +31,7 @@ const journalCount = (args: string[]) =>
 let work: string;
 let stack: LocalStack | undefined;
 const agents: RunningAgent[] = [];
+let vmUrl = '';
 
 const options = () => ({
   stateDir: join(work, 'stack'),
@@ -95,13 +96,14 @@ describe('a fleet on the local stack', () => {
     expect(journalCount(['-D', vmJournal])).toBe(50);
     // vm-1: the operator's path, certificate and token written by `hosts add`.
     const vmPort = await freePort('127.0.0.5');
+    vmUrl = `https://127.0.0.5:${vmPort}`;
     const vm = {
       tokens: join(work, 'vm-1', 'tokens'),
       cert: join(work, 'vm-1', 'tls.crt'),
       key: join(work, 'vm-1', 'tls.key'),
     };
     const added = await hosts(
-      s, 'add', 'vm-1', `https://127.0.0.5:${vmPort}`, '--tokens-file', vm.tokens,
+      s, 'add', 'vm-1', vmUrl, '--tokens-file', vm.tokens,
       '--issue-cert', '--cert-file', vm.cert, '--key-file', vm.key,
     ); // prettier-ignore
     expect(added.code, added.out).toBe(0);
@@ -176,8 +178,16 @@ describe('a fleet on the local stack', () => {
     const added = journalCount(['--file', join(webDir, 'later.journal')]);
     expect(added).toBeGreaterThan(0);
 
-    stack = await startLocalStack({ ...options(), collectOnStart: false });
+    // This time vm-1 also comes from an inventory (INFRALOGS_INVENTORY), as npm start reads it.
+    const inventory = join(work, 'hosts.yml');
+    await writeFile(inventory, `hosts:\n  - name: vm-1\n    url: ${vmUrl}\n`);
+    stack = await startLocalStack({ ...options(), collectOnStart: false, inventory });
     expect(stack.resumed).toBe(true);
+    expect(stack.hosts.find((h) => h.name === 'vm-1')).toMatchObject({ agentUrl: vmUrl, certFile: null });
+    // Its token (already in KV) is written for its VM's agent.
+    expect((await readFile(join(work, 'stack', 'inventory', 'vm-1', 'tokens'), 'utf8')).trim()).toBe(
+      (await readFile(join(work, 'vm-1', 'tokens'), 'utf8')).trim(),
+    );
     expect(await rowsPerHost(stack)).toEqual(before);
     const run = await stack.collect();
     const inserted = Object.fromEntries(run.hosts.map((h) => [h.host, h.inserted]));
