@@ -119,7 +119,7 @@ const PORTS_FILE = 'ports.json';
  * unless empty, so a mistyped STACK_DIR never touches someone's files. With `fresh` it is emptied;
  * otherwise what is there is kept. Returns whether a previous run's state is there.
  */
-async function claimStateDir(dir: string, fresh: boolean): Promise<boolean> {
+export async function claimStateDir(dir: string, fresh: boolean): Promise<boolean> {
   const entries = await readdir(dir).catch(() => [] as string[]);
   if (entries.length > 0 && !entries.includes(STATE_MARKER)) {
     throw new Error(`${dir} is not empty and was not made by the local stack; choose another STACK_DIR`);
