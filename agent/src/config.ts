@@ -1,5 +1,6 @@
 import { env, loadConfig } from '@infralogs/core';
 import { z } from 'zod';
+import type { TlsFilesConfig } from './tls';
 
 /**
  * The agent's configuration. `main.ts` reads it once from the environment (validated here, a bad
@@ -26,6 +27,11 @@ export interface AgentConfig {
    * its default 4 KiB buffer journalctl spends much of its time in write(2) to the pipe.
    */
   journalctlBuffer: string | null;
+  /**
+   * HTTPS: certificate and key files (re-read when they change), and optionally a CA bundle that
+   * client certificates must chain to (mTLS). Null serves plain HTTP (tests, a loopback-only agent).
+   */
+  tls: TlsFilesConfig | null;
 }
 
 export const AGENT_DEFAULTS: Omit<AgentConfig, 'tokensFile'> = {
@@ -37,6 +43,7 @@ export const AGENT_DEFAULTS: Omit<AgentConfig, 'tokensFile'> = {
   maxStreams: 4,
   journalctl: 'journalctl',
   journalctlBuffer: '64K',
+  tls: null,
 };
 
 const optional = (schema: z.ZodString) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
@@ -57,6 +64,17 @@ export const agentEnvSchema = z
       .default(AGENT_DEFAULTS.journalctlBuffer!),
     /** Read by the logger; checked here so a bad one stops start-up instead of logging at info. */
     LOG_LEVEL: env.logLevel(),
+    AGENT_TLS_CERT_FILE: optional(z.string().min(1)),
+    AGENT_TLS_KEY_FILE: optional(z.string().min(1)),
+    AGENT_TLS_CLIENT_CA_FILE: optional(z.string().min(1)),
+  })
+  .refine((c) => Boolean(c.AGENT_TLS_CERT_FILE) === Boolean(c.AGENT_TLS_KEY_FILE), {
+    path: ['AGENT_TLS_KEY_FILE'],
+    message: 'AGENT_TLS_CERT_FILE and AGENT_TLS_KEY_FILE go together (both for HTTPS, neither for HTTP)',
+  })
+  .refine((c) => !c.AGENT_TLS_CLIENT_CA_FILE || c.AGENT_TLS_CERT_FILE, {
+    path: ['AGENT_TLS_CLIENT_CA_FILE'],
+    message: 'client certificates need HTTPS: set AGENT_TLS_CERT_FILE and AGENT_TLS_KEY_FILE too',
   })
   .refine((c) => c.AGENT_LIMIT_DEFAULT <= c.AGENT_LIMIT_MAX, {
     path: ['AGENT_LIMIT_DEFAULT'],
@@ -72,6 +90,14 @@ export const agentEnvSchema = z
     maxStreams: c.AGENT_MAX_STREAMS,
     journalctl: c.JOURNALCTL,
     journalctlBuffer: c.JOURNALCTL_STDOUT_BUFFER === 'off' ? null : c.JOURNALCTL_STDOUT_BUFFER,
+    tls:
+      c.AGENT_TLS_CERT_FILE && c.AGENT_TLS_KEY_FILE
+        ? {
+            certFile: c.AGENT_TLS_CERT_FILE,
+            keyFile: c.AGENT_TLS_KEY_FILE,
+            clientCaFile: c.AGENT_TLS_CLIENT_CA_FILE ?? null,
+          }
+        : null,
   }));
 
 /** Reads and validates the agent's environment; throws CONFIG_INVALID naming the variable. */

@@ -1,8 +1,10 @@
 import {
   createLogger,
+  InfralogsError,
   lazyDatabase,
   parseTokens,
   readAgentToken,
+  readOptionalSecret,
   readSecret,
   vaultConfigFromEnv,
 } from '@infralogs/core';
@@ -15,7 +17,9 @@ import { createIngestClient } from './ingest-client';
 /**
  * fetch-host wired to its environment: the configuration is validated now (start-up); the
  * database (writer credentials leased from Vault) connects on first use. Secrets:
- * `fetch-host-token` (its callers), `ingest-token` (to call ingest), the Vault login's.
+ * `fetch-host-token` (its callers), `ingest-token` (to call ingest), the Vault login's, and
+ * optionally `agent-ca` (the CA bundle agents' certificates must chain to; the system's CAs when
+ * absent) and `agent-client-cert` + `agent-client-key` (presented to agents that require mTLS).
  */
 export function createFetchHostDeps(
   source: Record<string, string | undefined> = process.env,
@@ -27,6 +31,7 @@ export function createFetchHostDeps(
   const fetchHost = createFetchHost({
     getDatabase: () => database.get(),
     readAgentToken: (host) => readAgentToken(host, vault),
+    agentTls: () => readAgentTls(source),
     openPage: (request) =>
       openPage(request, {
         connectMs: config.AGENT_CONNECT_TIMEOUT_MS,
@@ -50,4 +55,15 @@ export function createFetchHostDeps(
     log: createLogger({ component: 'fetch-host' }),
   });
   return { fetchHost, callerTokens: async () => parseTokens(await readSecret('fetch-host-token', source)) };
+}
+
+/** The agent TLS secrets, read per call so a rotated CA bundle or client certificate is picked up. */
+async function readAgentTls(source: Record<string, string | undefined>) {
+  const [ca, cert, key] = await Promise.all(
+    ['agent-ca', 'agent-client-cert', 'agent-client-key'].map((name) => readOptionalSecret(name, source)),
+  );
+  if (Boolean(cert) !== Boolean(key)) {
+    throw new InfralogsError('CONFIG_INVALID', 'secrets agent-client-cert and agent-client-key go together');
+  }
+  return { ca: ca ?? null, clientCert: cert && key ? { cert, key } : null };
 }

@@ -1,4 +1,16 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createTestCa,
+  makeJournalDir,
+  syslogToExport,
+  type LeafOptions,
+  type TestCa,
+} from '@infralogs/devkit';
+// The real agent, for the mTLS handshake the stand-in does not do.
+import { startAgent } from '../../../agent/src/index';
 import {
   createLogger,
   getCheckpoint,
@@ -34,7 +46,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   host = `web-${++hostCount}`;
-  await upsertHost(store.pool, { name: host, agentUrl: agent.url, enabled: true });
+  await upsertHost(store.pool, { name: host, agentUrl: agent.url, enabled: true, insecure: true });
   agent.requests.length = 0;
   agent.faults = { statuses: [] };
   ingested = [];
@@ -51,6 +63,8 @@ function fetcher(
   over: {
     ingest?: (batch: Batch) => Promise<IngestResult>;
     token?: string;
+    ca?: string;
+    clientCert?: { cert: string; key: string };
     maxDurationMs?: number;
     maxEntryBytes?: number;
   } = {},
@@ -59,6 +73,7 @@ function fetcher(
   return createFetchHost({
     getDatabase: async () => database,
     readAgentToken: async () => over.token ?? TOKEN,
+    agentTls: async () => ({ ca: over.ca ?? null, clientCert: over.clientCert ?? null }),
     openPage: (request) => openPage(request, { connectMs: 2000, responseMs: 5000, idleMs: 5000 }),
     ingest:
       over.ingest ??
@@ -197,7 +212,7 @@ describe('fetchHost', () => {
     );
     const large = await startStandInAgent(journal, TOKEN);
     try {
-      await upsertHost(store.pool, { name: host, agentUrl: large.url, enabled: true });
+      await upsertHost(store.pool, { name: host, agentUrl: large.url, enabled: true, insecure: true });
       const result = await fetcher({ maxEntryBytes: 3_000_000 })(host);
       expect(result.error).toBeNull();
       expect(result).toMatchObject({ fetched: 10, inserted: 10, checkpoint: journal[9]!.cursor });
@@ -251,5 +266,107 @@ describe('fetchHost', () => {
 
   it('refuses an unknown host', async () => {
     await expect(fetcher()('nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
+describe('fetch-host over TLS', () => {
+  let work: string;
+  let ca: TestCa;
+  const agents: StandInAgent[] = [];
+  /** A stand-in agent serving HTTPS with a leaf of `issuer` (default: the trusted CA). */
+  const tlsAgent = async (name: string, options: LeafOptions = {}, issuer?: TestCa) => {
+    const leaf = await (issuer ?? ca).issue(name, { altNames: ['IP:127.0.0.1'], ...options });
+    const a = await startStandInAgent(JOURNAL, TOKEN, {
+      cert: leaf.certPem,
+      key: await readFile(leaf.keyFile, 'utf8'),
+    });
+    agents.push(a);
+    return a;
+  };
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'infralogs-fetch-tls-'));
+    ca = await createTestCa(join(work, 'ca'));
+  });
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.close()));
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('pulls an https:// agent whose certificate chains to the CA bundle', async () => {
+    const a = await tlsAgent('good');
+    await upsertHost(store.pool, { name: host, agentUrl: a.url });
+    const result = await fetcher({ ca: ca.certPem })(host);
+    expect(result.error).toBeUndefined();
+    expect(result).toMatchObject({ fetched: 100, inserted: 100 });
+  });
+
+  it('prefers the host’s own CA bundle to the fleet’s', async () => {
+    const own = await createTestCa(join(work, 'own-ca'), 'Host CA');
+    const a = await tlsAgent('own', {}, own);
+    await upsertHost(store.pool, { name: host, agentUrl: a.url, agentCa: own.certPem });
+    expect((await fetcher({ ca: ca.certPem })(host)).error).toBeUndefined();
+  });
+
+  it('ends the host with a coded error, without retrying, for each kind of bad certificate', async () => {
+    const other = await createTestCa(join(work, 'other-ca'), 'Not trusted');
+    const cases: [StandInAgent, string][] = [
+      [await tlsAgent('wrong-ca', {}, other), 'AGENT_TLS_UNTRUSTED'],
+      [
+        await tlsAgent('expired', { startDate: '20200101000000Z', endDate: '20200201000000Z' }),
+        'AGENT_TLS_EXPIRED',
+      ],
+      [
+        await tlsAgent('wrong-name', { altNames: ['DNS:elsewhere.example', 'IP:10.9.9.9'] }),
+        'AGENT_TLS_NAME_MISMATCH',
+      ],
+    ];
+    for (const [a, code] of cases) {
+      const name = `${host}-${code.toLowerCase()}`;
+      await upsertHost(store.pool, { name, agentUrl: a.url });
+      const result = await fetcher({ ca: ca.certPem })(name);
+      expect(result.error?.code, JSON.stringify(result.error)).toBe(code);
+      expect(result).toMatchObject({ fetched: 0, inserted: 0 });
+      expect(logged.some((l) => l.event === 'fetch_host.page_retry' && l.host === name)).toBe(false);
+    }
+  });
+
+  it('presents its client certificate to an agent that requires one (mTLS), and says when it is refused', async () => {
+    const clients = await createTestCa(join(work, 'clients-ca'), 'fetch-host clients');
+    const leaf = await ca.issue('mtls-agent', { altNames: ['IP:127.0.0.1'] });
+    const journalDir = await makeJournalDir(
+      syslogToExport(['sshd[1]: a', 'sshd[2]: b', 'sshd[3]: c'], { hostname: 'mtls', boots: 1 }),
+      join(work, 'mtls-journal'),
+    );
+    const tokensFile = join(work, 'mtls-tokens');
+    await writeFile(tokensFile, `${TOKEN}\n`);
+    const real = await startAgent(
+      {
+        host: '127.0.0.1',
+        port: 0,
+        tokensFile,
+        journalDir,
+        tls: { certFile: leaf.certFile, keyFile: leaf.keyFile, clientCaFile: clients.certFile },
+      },
+      createLogger({}, { level: 'error' }),
+    );
+    try {
+      await upsertHost(store.pool, { name: host, agentUrl: real.url });
+      const client = await clients.issue('fetch-host', { usage: 'client', altNames: ['DNS:fetch-host'] });
+      const clientCert = { cert: client.certPem, key: await readFile(client.keyFile, 'utf8') };
+      expect(await fetcher({ ca: ca.certPem, clientCert })(host)).toMatchObject({ fetched: 3, inserted: 3 });
+      const refused = await fetcher({ ca: ca.certPem })(`${host}`);
+      expect(refused.error?.code, JSON.stringify(refused.error)).toBe('AGENT_TLS_CLIENT_REFUSED');
+    } finally {
+      await real.close();
+    }
+  });
+
+  it('refuses a plain http:// agent unless the host is marked insecure', async () => {
+    await upsertHost(store.pool, { name: host, agentUrl: agent.url });
+    const refused = await fetcher()(host);
+    expect(refused.error?.code).toBe('AGENT_INSECURE');
+    expect(agent.requests).toEqual([]);
+    await upsertHost(store.pool, { name: host, agentUrl: agent.url, insecure: true });
+    expect((await fetcher()(host)).error).toBeUndefined();
   });
 });

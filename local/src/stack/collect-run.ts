@@ -22,6 +22,11 @@ export async function collectNow(options: {
   progress(
     `collecting ${options.hosts ? options.hosts.join(', ') : 'every host'} through ${options.gatewayUrl}/function/collect…`,
   );
+  // Runs before this one must not be shown as its progress (the stack keeps them across restarts).
+  const [before] = await options.pool
+    .query('SELECT COALESCE(MAX(id), 0) AS last FROM runs')
+    .catch(() => [[{ last: 0 }]]);
+  const lastRun = Number((before as { last: number }[])[0]?.last ?? 0);
   const call = got
     .post(`${options.gatewayUrl}/function/collect`, {
       json: options.hosts ? { hosts: options.hosts } : {},
@@ -46,8 +51,8 @@ export async function collectNow(options: {
     while (!done) {
       await sleep(300);
       const [latest] = await options.pool.query('SELECT MAX(id) AS id FROM runs').catch(() => [[]]);
-      const id = (latest as { id: number | null }[])[0]?.id;
-      const run = id ? await getRun(options.pool, Number(id)).catch(() => null) : null;
+      const id = Number((latest as { id: number | null }[])[0]?.id ?? 0);
+      const run = id > lastRun ? await getRun(options.pool, id).catch(() => null) : null;
       if (!done && run) for (const h of run.hosts) if (h.status !== 'pending') show(h);
     }
   })();

@@ -8,3 +8,4 @@ export * from './journal-readers';
 export * from './bundle';
 export * from './faas-testing';
 export * from './entry-docs';
+export * from './tls';

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +61,12 @@ export interface TopologyOptions {
   extraArgs?: string[];
   /** Keep the data directories on stop (the local stack keeps them between runs). */
   keepData?: boolean;
+  /**
+   * Start on the data directories already in `baseDir` when both are there (a previous run with
+   * keepData), instead of initialising new ones: the rows, the schema and the replica's position
+   * survive. Accounts get new passwords and replication is pointed at the primary's port again.
+   */
+  reuseData?: boolean;
   log?: (message: string) => void;
 }
 
@@ -214,7 +221,7 @@ async function planServers(options: TopologyOptions) {
   };
 }
 
-/** Step 2: one data directory initialised once, copied for each server (fresh every start). */
+/** Step 2: one data directory initialised once, copied for each server (unless reused). */
 async function prepareDataDirs(baseDir: string, servers: ServerInfo[], log: (message: string) => void) {
   const template = join(baseDir, 'template');
   await mkdir(baseDir, { recursive: true });
@@ -269,11 +276,13 @@ async function createAccounts(
     await c.query(
       `SET sql_log_bin=0;
        CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?;
+       ALTER USER ?@'%' IDENTIFIED BY ?;
        GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION;
        CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY ?;
+       ALTER USER 'repl'@'%' IDENTIFIED BY ?;
        GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';
        SET sql_log_bin=1;`,
-      [admin.user, admin.password, admin.user, replPassword],
+      [admin.user, admin.password, admin.user, admin.password, admin.user, replPassword, replPassword],
     );
     await c.end();
   }
@@ -284,10 +293,13 @@ async function startReplication(
   primary: ServerInfo,
   replica: ServerInfo,
   replPassword: string,
+  reused: boolean,
   log: (message: string) => void,
 ) {
   const r = await rootConnection(replica);
-  await r.query(`SET GLOBAL gtid_slave_pos = ''`);
+  // A reused replica resumes from its own GTID position; a new one starts from the beginning.
+  await r.query('STOP SLAVE').catch(() => undefined);
+  if (!reused) await r.query(`SET GLOBAL gtid_slave_pos = ''`);
   await r.query(
     `CHANGE MASTER TO MASTER_HOST=?, MASTER_PORT=?, MASTER_USER='repl', MASTER_PASSWORD=?, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1`,
     [primary.host, primary.port, replPassword],
@@ -357,7 +369,12 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
   const { host, primary, replica } = plan;
   const admin = { user: 'infralogs_admin', password: randomBytes(18).toString('base64url') };
   const replPassword = randomBytes(18).toString('base64url');
-  await prepareDataDirs(plan.baseDir, [primary, replica], log);
+  const reused =
+    options.reuseData === true && [primary, replica].every((s) => existsSync(join(s.dataDir, 'mysql')));
+  if (reused) {
+    log('starting on the existing MariaDB data directories');
+    for (const s of [primary, replica]) await mkdir(`${s.dataDir}-tmp`, { recursive: true });
+  } else await prepareDataDirs(plan.baseDir, [primary, replica], log);
 
   const procs: Partial<Record<Which, Managed>> = {};
   let stopping: Promise<void> | undefined;
@@ -370,7 +387,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       startServer(replica, [...serverArgs(replica, 2, extra), '--read-only=1'], (p) => (procs.replica = p)),
     ]);
     await createAccounts([primary, replica], admin, replPassword);
-    await startReplication(primary, replica, replPassword, log);
+    await startReplication(primary, replica, replPassword, reused, log);
   } catch (err) {
     await stop();
     throw err;

@@ -163,6 +163,17 @@ export const MIGRATIONS: Migration[] = [
          ADD COLUMN error_code VARCHAR(64) NULL AFTER \`checkpoint\``,
     ],
   },
+  {
+    version: '0009_hosts_tls',
+    // How fetch-host reaches a host's agent: `insecure` allows a plain http:// URL (refused
+    // otherwise); `agent_ca` is a CA bundle (PEM) for this host's agent only, in place of the one
+    // fetch-host trusts for every agent. One ALTER, so a crash leaves it done or not done.
+    statements: () => [
+      `ALTER TABLE hosts
+        ADD COLUMN insecure TINYINT(1) NOT NULL DEFAULT 0,
+        ADD COLUMN agent_ca TEXT NULL`,
+    ],
+  },
 ];
 
 /**

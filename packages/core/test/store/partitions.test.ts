@@ -158,6 +158,7 @@ describe('migrate', () => {
         '0006_run_lock',
         '0007_runs_lock_ms',
         '0008_run_hosts_result',
+        '0009_hosts_tls',
       ]);
       expect(await migrate(store.pool)).toEqual({ applied: [] });
       const c = await store.admin();
