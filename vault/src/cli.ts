@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { createLogger, env as field, errorBody, loadConfig, type LogLevel } from '@infralogs/core';
-import { VaultClient } from '@infralogs/vault-mysql-rotator';
+import { VaultClient } from '@infralogs/vault-rotator';
 import { retireAgentTokens, rotateAgentToken } from './agent-tokens';
 import { bootstrap, type BootstrapOptions } from './bootstrap';
 

@@ -13,7 +13,7 @@ import {
   upsertHost,
 } from '@infralogs/core';
 import { adminConnection, waitFor, waitForReplica } from '@infralogs/devkit';
-import { VaultClient, type DatabaseCredentials } from '@infralogs/vault-mysql-rotator';
+import { VaultClient, type DatabaseCredentials } from '@infralogs/vault-rotator';
 import { bootstrap } from '../src';
 import { entries } from '../../packages/core/test/store/fixtures';
 import { bootstrapForTest, type Bootstrapped } from './helpers';

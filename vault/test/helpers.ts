@@ -1,7 +1,7 @@
 import mysql, { type Pool } from 'mysql2/promise';
 import { adminConnection, uniqueName, type InfraInfo } from '@infralogs/devkit';
 import { createLogger, createStorePool, migrate } from '@infralogs/core';
-import { VaultClient } from '@infralogs/vault-mysql-rotator';
+import { VaultClient } from '@infralogs/vault-rotator';
 import { bootstrap, type BootstrapOptions, type BootstrapResult } from '../src';
 
 /**

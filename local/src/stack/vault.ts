@@ -1,6 +1,6 @@
 import { createLogger } from '@infralogs/core';
 import { startOpenBao, type OpenBao, type Topology } from '@infralogs/devkit';
-import { VaultClient } from '@infralogs/vault-mysql-rotator';
+import { VaultClient } from '@infralogs/vault-rotator';
 import { bootstrap, rotateAgentToken, writeAppRoleSecrets } from '@infralogs/vault';
 import { DATABASE_NAME } from './database';
 import type { Progress } from './progress';

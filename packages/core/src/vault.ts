@@ -6,7 +6,7 @@ import {
   RotatorError,
   VaultSession,
   type VaultOptions,
-} from '@infralogs/vault-mysql-rotator';
+} from '@infralogs/vault-rotator';
 import { env as field, loadConfig } from './config';
 import { InfralogsError, type ErrorCode } from './errors';
 import { createLogger, type LogLevel } from './log';

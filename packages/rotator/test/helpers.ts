@@ -1,6 +1,10 @@
 import { adminConnection, uniqueName, type InfraInfo } from '@infralogs/devkit';
 import type { Pool } from 'mysql2/promise';
-import { createRotator, silentLogger, type RotatorEvent, type RotatorOptions } from '../src';
+import { silentLogger, type RotatorEvent } from '../src';
+import {
+  createMysqlRotator as createRotator,
+  type MysqlRotatorOptions as RotatorOptions,
+} from '../src/mysql';
 
 /**
  * Sets up what a stranger would have: a database secrets engine (own mount) on the shared OpenBao,

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+import { OptionsInvalidError, RotatorError } from './errors.js';
+import { main } from './cli.js';
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const code = err instanceof RotatorError ? err.code : 'FAILED';
+    process.stderr.write(`vault-rotator: ${code}: ${(err as Error).message}\n`);
+    const usage =
+      err instanceof OptionsInvalidError ||
+      String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+    process.exit(usage ? 2 : 1);
+  },
+);
