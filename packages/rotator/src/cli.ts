@@ -177,7 +177,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     throw err;
   });
   logger.info('rotator.ready', { file, leaseId: rotator.lease()?.leaseId });
+  // The rotator's timers do not keep a process alive (a library must not); this CLI must.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
   await stopped;
+  clearInterval(keepAlive);
   await rotator.stop();
   if (!values['keep-file']) await rm(file, { force: true });
   return 0;
