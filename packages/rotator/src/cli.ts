@@ -10,10 +10,12 @@
  * taken as arguments (they would show in the process list). Progress: JSON lines on stderr.
  */
 import { readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { createCallbackRotator } from './callback.js';
 import { OptionsInvalidError } from './errors.js';
-import { fileSink, readPidFile, type CredentialsFormat } from './file-sink.js';
+import { fileSink, readPidFile, type FileSinkOptions } from './file-sink.js';
 import { jsonLogger } from './reporter.js';
 import type { VaultAuth } from './session.js';
 
@@ -66,64 +68,99 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+const whole = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+const signalName = z
+  .string()
+  .transform((s) => (s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`))
+  .refine((s) => s in constants.signals, { message: 'not a signal name (e.g. SIGHUP)' });
+
+/**
+ * The whole configuration, validated once: the parsed arguments plus VAULT_ADDR and VAULT_TOKEN.
+ * A problem names the option; values are never echoed (VAULT_TOKEN is a secret).
+ */
+const configSchema = z
+  .object({
+    'vault-addr': z.url({ message: 'must be a URL (or set VAULT_ADDR)' }),
+    namespace: z.string().min(1).optional(),
+    auth: z.enum(['token', 'approle', 'kubernetes']),
+    'token-file': z.string().min(1).optional(),
+    VAULT_TOKEN: z.string().min(1).optional(),
+    'role-id-file': z.string().min(1).optional(),
+    'secret-id-file': z.string().min(1).optional(),
+    'approle-mount': z.string().min(1).optional(),
+    'k8s-role': z.string().min(1).optional(),
+    'jwt-file': z.string().min(1).optional(),
+    'k8s-mount': z.string().min(1).optional(),
+    'credentials-path': z.string({ error: 'is required' }).min(1, 'is required'),
+    file: z.string({ error: 'is required' }).min(1, 'is required'),
+    format: z.enum(['json', 'env']),
+    exec: z.string().min(1).optional(),
+    'exec-timeout-ms': whole(60_000),
+    signal: signalName.optional(),
+    pid: z.coerce.number().int().positive().optional(),
+    'pid-file': z.string().min(1).optional(),
+    'grace-ms': whole(0),
+    'keep-file': z.boolean(),
+  })
+  .superRefine((c, ctx) => {
+    const need = (ok: unknown, path: string, message: string) => {
+      if (!ok) ctx.addIssue({ code: 'custom', path: [path], message });
+    };
+    if (c.auth === 'token')
+      need(c['token-file'] || c.VAULT_TOKEN, 'token-file', 'or VAULT_TOKEN is required');
+    if (c.auth === 'approle') {
+      need(c['role-id-file'], 'role-id-file', 'is required with --auth approle');
+      need(c['secret-id-file'], 'secret-id-file', 'is required with --auth approle');
+    }
+    if (c.auth === 'kubernetes') need(c['k8s-role'], 'k8s-role', 'is required with --auth kubernetes');
+    if (c.signal) need(c.pid || c['pid-file'], 'pid', 'or --pid-file is required with --signal');
+  });
+
+type Config = z.infer<typeof configSchema>;
+
+function loadConfig(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Config {
+  const result = configSchema.safeParse({
+    ...values,
+    'vault-addr': values['vault-addr'] ?? env.VAULT_ADDR,
+    VAULT_TOKEN: env.VAULT_TOKEN || undefined,
+  });
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => {
+    const name = String(i.path[0] ?? '');
+    return `${name === 'VAULT_TOKEN' ? name : `--${name}`} ${i.message}`;
+  });
+  throw new OptionsInvalidError(`invalid arguments: ${problems.join('; ')}`);
+}
 
 const fromFile = (file: string) => () => readFile(file, 'utf8');
 
-function required(values: Values, name: keyof Values): string {
-  const value = values[name];
-  if (typeof value !== 'string' || !value) throw new OptionsInvalidError(`--${String(name)} is required`);
-  return value;
-}
-
-function count(values: Values, name: keyof Values, fallback: number): number {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0)
-    throw new OptionsInvalidError(`--${String(name)} must be a whole number`);
-  return n;
-}
-
-function auth(values: Values, env: NodeJS.ProcessEnv): VaultAuth {
-  switch (values.auth) {
-    case 'token': {
-      const file = values['token-file'];
-      if (file) return { method: 'token', token: fromFile(file) };
-      if (!env.VAULT_TOKEN) throw new OptionsInvalidError('--auth token needs --token-file or VAULT_TOKEN');
-      return { method: 'token', token: env.VAULT_TOKEN };
-    }
-    case 'approle':
-      return {
-        method: 'approle',
-        roleId: fromFile(required(values, 'role-id-file')),
-        secretId: fromFile(required(values, 'secret-id-file')),
-        ...(values['approle-mount'] ? { mount: values['approle-mount'] } : {}),
-      };
-    case 'kubernetes':
-      return {
-        method: 'kubernetes',
-        role: required(values, 'k8s-role'),
-        ...(values['jwt-file'] ? { jwtFile: values['jwt-file'] } : {}),
-        ...(values['k8s-mount'] ? { mount: values['k8s-mount'] } : {}),
-      };
-    default:
-      throw new OptionsInvalidError(`--auth must be token, approle or kubernetes (got ${values.auth})`);
+function vaultAuth(c: Config): VaultAuth {
+  if (c.auth === 'approle') {
+    return {
+      method: 'approle',
+      roleId: fromFile(c['role-id-file']!),
+      secretId: fromFile(c['secret-id-file']!),
+      ...(c['approle-mount'] ? { mount: c['approle-mount'] } : {}),
+    };
   }
+  if (c.auth === 'kubernetes') {
+    return {
+      method: 'kubernetes',
+      role: c['k8s-role']!,
+      ...(c['jwt-file'] ? { jwtFile: c['jwt-file'] } : {}),
+      ...(c['k8s-mount'] ? { mount: c['k8s-mount'] } : {}),
+    };
+  }
+  const tokenFile = c['token-file'];
+  return { method: 'token', token: tokenFile ? fromFile(tokenFile) : c.VAULT_TOKEN! };
 }
 
-function signalTarget(
-  values: Values,
-): { name: NodeJS.Signals; pid: () => number | Promise<number> } | undefined {
-  if (!values.signal) return undefined;
-  const name = (values.signal.startsWith('SIG') ? values.signal : `SIG${values.signal}`).toUpperCase();
-  if (values.pid) {
-    const pid = count(values, 'pid', 0);
-    return { name: name as NodeJS.Signals, pid: () => pid };
-  }
-  const pidFile = values['pid-file'];
-  if (!pidFile) throw new OptionsInvalidError('--signal needs --pid or --pid-file');
-  return { name: name as NodeJS.Signals, pid: () => readPidFile(pidFile) };
+function signalTarget(c: Config): FileSinkOptions['signal'] {
+  if (!c.signal) return undefined;
+  const name = c.signal as NodeJS.Signals;
+  const pid = c.pid;
+  const pidFile = c['pid-file'];
+  return { name, pid: () => (pid !== undefined ? pid : readPidFile(pidFile!)) };
 }
 
 /** Runs the CLI until SIGTERM/SIGINT; resolves to the exit status. */
@@ -138,28 +175,24 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     console.log(USAGE);
     return 0;
   }
-  if (positionals[0] !== 'file' || positionals.length > 1)
+  if (positionals[0] !== 'file' || positionals.length > 1) {
     throw new OptionsInvalidError(`expected the mode \`file\`\n${USAGE}`);
-  const format = values.format as CredentialsFormat;
-  if (format !== 'json' && format !== 'env') throw new OptionsInvalidError('--format must be json or env');
-  const file = required(values, 'file');
-  const addr = values['vault-addr'] ?? env.VAULT_ADDR;
-  if (!addr) throw new OptionsInvalidError('--vault-addr or VAULT_ADDR is required');
-  const graceMs = count(values, 'grace-ms', 0);
+  }
+  const c = loadConfig(values, env);
   const logger = jsonLogger({ component: 'vault-rotator' });
-  const signal = signalTarget(values);
+  const signal = signalTarget(c);
   const rotator = createCallbackRotator({
-    vault: { addr, auth: auth(values, env), ...(values.namespace ? { namespace: values.namespace } : {}) },
-    credentialsPath: required(values, 'credentials-path'),
-    target: file,
+    vault: { addr: c['vault-addr'], auth: vaultAuth(c), ...(c.namespace ? { namespace: c.namespace } : {}) },
+    credentialsPath: c['credentials-path'],
+    target: c.file,
     logger,
-    drainTimeoutMs: graceMs + 5_000,
+    drainTimeoutMs: c['grace-ms'] + 5_000,
     onCredentials: fileSink({
-      file,
-      format,
-      graceMs,
-      ...(values.exec ? { command: values.exec } : {}),
-      commandTimeoutMs: count(values, 'exec-timeout-ms', 60_000),
+      file: c.file,
+      format: c.format,
+      graceMs: c['grace-ms'],
+      ...(c.exec ? { command: c.exec } : {}),
+      commandTimeoutMs: c['exec-timeout-ms'],
       ...(signal ? { signal } : {}),
       onReload: (what) => logger.info('rotator.reload', what),
     }),
@@ -176,12 +209,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     await rotator.stop();
     throw err;
   });
-  logger.info('rotator.ready', { file, leaseId: rotator.lease()?.leaseId });
+  logger.info('rotator.ready', { file: c.file, leaseId: rotator.lease()?.leaseId });
   // The rotator's timers do not keep a process alive (a library must not); this CLI must.
   const keepAlive = setInterval(() => {}, 2 ** 30);
   await stopped;
   clearInterval(keepAlive);
   await rotator.stop();
-  if (!values['keep-file']) await rm(file, { force: true });
+  if (!c['keep-file']) await rm(c.file, { force: true });
   return 0;
 }
