@@ -100,7 +100,9 @@ const [rows] = await rotator.query('SELECT CURRENT_USER() AS u');
 const user = String(rows[0]?.u);
 const lease = rotator.lease();
 await rotator.stop();
-console.log(JSON.stringify({ user, username: lease?.username, events, typed: new VaultUnavailableError('x').code }));
+// pg is an optional peer: not installed here, so only its adapter fails to load.
+const pg = await import('@infralogs/vault-rotator/postgres').then(() => 'loaded', (e: { code?: string }) => e.code);
+console.log(JSON.stringify({ user, username: lease?.username, events, typed: new VaultUnavailableError('x').code, pg }));
 `,
     );
     await writeFile(
@@ -147,6 +149,7 @@ console.log(JSON.stringify({ user, username: lease?.username, events, typed: new
       expect.arrayContaining(['login', 'lease', 'rotated', 'drained', 'revoked']),
     );
     expect(result.typed).toBe('VAULT_UNAVAILABLE');
+    expect(result.pg).toBe('ERR_MODULE_NOT_FOUND');
     // The bin is installed too.
     const help = await run(join(consumer, 'node_modules/.bin/vault-rotator'), ['--help'], { cwd: consumer });
     expect(help.stdout).toContain('usage: vault-rotator file');
