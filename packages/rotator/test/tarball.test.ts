@@ -143,6 +143,7 @@ console.log(JSON.stringify({ user, username: lease?.username, events, typed: new
       username: string;
       events: string[];
       typed: string;
+      pg: string;
     };
     expect(result.user).toBe(`${result.username}@%`);
     expect(result.events).toEqual(
