@@ -14,7 +14,7 @@ import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createCallbackRotator } from './callback.js';
-import { OptionsInvalidError } from './errors.js';
+import { OptionsInvalidError, RotatorStoppedError } from './errors.js';
 import { fileSink, readPidFile, type FileSinkOptions } from './file-sink.js';
 import { jsonLogger } from './reporter.js';
 import type { VaultAuth } from './session.js';
@@ -197,24 +197,31 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       onReload: (what) => logger.info('rotator.reload', what),
     }),
   });
-  const stopped = new Promise<void>((resolve) => {
+  const stopped = new Promise<'stopped'>((resolve) => {
     const stop = (sig: string) => {
       logger.info('rotator.stopping', { signal: sig });
-      resolve();
+      resolve('stopped');
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  await rotator.start().catch(async (err: unknown) => {
-    await rotator.stop();
-    throw err;
-  });
-  logger.info('rotator.ready', { file: c.file, leaseId: rotator.lease()?.leaseId });
   // The rotator's timers do not keep a process alive (a library must not); this CLI must.
   const keepAlive = setInterval(() => {}, 2 ** 30);
-  await stopped;
-  clearInterval(keepAlive);
-  await rotator.stop();
+  try {
+    // SIGTERM while start() still retries stops at once rather than after startTimeoutMs.
+    const starting = rotator.start().then(() => 'started' as const);
+    starting.catch(() => {}); // when the signal wins, start() ends with ROTATOR_STOPPED: not a failure
+    const first = await Promise.race([starting, stopped]);
+    if (first === 'started') {
+      logger.info('rotator.ready', { file: c.file, leaseId: rotator.lease()?.leaseId });
+      await stopped;
+    }
+  } catch (err) {
+    if (!(err instanceof RotatorStoppedError)) throw err;
+  } finally {
+    clearInterval(keepAlive);
+    await rotator.stop();
+  }
   if (!c['keep-file']) await rm(c.file, { force: true });
   return 0;
 }
