@@ -44,6 +44,32 @@ describe('file sink', () => {
     expect((await readdir(dir)).sort()).toEqual(['unit.json', 'unit.json.fail']); // no temporary files left
   });
 
+  it('sends the signal to the consumer after writing the file', async () => {
+    const file = join(dir, 'signal.json');
+    // The consumer: a shell that, on SIGHUP, prints the user it finds in the file and exits.
+    const consumer = spawn(
+      '/bin/sh',
+      ['-c', `trap 'cat "${file}"; exit 0' HUP; echo ready; while :; do sleep 0.05; done`],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
+    let out = '';
+    consumer.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => consumer.on('exit', resolve));
+    try {
+      await waitFor('the consumer to install its trap', async () => out === 'ready\n', 5000);
+      out = '';
+      const sink = fileSink({ file, signal: { name: 'SIGHUP', pid: () => consumer.pid! } });
+      const lease = { leaseId: 'l1', username: 'u-sig', expiresAt: Infinity, renewable: true };
+      await sink({ username: 'u-sig', password: 'p' }, lease);
+      expect(await exited).toBe(0);
+      expect(JSON.parse(out)).toMatchObject({ username: 'u-sig', lease_id: 'l1' });
+    } finally {
+      consumer.kill('SIGKILL');
+    }
+  });
+
   describe('the CLI against OpenBao and MariaDB', () => {
     let engine: Engine;
     beforeAll(async () => {
