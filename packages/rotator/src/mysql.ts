@@ -71,7 +71,7 @@ export function busyConnections(pool: Pool): number {
 export async function drainPool(pool: Pool, timeoutMs: number): Promise<DrainResult> {
   const deadline = Date.now() + timeoutMs;
   // A short grace first: a caller may have just taken this pool from getPool().
-  if (timeoutMs > 0) await sleep(250);
+  await sleep(250);
   let busy = busyConnections(pool);
   while (busy > 0 && Date.now() < deadline) {
     await sleep(50);

@@ -54,7 +54,8 @@ export function busyClients(pool: Pool): number {
  */
 export async function drainPgPool(pool: Pool, timeoutMs: number): Promise<DrainResult> {
   const deadline = Date.now() + timeoutMs;
-  if (timeoutMs > 0) await sleep(250);
+  // A short grace first: a caller may have just taken this pool from getPool().
+  await sleep(250);
   let busy = busyClients(pool);
   while (busy > 0 && Date.now() < deadline) {
     await sleep(50);
