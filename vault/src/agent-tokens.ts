@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { InfralogsError, agentTokenPath } from '@infralogs/core';
-import type { VaultClient } from '@infralogs/vault-mysql-rotator';
+import type { VaultClient } from '@infralogs/vault-rotator';
 import { writeFileAtomic } from './files';
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { InfralogsError, createLogger, type Logger } from '@infralogs/core';
-import { VaultClient } from '@infralogs/vault-mysql-rotator';
+import { VaultClient } from '@infralogs/vault-rotator';
 import { sameSettings } from './compare';
 import { credentialsPath, resolveNames, type MountNames, type Names } from './names';
 import { agentCertRole, ensurePkiCa, type PkiSettings } from './pki';

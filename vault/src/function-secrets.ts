@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VAULT_SECRET_FILES } from '@infralogs/core';
-import type { VaultClient } from '@infralogs/vault-mysql-rotator';
+import type { VaultClient } from '@infralogs/vault-rotator';
 import type { BootstrapResult } from './bootstrap';
 import { writeFileAtomic } from './files';
 

@@ -1,7 +1,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InfralogsError } from '@infralogs/core';
-import { RotatorError, type VaultClient } from '@infralogs/vault-mysql-rotator';
+import { RotatorError, type VaultClient } from '@infralogs/vault-rotator';
 import { writeFileAtomic } from './files';
 
 /**

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@infralogs/core';
 import { uniqueName } from '@infralogs/devkit';
-import { VaultClient } from '@infralogs/vault-mysql-rotator';
+import { VaultClient } from '@infralogs/vault-rotator';
 // The agent's own token-file reader: proves the agent accepts both tokens during the overlap.
 import { TokenFile } from '../../agent/src/tokens';
 import { retireAgentTokens, rotateAgentToken } from '../src';

@@ -13,7 +13,7 @@ import {
   upsertHost,
 } from '@infralogs/core';
 import { adminConnection, waitFor, waitForReplica } from '@infralogs/devkit';
-import { VaultClient, type DatabaseCredentials } from '@infralogs/vault-mysql-rotator';
+import { VaultClient, type DatabaseCredentials } from '@infralogs/vault-rotator';
 import { X509Certificate } from 'node:crypto';
 import { bootstrap, issueAgentCertificate } from '../src';
 import { bootstrapForTest, entries, FAKE_K8S_CA_FILE, type Bootstrapped } from '@infralogs/devkit/fixtures';

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { agentTokenPath, createLogger } from '@infralogs/core';
 import { startOpenBaoServer, type OpenBao, type Topology } from '@infralogs/devkit';
-import { VaultClient } from '@infralogs/vault-mysql-rotator';
+import { VaultClient } from '@infralogs/vault-rotator';
 import {
   bootstrap,
   issueAgentCertificate,

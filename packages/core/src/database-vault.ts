@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createRotator, type Rotator } from '@infralogs/vault-mysql-rotator';
+import { createMysqlRotator, type MysqlRotator } from '@infralogs/vault-rotator/mysql';
 import { env as field, loadConfig } from './config';
 import type { Database, DatabaseRole } from './database';
 import { createLogger, type Logger } from './log';
@@ -28,7 +28,7 @@ const databaseEnvSchema = z.object({
 
 export interface VaultDatabase extends Database {
   /** The rotator behind the pool: lease(), metrics(), on(...). */
-  rotator: Rotator;
+  rotator: MysqlRotator;
 }
 
 /**
@@ -71,7 +71,7 @@ export async function openDatabase(
   const logger = (options.logger ?? createLogger({ component: 'database' }, level ? { level } : {})).child({
     role,
   });
-  const rotator = createRotator({
+  const rotator = createMysqlRotator({
     vault: vaultSession(vault),
     credentialsPath: settings.credentialsPath,
     mysql: {

@@ -5,8 +5,9 @@ import {
   Reporter,
   RotatorError,
   VaultSession,
+  type RotatorErrorCode,
   type VaultOptions,
-} from '@infralogs/vault-mysql-rotator';
+} from '@infralogs/vault-rotator';
 import { env as field, loadConfig } from './config';
 import { InfralogsError, type ErrorCode } from './errors';
 import { createLogger, type LogLevel } from './log';
@@ -126,7 +127,7 @@ export async function closeVaultSessions(): Promise<void> {
   await Promise.all(all.map((s) => s.stop()));
 }
 
-const ROTATOR_TO_INFRALOGS: Record<string, ErrorCode> = {
+const ROTATOR_TO_INFRALOGS: Record<RotatorErrorCode, ErrorCode> = {
   VAULT_UNAVAILABLE: 'VAULT_UNAVAILABLE',
   VAULT_DENIED: 'VAULT_DENIED',
   DATABASE_UNAVAILABLE: 'DATABASE_FAILED',
@@ -134,6 +135,8 @@ const ROTATOR_TO_INFRALOGS: Record<string, ErrorCode> = {
   VAULT_REQUEST_FAILED: 'CONFIG_INVALID',
   LEASE_INVALID: 'VAULT_UNAVAILABLE',
   ROTATOR_STOPPED: 'INTERNAL',
+  // Only the callback adapter raises it; Infralogs uses the mysql2 adapter.
+  CONSUMER_FAILED: 'INTERNAL',
 };
 
 /** Turns a rotator failure into the catalogue's error (HTTP edges then answer 503/403/500). */

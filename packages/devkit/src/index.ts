@@ -9,3 +9,4 @@ export * from './bundle';
 export * from './faas-testing';
 export * from './entry-docs';
 export * from './tls';
+export * from './postgres';

@@ -8,6 +8,7 @@ export type RotatorErrorCode =
   | 'VAULT_REQUEST_FAILED'
   | 'LEASE_INVALID'
   | 'DATABASE_UNAVAILABLE'
+  | 'CONSUMER_FAILED'
   | 'ROTATOR_STOPPED'
   | 'OPTIONS_INVALID';
 
@@ -52,10 +53,17 @@ export class LeaseInvalidError extends RotatorError {
   }
 }
 
-/** MySQL refused or could not be reached with freshly issued credentials. */
+/** The database refused or could not be reached with freshly issued credentials. */
 export class DatabaseUnavailableError extends RotatorError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super('DATABASE_UNAVAILABLE', message, options);
+  }
+}
+
+/** A consumer refused new credentials: a callback threw, or a reload command did not exit 0. */
+export class ConsumerFailedError extends RotatorError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('CONSUMER_FAILED', message, options);
   }
 }
 
@@ -73,5 +81,9 @@ export class OptionsInvalidError extends RotatorError {
 
 /** Worth retrying later with backoff (as opposed to a configuration or permission problem). */
 export function isTransient(err: unknown): boolean {
-  return err instanceof VaultUnavailableError || err instanceof DatabaseUnavailableError;
+  return (
+    err instanceof VaultUnavailableError ||
+    err instanceof DatabaseUnavailableError ||
+    err instanceof ConsumerFailedError
+  );
 }

@@ -1,19 +1,45 @@
-export { createRotator, Rotator, type RotatorOptions, type LeaseInfo } from './rotator';
+// The database-independent part: the lifecycle, Vault, the generic (callback) adapter and the file
+// sink. Database adapters are subpaths, so a consumer installs only the driver it uses:
+// `@infralogs/vault-rotator/mysql` (mysql2) and `@infralogs/vault-rotator/postgres` (pg).
+export {
+  CredentialRotator,
+  type CredentialAdapter,
+  type DrainResult,
+  type LeaseInfo,
+  type RotatorCoreOptions,
+} from './core.js';
+export {
+  CallbackRotator,
+  callbackAdapter,
+  createCallbackRotator,
+  type CallbackRotatorOptions,
+  type Drain,
+} from './callback.js';
+export {
+  fileSink,
+  formatCredentials,
+  readPidFile,
+  runReloadCommand,
+  writeFileAtomic,
+  type CredentialsFormat,
+  type FileSinkOptions,
+} from './file-sink.js';
 export {
   VaultSession,
   DEFAULT_JWT_FILE,
   type VaultOptions,
   type VaultAuth,
   type SecretSource,
-} from './session';
+} from './session.js';
 export {
   VaultClient,
+  classify,
   type VaultClientOptions,
   type VaultAuthInfo,
   type VaultLease,
   type VaultBody,
   type DatabaseCredentials,
-} from './vault-client';
+} from './vault-client.js';
 export {
   Reporter,
   jsonLogger,
@@ -23,7 +49,6 @@ export {
   type RotatorEventType,
   type RotatorMetrics,
   type RotationReason,
-} from './reporter';
-export { busyConnections, drainPool, createVerifiedPool, isAccessDenied, type MysqlOptions } from './pool';
-export { backoffDelay, type BackoffOptions } from './backoff';
-export * from './errors';
+} from './reporter.js';
+export { backoffDelay, type BackoffOptions } from './backoff.js';
+export * from './errors.js';

@@ -11,9 +11,7 @@ export interface RotatorLogger {
 }
 
 /** One JSON object per line on stderr: the default when no logger is given. */
-export function jsonLogger(
-  base: Record<string, unknown> = { component: 'vault-mysql-rotator' },
-): RotatorLogger {
+export function jsonLogger(base: Record<string, unknown> = { component: 'vault-rotator' }): RotatorLogger {
   const write = (level: string, event: string, fields?: Record<string, unknown>) =>
     process.stderr.write(
       JSON.stringify({ time: new Date().toISOString(), level, event, ...base, ...fields }) + '\n',

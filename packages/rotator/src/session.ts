@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { backoffDelay, sleep, type BackoffOptions } from './backoff';
-import { OptionsInvalidError, VaultDeniedError, VaultRequestError } from './errors';
-import { Reporter, jsonLogger, type RotatorEvent, type RotatorLogger } from './reporter';
-import { VaultClient, type VaultAuthInfo } from './vault-client';
+import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
+import { OptionsInvalidError, VaultDeniedError, VaultRequestError } from './errors.js';
+import { Reporter, jsonLogger, type RotatorEvent, type RotatorLogger } from './reporter.js';
+import { VaultClient, type VaultAuthInfo } from './vault-client.js';
 
 /** A secret given as a value or read on demand (a file that an operator or kubelet rotates). */
 export type SecretSource = string | (() => string | Promise<string>);

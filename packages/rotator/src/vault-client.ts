@@ -5,7 +5,7 @@ import {
   VaultDeniedError,
   VaultRequestError,
   VaultUnavailableError,
-} from './errors';
+} from './errors.js';
 
 /**
  * A thin layer over node-vault that (1) turns every failure into a coded RotatorError and

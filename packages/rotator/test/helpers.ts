@@ -1,6 +1,10 @@
 import { adminConnection, uniqueName, type InfraInfo } from '@infralogs/devkit';
 import type { Pool } from 'mysql2/promise';
-import { createRotator, silentLogger, type RotatorEvent, type RotatorOptions } from '../src';
+import { silentLogger, type RotatorEvent } from '../src';
+import {
+  createMysqlRotator as createRotator,
+  type MysqlRotatorOptions as RotatorOptions,
+} from '../src/mysql';
 
 /**
  * Sets up what a stranger would have: a database secrets engine (own mount) on the shared OpenBao,
@@ -29,6 +33,20 @@ export function poolPassword(pool: Pool): string {
     .connectionConfig.password;
 }
 
+/** Plain HTTP calls to Vault/OpenBao with its root token (what an operator would do). */
+export function vaultApi(server: { addr: string; rootToken: string }): Engine['vault'] {
+  return async (path: string, method = 'GET', body?: unknown) => {
+    const res = await fetch(`${server.addr}/v1/${path}`, {
+      method,
+      headers: { 'X-Vault-Token': server.rootToken, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+}
+
 export async function setupEngine(
   infra: InfraInfo,
   options: {
@@ -42,16 +60,7 @@ export async function setupEngine(
   const mount = uniqueName('db');
   const role = 'app';
   const database = uniqueName('rot');
-  const vault = async (path: string, method = 'GET', body?: unknown) => {
-    const res = await fetch(`${server.addr}/v1/${path}`, {
-      method,
-      headers: { 'X-Vault-Token': server.rootToken, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const vault = vaultApi(server);
   const admin = await adminConnection(infra, 'primary');
   await admin.query(
     `CREATE DATABASE \`${database}\`; CREATE TABLE \`${database}\`.items (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64))`,

@@ -3,7 +3,8 @@ import { inject } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adminConnection } from '@infralogs/devkit';
 import { createRotator, rotatorOptions, setupEngine, type Engine } from './helpers';
-import { busyConnections, type RotatorEvent } from '../src';
+import type { RotatorEvent } from '../src';
+import { busyConnections } from '../src/mysql';
 
 const infra = inject('infra');
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Reporter, backoffDelay, isAccessDenied, silentLogger } from '../src';
+import { Reporter, backoffDelay, silentLogger } from '../src';
+import { isAccessDenied } from '../src/mysql';
 import { classify } from '../src/vault-client';
 
 describe('backoffDelay', () => {

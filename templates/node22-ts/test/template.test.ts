@@ -9,6 +9,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -143,6 +144,25 @@ describe('node22-ts image build steps (without Docker)', () => {
     expect(js).toMatch(/from "express"/);
     expect(js).not.toMatch(/from "@infralogs\/core"/);
     expect(js).toContain('bad probe');
+  });
+
+  it('refuses to link a package whose compiled exports were not built', () => {
+    const other = mkdtempSync(join(tmpdir(), 'node22-ts-link-'));
+    try {
+      const pkg = join(other, 'function', 'packages', 'compiled');
+      mkdirSync(pkg, { recursive: true });
+      const exports = { '.': { types: './dist/index.d.ts', import: './dist/index.js' } };
+      writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@infralogs/compiled', exports }));
+      expect(() => linkWorkspacePackages(other)).toThrow(
+        /dist\/index\.d\.ts, \.\/dist\/index\.js, which are missing/,
+      );
+      mkdirSync(join(pkg, 'dist'));
+      writeFileSync(join(pkg, 'dist', 'index.js'), '');
+      writeFileSync(join(pkg, 'dist', 'index.d.ts'), '');
+      expect(linkWorkspacePackages(other)).toEqual(['@infralogs/compiled']);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it('produces a runtime folder whose index.js serves the handler', async () => {

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { createStorePool, env as field, errorBody, InfralogsError, loadConfig } from '@infralogs/core';
-import { VaultClient } from '@infralogs/vault-mysql-rotator';
+import { VaultClient } from '@infralogs/vault-rotator';
 import { resolveNames } from '../names';
 import {
   addHost,

@@ -15,7 +15,7 @@ import {
   type Host,
   type HostSettings,
 } from '@infralogs/core';
-import type { VaultClient } from '@infralogs/vault-mysql-rotator';
+import type { VaultClient } from '@infralogs/vault-rotator';
 import { newAgentToken, retireAgentTokens, rotateAgentToken } from '../agent-tokens';
 import { writeFileAtomic } from '../files';
 import { issueAgentCertificate, readPkiCa, writeAgentCertificate } from '../pki';

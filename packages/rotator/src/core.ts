@@ -1,22 +1,15 @@
-import type { FieldPacket, Pool, PoolConnection, QueryResult, RowDataPacket } from 'mysql2/promise';
-import { backoffDelay, sleep, type BackoffOptions } from './backoff';
+import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
 import {
+  ConsumerFailedError,
   DatabaseUnavailableError,
   LeaseInvalidError,
   OptionsInvalidError,
+  RotatorError,
   RotatorStoppedError,
   VaultDeniedError,
   VaultUnavailableError,
   isTransient,
-} from './errors';
-import {
-  busyConnections,
-  createVerifiedPool,
-  drainPool,
-  isAccessDenied,
-  isConnectFailure,
-  type MysqlOptions,
-} from './pool';
+} from './errors.js';
 import {
   Reporter,
   jsonLogger,
@@ -25,31 +18,9 @@ import {
   type RotatorEventType,
   type RotatorLogger,
   type RotatorMetrics,
-} from './reporter';
-import { VaultSession, type VaultOptions } from './session';
-
-export interface RotatorOptions {
-  /** How to reach and log in to Vault, or a session shared with other code (not stopped by us). */
-  vault: VaultOptions | VaultSession;
-  /** The path that issues credentials, e.g. `database/creds/my-role`. */
-  credentialsPath: string;
-  /** mysql2 pool options without user/password. */
-  mysql: MysqlOptions;
-  /** Renew a lease after this fraction of its duration. Default 2/3. */
-  renewFraction?: number;
-  /** How long an old pool may take to finish in-flight work before it is closed. Default 30 s. */
-  drainTimeoutMs?: number;
-  /** How long new credentials may take to work on the server (replication lag). Default 30 s. */
-  connectTimeoutMs?: number;
-  /** How long start() keeps retrying while Vault or MySQL is unavailable. Default 30 s. */
-  startTimeoutMs?: number;
-  /** Backoff for every retry loop. Default 250 ms doubling up to 10 s, full jitter. */
-  retry?: BackoffOptions;
-  /** Revoke the current lease on stop(). Default true. */
-  revokeOnStop?: boolean;
-  logger?: RotatorLogger;
-  onEvent?: (event: RotatorEvent) => void;
-}
+} from './reporter.js';
+import { VaultSession, type VaultOptions } from './session.js';
+import type { DatabaseCredentials } from './vault-client.js';
 
 /** What is known about the credentials in use (never the password). */
 export interface LeaseInfo {
@@ -60,28 +31,78 @@ export interface LeaseInfo {
   renewable: boolean;
 }
 
-interface Generation extends LeaseInfo {
-  pool: Pool;
+export interface DrainResult {
+  timedOut: boolean;
+  inFlightAtEnd: number;
+}
+
+/**
+ * What a consumer of credentials plugs into the lifecycle. The rotator core owns Vault (login,
+ * lease, renew, replace, revoke); the adapter owns the thing that uses the credentials (a pool, a
+ * file, a callback): it opens one for new credentials and proves they work, and later drains it.
+ */
+export interface CredentialAdapter<H> {
+  /** What the credentials are for, in messages: e.g. `MySQL at db:3306`. */
+  readonly target: string;
+  /**
+   * Builds what uses these credentials and proves they work (e.g. opens a connection and pings).
+   * It cleans up after itself when it throws. Errors for which `isRetryable` is true are retried
+   * with backoff for up to `connectTimeoutMs` (a user not yet replicated); others fail at once.
+   */
+  open(credentials: DatabaseCredentials, lease: LeaseInfo): Promise<H>;
+  /** A newer handle has taken over: let in-flight work finish (up to timeoutMs), then close. */
+  drain(handle: H, timeoutMs: number): Promise<DrainResult>;
+  /** The credentials themselves were refused (revoked, or not yet on this server). */
+  isAccessDenied(err: unknown): boolean;
+  /** Worth retrying while verifying, or once on a fresh handle while serving. Default: isAccessDenied. */
+  isRetryable?(err: unknown): boolean;
+  /** Work in flight on a handle right now (checked-out connections). */
+  busy?(handle: H): number;
+}
+
+export interface RotatorCoreOptions {
+  /** How to reach and log in to Vault, or a session shared with other code (not stopped by us). */
+  vault: VaultOptions | VaultSession;
+  /** The path that issues credentials, e.g. `database/creds/my-role`. */
+  credentialsPath: string;
+  /** Renew a lease after this fraction of its duration. Default 2/3. */
+  renewFraction?: number;
+  /** How long an old handle may take to finish in-flight work before it is closed. Default 30 s. */
+  drainTimeoutMs?: number;
+  /** How long new credentials may take to work on the server (replication lag). Default 30 s. */
+  connectTimeoutMs?: number;
+  /** How long start() keeps retrying while Vault or the database is unavailable. Default 30 s. */
+  startTimeoutMs?: number;
+  /** Backoff for every retry loop. Default 250 ms doubling up to 10 s, full jitter. */
+  retry?: BackoffOptions;
+  /** Revoke the current lease on stop(). Default true. */
+  revokeOnStop?: boolean;
+  logger?: RotatorLogger;
+  onEvent?: (event: RotatorEvent) => void;
+}
+
+interface Generation<H> extends LeaseInfo {
+  handle: H;
   /** The duration Vault first granted: the increment asked for on renewal. */
   grantedSeconds: number;
 }
 
 /**
- * Keeps a mysql2 pool supplied with short-lived credentials from Vault's database secrets engine.
- * Lifecycle per lease: lease → verified pool → renew at renewFraction → when renewal is refused,
- * capped by max_ttl, or the lease disappears: lease again, build a new pool, swap, drain the old
- * pool, revoke the old lease. Vault outages are retried with backoff while the current pool keeps
- * serving until its lease runs out.
+ * The credential lifecycle, written once for every adapter. Per lease: lease → open and verify a
+ * handle → renew at renewFraction → when renewal is refused, capped by max_ttl, or the lease
+ * disappears: lease again, open a new handle, swap, drain the old handle, revoke the old lease.
+ * Vault outages are retried with backoff while the current handle keeps serving until its lease
+ * runs out. The old lease is revoked only after the new handle is verified and the old one drained.
  */
-export class Rotator {
+export class CredentialRotator<H> {
   private readonly session: VaultSession;
   private readonly ownsSession: boolean;
-  private readonly reporter: Reporter;
+  protected readonly reporter: Reporter;
   private readonly renewFraction: number;
   private readonly abort = new AbortController();
   private readonly draining = new Set<Promise<void>>();
-  private current: Generation | undefined;
-  private rotation: Promise<Generation> | undefined;
+  private current: Generation<H> | undefined;
+  private rotation: Promise<Generation<H>> | undefined;
   private recovering: Promise<void> | undefined;
   private lastError: Error | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -89,9 +110,11 @@ export class Rotator {
   private stopping: Promise<void> | undefined;
   private readonly unsubscribe: () => void;
 
-  constructor(readonly options: RotatorOptions) {
+  constructor(
+    readonly options: RotatorCoreOptions,
+    protected readonly adapter: CredentialAdapter<H>,
+  ) {
     if (!options.credentialsPath) throw new OptionsInvalidError('credentialsPath is required');
-    if (!options.mysql?.host) throw new OptionsInvalidError('mysql.host is required');
     this.renewFraction = options.renewFraction ?? 2 / 3;
     if (!(this.renewFraction > 0 && this.renewFraction < 1)) {
       throw new OptionsInvalidError('renewFraction must be between 0 and 1');
@@ -115,7 +138,7 @@ export class Rotator {
     this.unsubscribe = this.session.onNewToken(() => void this.recover('token-replaced'));
   }
 
-  /** Logs in, leases credentials and opens a verified pool; retries while Vault or MySQL is down. */
+  /** Logs in, leases credentials and opens a verified handle; retries while Vault or the database is down. */
   async start(): Promise<void> {
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 30_000);
     for (let attempt = 0; ; attempt++) {
@@ -132,41 +155,35 @@ export class Rotator {
     }
   }
 
-  /** The pool to use now. Take it per unit of work: after a rotation the old one is drained. */
-  getPool(): Pool {
+  /** The handle to use now. Take it per unit of work: after a rotation the old one is drained. */
+  protected handle(): H {
     if (this.stopped) throw new RotatorStoppedError();
     const gen = this.current;
-    if (gen && Date.now() < gen.expiresAt) return gen.pool;
+    if (gen && Date.now() < gen.expiresAt) return gen.handle;
     const reason = this.lastError?.message ?? (gen ? 'the lease ran out' : 'start() has not succeeded');
-    const message = `no usable MySQL credentials: ${reason}`;
+    const message = `no usable credentials for ${this.adapter.target}: ${reason}`;
     if (this.lastError instanceof DatabaseUnavailableError) throw new DatabaseUnavailableError(message);
+    if (this.lastError instanceof ConsumerFailedError) throw new ConsumerFailedError(message);
     if (this.lastError instanceof VaultDeniedError) throw new VaultDeniedError(message);
     throw new VaultUnavailableError(message, { cause: this.lastError });
   }
 
   /**
-   * Runs fn with a connection of the current pool and releases it afterwards. If the connection
-   * cannot be opened because the credentials stopped working (revoked from outside), it leases new
-   * ones and retries once.
+   * Runs `use` on the current handle. If it fails because the credentials stopped working
+   * (revoked from outside), it leases new ones and retries once on the new handle.
    */
-  async withConnection<T>(fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
-    const conn = await this.acquire();
+  protected async withRetryOnDenied<T>(use: (handle: H) => Promise<T>): Promise<T> {
+    const handle = this.handle();
     try {
-      return await fn(conn);
-    } finally {
-      conn.release();
+      return await use(handle);
+    } catch (err) {
+      if (!this.retryable(err)) throw err;
+      this.reporter.counters.connectRetries += 1;
+      if (handle === this.current?.handle && this.adapter.isAccessDenied(err))
+        await this.rotate('connect-failed');
+      else await this.rotation?.catch(() => {});
+      return use(this.handle());
     }
-  }
-
-  query<T extends QueryResult = RowDataPacket[]>(sql: string, values?: unknown): Promise<[T, FieldPacket[]]> {
-    return this.withConnection((conn) => conn.query<T>(sql, values as never));
-  }
-
-  execute<T extends QueryResult = RowDataPacket[]>(
-    sql: string,
-    values?: unknown,
-  ): Promise<[T, FieldPacket[]]> {
-    return this.withConnection((conn) => conn.execute<T>(sql, values as never));
   }
 
   /** Replaces the credentials now (e.g. after a suspected leak). */
@@ -191,13 +208,13 @@ export class Rotator {
     };
   }
 
-  /** Connections of the current pool in use right now. */
+  /** Work in flight on the current handle right now. */
   inFlight(): number {
-    return this.current ? busyConnections(this.current.pool) : 0;
+    return this.current && this.adapter.busy ? this.adapter.busy(this.current.handle) : 0;
   }
 
   /**
-   * Stops renewing, waits for in-flight work (up to drainTimeoutMs), closes every pool, revokes
+   * Stops renewing, waits for in-flight work (up to drainTimeoutMs), closes every handle, revokes
    * the current lease (synchronously: the user is dropped) and, if it logged in itself, its token.
    */
   stop(): Promise<void> {
@@ -219,28 +236,19 @@ export class Rotator {
     if (this.ownsSession) await this.session.stop();
   }
 
-  private async acquire(): Promise<PoolConnection> {
-    const pool = this.getPool();
-    try {
-      return await pool.getConnection();
-    } catch (err) {
-      if (!isConnectFailure(err)) throw err;
-      this.reporter.counters.connectRetries += 1;
-      if (pool === this.current?.pool && isAccessDenied(err)) await this.rotate('connect-failed');
-      else await this.rotation?.catch(() => {});
-      return this.getPool().getConnection();
-    }
+  private retryable(err: unknown): boolean {
+    return this.adapter.isRetryable ? this.adapter.isRetryable(err) : this.adapter.isAccessDenied(err);
   }
 
   /** One rotation at a time; concurrent requests share it. */
-  private rotate(reason: RotationReason): Promise<Generation> {
+  private rotate(reason: RotationReason): Promise<Generation<H>> {
     this.rotation ??= this.replaceCredentials(reason).finally(() => {
       this.rotation = undefined;
     });
     return this.rotation;
   }
 
-  private async replaceCredentials(reason: RotationReason): Promise<Generation> {
+  private async replaceCredentials(reason: RotationReason): Promise<Generation<H>> {
     if (this.stopped) throw new RotatorStoppedError();
     const lease = await this.session.withClient((c) => c.readCredentials(this.options.credentialsPath));
     this.reporter.emit({
@@ -250,37 +258,26 @@ export class Rotator {
       leaseDurationSeconds: lease.leaseDuration,
       renewable: lease.renewable,
     });
-    let pool: Pool;
+    const info: LeaseInfo = {
+      leaseId: lease.leaseId,
+      username: lease.data.username,
+      renewable: lease.renewable,
+      // A lease without a duration does not expire (nothing to renew or replace).
+      expiresAt: lease.leaseDuration > 0 ? Date.now() + lease.leaseDuration * 1000 : Infinity,
+    };
+    let handle: H;
     try {
-      pool = await createVerifiedPool(this.options.mysql, lease.data, {
-        timeoutMs: this.options.connectTimeoutMs ?? 30_000,
-        signal: this.abort.signal,
-        ...(this.options.retry ? { retry: this.options.retry } : {}),
-        onRetry: (err) =>
-          this.reporter.logger.info('rotator.waiting_for_user', {
-            leaseId: lease.leaseId,
-            username: lease.data.username,
-            errno: (err as { errno?: unknown }).errno,
-          }),
-      });
+      handle = await this.openVerified(lease.data, info);
     } catch (err) {
       void this.revoke(lease.leaseId);
       throw err;
     }
     if (this.stopped) {
-      await pool.end().catch(() => {});
+      await this.adapter.drain(handle, 0).catch(() => {});
       await this.revoke(lease.leaseId);
       throw new RotatorStoppedError();
     }
-    const gen: Generation = {
-      pool,
-      leaseId: lease.leaseId,
-      username: lease.data.username,
-      renewable: lease.renewable,
-      grantedSeconds: lease.leaseDuration,
-      // A lease without a duration does not expire (nothing to renew or replace).
-      expiresAt: lease.leaseDuration > 0 ? Date.now() + lease.leaseDuration * 1000 : Infinity,
-    };
+    const gen: Generation<H> = { ...info, handle, grantedSeconds: lease.leaseDuration };
     const previous = this.current;
     this.current = gen;
     this.lastError = undefined;
@@ -291,11 +288,43 @@ export class Rotator {
   }
 
   /**
+   * Opens a handle for fresh credentials and proves it works before anyone uses it. Refusals are
+   * retried with backoff until connectTimeoutMs, because users are created on the primary and reach
+   * a replica only when replication applies them: a handle must not go live before its user exists.
+   */
+  private async openVerified(credentials: DatabaseCredentials, lease: LeaseInfo): Promise<H> {
+    const deadline = Date.now() + (this.options.connectTimeoutMs ?? 30_000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.adapter.open(credentials, lease);
+      } catch (err) {
+        const delay = backoffDelay(attempt, this.options.retry);
+        if (!this.retryable(err) || Date.now() + delay > deadline || this.abort.signal.aborted) {
+          if (err instanceof RotatorError) throw err;
+          const hint = this.adapter.isAccessDenied(err)
+            ? ' (the user may not have replicated to this server yet, or was revoked)'
+            : '';
+          throw new DatabaseUnavailableError(
+            `cannot connect to ${this.adapter.target} as ${credentials.username}${hint}: ${(err as Error).message}`,
+            { cause: err },
+          );
+        }
+        this.reporter.logger.info('rotator.waiting_for_user', {
+          leaseId: lease.leaseId,
+          username: credentials.username,
+          errno: (err as { errno?: unknown }).errno ?? (err as { code?: unknown }).code,
+        });
+        await sleep(delay, this.abort.signal);
+      }
+    }
+  }
+
+  /**
    * After a grant or renewal of `seconds`: renew at renewFraction of it, unless the lease cannot
    * grow any more (not renewable, or capped by max_ttl), in which case lease new credentials at
    * that point so they are in place well before the old ones end.
    */
-  private scheduleNext(gen: Generation, seconds: number, renewable: boolean, capped: boolean) {
+  private scheduleNext(gen: Generation<H>, seconds: number, renewable: boolean, capped: boolean) {
     const delay = seconds * 1000 * this.renewFraction;
     clearTimeout(this.timer);
     if (this.stopped || seconds <= 0) return;
@@ -305,7 +334,7 @@ export class Rotator {
     this.timer.unref();
   }
 
-  private async renew(gen: Generation) {
+  private async renew(gen: Generation<H>) {
     if (gen !== this.current || this.stopped) return;
     try {
       const r = await this.session.withClient((c) => c.renewLease(gen.leaseId, gen.grantedSeconds));
@@ -328,7 +357,7 @@ export class Rotator {
     }
   }
 
-  /** Rotates in the background, retrying with backoff until it works; the current pool stays meanwhile. */
+  /** Rotates in the background, retrying with backoff until it works; the current handle stays meanwhile. */
   private recover(reason: RotationReason): Promise<void> {
     this.recovering ??= (async () => {
       for (let attempt = 0; !this.stopped; attempt++) {
@@ -348,8 +377,8 @@ export class Rotator {
     return this.recovering;
   }
 
-  /** Drains an old pool in the background, then revokes its lease. */
-  private retire(gen: Generation) {
+  /** Drains an old handle in the background, then revokes its lease. */
+  private retire(gen: Generation<H>) {
     const task: Promise<void> = (async () => {
       await this.drain(gen);
       await this.revoke(gen.leaseId);
@@ -359,8 +388,8 @@ export class Rotator {
     this.draining.add(task);
   }
 
-  private async drain(gen: Generation) {
-    const result = await drainPool(gen.pool, this.options.drainTimeoutMs ?? 30_000);
+  private async drain(gen: Generation<H>) {
+    const result = await this.adapter.drain(gen.handle, this.options.drainTimeoutMs ?? 30_000);
     this.reporter.emit({ type: 'drained', leaseId: gen.leaseId, ...result });
   }
 
@@ -388,10 +417,6 @@ export class Rotator {
   }
 }
 
-function leaseInfo(gen: Generation): LeaseInfo {
+function leaseInfo(gen: LeaseInfo): LeaseInfo {
   return { leaseId: gen.leaseId, username: gen.username, expiresAt: gen.expiresAt, renewable: gen.renewable };
-}
-
-export function createRotator(options: RotatorOptions): Rotator {
-  return new Rotator(options);
 }
