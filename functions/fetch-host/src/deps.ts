@@ -1,4 +1,11 @@
-import { createLogger, lazyDatabase, parseTokens, readAgentToken, readSecret } from '@infralogs/core';
+import {
+  createLogger,
+  lazyDatabase,
+  parseTokens,
+  readAgentToken,
+  readSecret,
+  shutdownSignal,
+} from '@infralogs/core';
 import { openPage } from './agent-client';
 import { loadFetchHostConfig } from './config';
 import type { FetchHostEndpointDeps } from './endpoint';
@@ -39,6 +46,7 @@ export function createFetchHostDeps(
     },
     retry,
     maxDurationMs: config.FETCH_MAX_DURATION_MS,
+    shutdown: shutdownSignal,
     log: createLogger({ component: 'fetch-host' }),
   });
   return { fetchHost, callerTokens: async () => parseTokens(await readSecret('fetch-host-token', source)) };

@@ -27,6 +27,12 @@ export interface FetchHostDeps {
    * checkpoint. Unlimited when absent.
    */
   maxDurationMs?: number;
+  /**
+   * Aborted when the process drains (SIGTERM, core `shutdownSignal`): the page being read is cut,
+   * the entries read whole go to ingest in one last batch, and the answer says `more: true`, so the
+   * call hands back within the pod's grace and the next run goes on from the checkpoint.
+   */
+  shutdown?: AbortSignal;
   log: Logger;
 }
 
@@ -99,6 +105,8 @@ export function createFetchHost(deps: FetchHostDeps) {
       });
       const batcher = new Batcher(hostName, deps.batchLimits);
       let received = 0;
+      const cut = () => page.destroy();
+      deps.shutdown?.addEventListener('abort', cut, { once: true });
       try {
         const maxEntryBytes = deps.batchLimits.maxEntryBytes;
         for await (const line of ndjsonLines(page, maxEntryBytes)) {
@@ -108,6 +116,7 @@ export function createFetchHost(deps: FetchHostDeps) {
           result.fetched += 1;
           const full = batcher.add(entry);
           if (full) await send(full);
+          if (deps.shutdown?.aborted) break;
         }
       } catch (err) {
         page.destroy();
@@ -117,6 +126,8 @@ export function createFetchHost(deps: FetchHostDeps) {
         if (rest) await send(rest);
         if (err instanceof InfralogsError) throw err;
         return { received, broken: err };
+      } finally {
+        deps.shutdown?.removeEventListener('abort', cut);
       }
       const rest = batcher.flush();
       if (rest) await send(rest);
@@ -128,6 +139,11 @@ export function createFetchHost(deps: FetchHostDeps) {
       let breaks = 0;
       for (;;) {
         const { received, broken } = await pullPage(token);
+        if (deps.shutdown?.aborted) {
+          result.more = true;
+          log.warn('fetch_host.handed_back', { ...result });
+          break;
+        }
         if (broken !== undefined) {
           breaks += 1;
           if (breaks > deps.retry.retries) throw broken;

@@ -3,6 +3,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { upsertHost } from '@infralogs/core';
 import { freePort, repoRoot, type Topology } from '@infralogs/devkit';
+import type { Pool } from 'mysql2/promise';
+import type { FunctionInfo } from '../gateway';
 import { loadStack } from '../stack-file';
 import { startAgents } from './agents';
 import { collectNow, type CollectAnswer } from './collect-run';
@@ -31,6 +33,8 @@ export interface LocalStackOptions {
   edgeCases?: boolean;
   /** Run one collection before resolving (default true). */
   collectOnStart?: boolean;
+  /** Environment overrides per function, over stack.yml's (tests: smaller batches, shorter drains). */
+  functionEnv?: Record<string, Record<string, string>>;
   progress?: Progress;
   /** Aborting during start-up stops what has started and rejects. */
   signal?: AbortSignal;
@@ -61,6 +65,10 @@ export interface LocalStack {
   firstRun: CollectAnswer | null;
   /** One collection through the gateway with the collect token, as an operator would run it. */
   collect(hosts?: string[]): Promise<CollectAnswer>;
+  /** The function processes (port, pid, running), as the gateway runs them. */
+  functions(): FunctionInfo[];
+  /** The operator's pool on the primary (the local root user), for checks. */
+  pool: Pool;
   stop(): Promise<void>;
 }
 
@@ -184,6 +192,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       secrets,
       secretsRoot: join(stateDir, 'secrets'),
     });
+    for (const [name, env] of Object.entries(options.functionEnv ?? {})) {
+      if (!settings[name]) throw new Error(`functionEnv: ${name} is not a function of the stack`);
+      Object.assign(settings[name].env, env);
+    }
     const port = await gatewayPort(options.gatewayPort, progress);
     progress(`starting the gateway on 127.0.0.1:${port} with ${Object.keys(settings).join(', ')}…`);
     const gateway = await startFunctions({
@@ -222,6 +234,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       schedule,
       firstRun,
       collect,
+      functions: () => gateway.functions(),
+      pool,
       stop: () => teardown.run(progress),
     };
   } catch (err) {

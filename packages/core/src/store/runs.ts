@@ -5,9 +5,11 @@ import { execute, inTransaction, select, type Queryable } from './sql';
 /**
  * Collection runs. cron-connector fires overlapping calls, so a run holds the `collect` lease row:
  * beginRun refuses while the lease is held and unexpired. Every recorded host result renews the
- * lease; a crashed run's lease expires after staleAfterMs and the next run marks it abandoned.
+ * lease. A run cut off by a deploy hands its lease back (handBackRun); a crashed one's lease expires
+ * after staleAfterMs. Either way the next beginRun marks it aborted, and that run resumes every host
+ * from its checkpoint.
  */
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'partial' | 'abandoned';
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'partial' | 'aborted';
 export type HostRunStatus = 'pending' | 'succeeded' | 'failed';
 
 export interface HostRunResult {
@@ -36,7 +38,7 @@ export const DEFAULT_STALE_AFTER_MS = 10 * 60_000;
 export async function beginRun(
   pool: Pool,
   options: { trigger: string; hosts: string[]; staleAfterMs?: number },
-): Promise<{ runId: number }> {
+): Promise<{ runId: number; aborted: number[] }> {
   const leaseMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
   if (!Number.isInteger(leaseMs) || leaseMs < 1000) {
     throw new InfralogsError('BAD_REQUEST', 'staleAfterMs must be an integer >= 1000');
@@ -53,11 +55,15 @@ export async function beginRun(
         details: { activeRunId: Number(lease.runId) },
       });
     }
-    if (lease.runId !== null) {
+    // The lease is free or expired, so no run is still going: every unfinished one was cut off.
+    const aborted = (await select<{ id: number }>(conn, `SELECT id FROM runs WHERE status = 'running'`)).map(
+      (r) => Number(r.id),
+    );
+    if (aborted.length > 0) {
       await execute(
         conn,
-        `UPDATE runs SET status = 'abandoned', finished_at = UTC_TIMESTAMP(6) WHERE id = ? AND status = 'running'`,
-        [lease.runId],
+        `UPDATE runs SET status = 'aborted', finished_at = UTC_TIMESTAMP(6) WHERE id IN (?)`,
+        [aborted],
       );
     }
     const { insertId: runId } = await execute(
@@ -76,7 +82,7 @@ export async function beginRun(
       `UPDATE run_lease SET run_id = ?, expires_at = DATE_ADD(UTC_TIMESTAMP(6), INTERVAL ? MICROSECOND) WHERE name = ?`,
       [runId, leaseMs * 1000, LEASE],
     );
-    return { runId };
+    return { runId, aborted };
   });
 }
 
@@ -134,6 +140,17 @@ export async function finishRun(
       [LEASE, runId],
     );
   });
+}
+
+/**
+ * A run cut off by SIGTERM gives its lease back without an end status, so the next call need not
+ * wait for the lease to expire: that call marks the run aborted (beginRun).
+ */
+export async function handBackRun(pool: Pool, runId: number): Promise<void> {
+  await execute(pool, 'UPDATE run_lease SET run_id = NULL, expires_at = NULL WHERE name = ? AND run_id = ?', [
+    LEASE,
+    runId,
+  ]);
 }
 
 export async function getRun(db: Queryable, runId: number): Promise<Run | null> {
