@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { collectNow, type CollectAnswer } from './collect-run';
 import { DATABASE_NAME, operatorPool, startDatabase } from './database';
 import { functionSettings, startFunctions } from './functions';
 import { prepareJournals } from './journals';
+import { readCronJob, RETENTION_CRONJOB, storeJob } from './scheduled-jobs';
 import { silentProgress, type Progress } from './progress';
 import { CALLER_TOKEN_SECRETS, newToken } from './secrets';
 import { bootstrapVault, startVaultServer } from './vault';
@@ -65,6 +67,10 @@ export interface LocalStack {
   firstRun: CollectAnswer | null;
   /** One collection through the gateway with the collect token, as an operator would run it. */
   collect(hosts?: string[]): Promise<CollectAnswer>;
+  /** The scheduled jobs besides functions (the cluster's CronJobs), with their schedules (UTC). */
+  jobs: { job: string; schedule: string }[];
+  /** Runs a scheduled job now, as its next tick would. */
+  runJob(name: string): Promise<boolean>;
   /** The function processes (port, pid, running), as the gateway runs them. */
   functions(): FunctionInfo[];
   /** The operator's pool on the primary (the local root user), for checks. */
@@ -196,6 +202,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (!settings[name]) throw new Error(`functionEnv: ${name} is not a function of the stack`);
       Object.assign(settings[name].env, env);
     }
+    const retention = readCronJob(RETENTION_CRONJOB);
+    const jobs = [
+      storeJob(retention, {
+        db: { host: topology.primary.host, port: topology.primary.port, database: DATABASE_NAME },
+        lease: () => vault.leaseMigrator(),
+        dir: join(stateDir, 'secrets'),
+        output: (line) => appendFileSync(join(logDir, 'jobs.log'), `[${retention.name}] ${line}\n`),
+      }),
+    ];
+    progress(
+      `${retention.name}: \`${retention.args.join(' ')}\` on '${retention.schedule}' UTC, RETENTION_DAYS=${retention.env.RETENTION_DAYS ?? '30'} (as deploy/k8s/jobs/store-retention.yaml)`,
+    );
     const port = await gatewayPort(options.gatewayPort, progress);
     progress(`starting the gateway on 127.0.0.1:${port} with ${Object.keys(settings).join(', ')}…`);
     const gateway = await startFunctions({
@@ -205,6 +223,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port,
       logFile: join(logDir, 'functions.log'),
       progress,
+      jobs,
     });
     teardown.add('the gateway and functions', () => gateway.stop());
     step();
@@ -235,6 +254,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       firstRun,
       collect,
       functions: () => gateway.functions(),
+      jobs: jobs.map(({ job, schedule }) => ({ job, schedule })),
+      runJob: (name) => gateway.runJob(name),
       pool,
       stop: () => teardown.run(progress),
     };

@@ -14,6 +14,11 @@ export interface StackVault {
   writeFunctionSecrets(role: string, dir: string): Promise<void>;
   /** Issues a host's agent token: into the agent's tokens file first, then into KV for fetch-host. */
   issueAgentToken(host: string, tokensFile: string): Promise<void>;
+  /**
+   * Leases migrator credentials, as the agent injector does for the cluster's Jobs; `revoke` drops
+   * the database user again.
+   */
+  leaseMigrator(): Promise<{ username: string; password: string; revoke: () => Promise<void> }>;
 }
 
 export async function startVaultServer(progress: Progress): Promise<OpenBao> {
@@ -50,6 +55,10 @@ export async function bootstrapVault(
     },
     async issueAgentToken(host, tokensFile) {
       await rotateAgentToken({ host, tokensFile, vault, kvMount: result.mounts.kv });
+    },
+    async leaseMigrator() {
+      const lease = await vault.readCredentials(result.credentialsPaths.migrator);
+      return { ...lease.data, revoke: () => vault.revokeLease(lease.leaseId) };
     },
   };
 }

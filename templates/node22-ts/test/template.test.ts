@@ -34,7 +34,7 @@ describe('node22-ts packaging', () => {
     expect(dockerfile).toMatch(/ghcr\.io\/openfaas\/of-watchdog:\d+\.\d+\.\d+ AS watchdog/);
     expect(dockerfile).toContain('ENV mode="http"');
     expect(dockerfile).toContain('ENV upstream_url="http://127.0.0.1:3000"');
-    expect(dockerfile).toMatch(/^USER app$/m);
+    expect(dockerfile).toMatch(/^USER 10003$/m);
     expect(dockerfile).toMatch(/^RUN npm test$/m);
     expect(dockerfile).not.toContain('--if-present');
     expect(dockerfile).toContain('ENV UNIT_TEST_CONFIG=/home/app/vitest.unit.config.ts');
