@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseDuration } from '../../local/src/gateway/duration';
 import { parseStack } from '../../local/src/stack-file';
+import { ADMIN_IMAGE_PLACEHOLDER } from './validators';
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -111,7 +112,8 @@ describe('deploy/: images are pinned', () => {
   it('pins every container image in the manifests to a version (directly or in its kustomization)', () => {
     const images = manifests.flatMap(({ doc }) => collect(doc.spec, 'image')) as string[];
     expect(images.length).toBeGreaterThan(3);
-    for (const image of images) {
+    // Our admin image gets the release's tag from deploy/jobs.sh (validators.test.ts checks it).
+    for (const image of images.filter((i) => i !== ADMIN_IMAGE_PLACEHOLDER)) {
       const tag = tagOf(image) ?? kustomized.get(image);
       expect(tag, image).toMatch(/^(digest|\d[\w.-]*)$/);
     }

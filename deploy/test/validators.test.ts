@@ -1,15 +1,25 @@
+import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { dockerfiles, hadolint, kubernetesValidate, renderKustomization, repoRoot } from './validators';
+import {
+  ADMIN_IMAGE_PLACEHOLDER,
+  dockerfiles,
+  hadolint,
+  kubernetesValidate,
+  renderKustomization,
+  repoRoot,
+} from './validators';
 
 /**
  * The real validators on what deploy/ ships (see validators.ts): a manifest or Dockerfile they
  * reject fails `npm test`, shown here by feeding each a broken copy.
  */
+const run = promisify(execFile);
 const k8s = join(repoRoot, 'deploy/k8s');
 /** Every manifest file of deploy/k8s and deploy/k8s/jobs (the kustomizations are rendered instead). */
 const manifestFiles = [k8s, join(k8s, 'jobs')].flatMap((d) =>
@@ -18,6 +28,17 @@ const manifestFiles = [k8s, join(k8s, 'jobs')].flatMap((d) =>
     .map((f) => join(d, f)),
 );
 let dir: string;
+const REGISTRY = '10.0.0.5:5000/infralogs';
+const TAG = '0123456789ab';
+
+/** The overlay deploy/jobs.sh writes for one release (it applies it with kubectl -k). */
+async function releaseOverlay(): Promise<string> {
+  const overlay = join(dir, 'overlay');
+  await run('bash', [join(repoRoot, 'deploy/jobs.sh'), 'migrate'], {
+    env: { ...process.env, REGISTRY, TAG, JOBS_OVERLAY_DIR: overlay },
+  });
+  return overlay;
+}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'infralogs-validators-'));
@@ -33,23 +54,29 @@ const writeDocs = async (name: string, docs: unknown[]) => {
 };
 
 describe('kubernetes-validate --strict', () => {
-  it('passes every manifest and everything the kustomizations render (images set)', async () => {
+  it('passes every manifest, the kustomizations and the jobs as deploy/jobs.sh applies them', async () => {
     const rendered = [
       await writeDocs('k8s.yaml', renderKustomization(k8s)),
       await writeDocs('jobs.yaml', renderKustomization(join(k8s, 'jobs'))),
+      await writeDocs('release-jobs.yaml', renderKustomization(await releaseOverlay())),
     ];
     expect(manifestFiles.length).toBeGreaterThanOrEqual(9);
     const result = await kubernetesValidate([...manifestFiles, ...rendered]);
     expect(result.ok, result.output).toBe(true);
   });
 
-  it('renders the jobs with the admin image the kustomization names', () => {
-    const images = renderKustomization(join(k8s, 'jobs'))
-      .map((d) => JSON.stringify(d))
-      .flatMap((text) => [...text.matchAll(/"image":"([^"]+)"/g)].map((m) => m[1]!));
-    expect(images.filter((i) => i.includes('vault-bootstrap'))).toHaveLength(3);
-    for (const image of images.filter((i) => i.includes('vault-bootstrap')))
-      expect(image).toMatch(/^[\w.:-]+\/infralogs\/vault-bootstrap:[\w.-]+$/);
+  it('gives every admin workload the image of the release deploy/jobs.sh is told (REGISTRY, TAG)', async () => {
+    const imagesOf = (docs: unknown[]) =>
+      docs.flatMap((d) => [...JSON.stringify(d).matchAll(/"image":"([^"]+)"/g)].map((m) => m[1]!));
+    const base = imagesOf(renderKustomization(join(k8s, 'jobs')));
+    expect(base.filter((i) => i === ADMIN_IMAGE_PLACEHOLDER)).toHaveLength(3);
+    const release = imagesOf(renderKustomization(await releaseOverlay()));
+    expect(release.sort()).toEqual([
+      `${REGISTRY}/vault-bootstrap:${TAG}`,
+      `${REGISTRY}/vault-bootstrap:${TAG}`,
+      `${REGISTRY}/vault-bootstrap:${TAG}`,
+      'mysql:8.4.5',
+    ]);
   });
 
   it('fails a manifest with a misspelt field, naming it', async () => {

@@ -7,8 +7,8 @@
  *   .venv/bin/hadolint --config deploy/hadolint.yaml agent/Dockerfile vault/Dockerfile templates/node22-ts/Dockerfile
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
@@ -21,6 +21,8 @@ const run = promisify(execFile);
 /** The K3s channel deploy/README.md installs. */
 export const KUBERNETES_VERSION = '1.33.0';
 export const HADOLINT_CONFIG = join(repoRoot, 'deploy/hadolint.yaml');
+/** The admin image as the manifests name it: never pullable; deploy/jobs.sh sets the release's. */
+export const ADMIN_IMAGE_PLACEHOLDER = 'release.invalid/infralogs/vault-bootstrap:unset';
 
 type Doc = Record<string, unknown>;
 
@@ -78,7 +80,7 @@ const kustomizationSchema = z
   .object({
     apiVersion: z.literal('kustomize.config.k8s.io/v1beta1'),
     kind: z.literal('Kustomization'),
-    resources: z.array(z.string().regex(/\.ya?ml$/, 'only files, no bases')).min(1),
+    resources: z.array(z.string().min(1)).min(1),
     images: z
       .array(
         z
@@ -105,16 +107,20 @@ function containers(doc: Doc): Record<string, unknown>[] {
 }
 
 /**
- * What `kustomize build <dir>` gives for deploy/'s kustomizations: the resources, with `images:`
- * applied (name → newName:newTag). Only those two features are used; the schema refuses others.
+ * What `kustomize build <dir>` gives for deploy/'s kustomizations and deploy/jobs.sh's overlay: the
+ * resources (files, or folders with their own kustomization), with `images:` applied
+ * (name → newName:newTag). Only those features are used; the schema refuses others. Checked
+ * against kustomize 5.6 when written; CI does not build kustomize.
  */
 export function renderKustomization(dir: string): Doc[] {
   const k = kustomizationSchema.parse(parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')));
-  const docs = k.resources.flatMap((file) =>
-    parseAllDocuments(readFileSync(join(dir, file), 'utf8'))
+  const docs = k.resources.flatMap((resource) => {
+    const path = resolve(dir, resource);
+    if (statSync(path).isDirectory()) return renderKustomization(path);
+    return parseAllDocuments(readFileSync(path, 'utf8'))
       .map((d) => d.toJS() as Doc | null)
-      .filter((d): d is Doc => d !== null),
-  );
+      .filter((d): d is Doc => d !== null);
+  });
   for (const doc of docs) {
     for (const container of containers(doc)) {
       const image = String(container.image ?? '');
