@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseDuration } from '../../local/src/gateway/duration';
 import { parseStack } from '../../local/src/stack-file';
+import { DRAIN_DEADLINE_MS, POD_GRACE_MS, WATCHDOG_DEFAULTS } from '../../templates/node22-ts/watchdog';
 import { ADMIN_IMAGE_PLACEHOLDER } from './validators';
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -240,6 +241,32 @@ describe('deploy/ agrees with stack.yml', () => {
     });
     const sa = job?.spec.template.spec.serviceAccountName;
     expect(manifests.some(({ doc }) => doc.kind === 'ServiceAccount' && doc.metadata.name === sa)).toBe(true);
+  });
+
+  it('drains within the pod grace: watchdog accept window and collect drain end before the wrapper deadline', () => {
+    const accept = ms(WATCHDOG_DEFAULTS.healthcheck_interval);
+    expect(accept).toBeLessThan(DRAIN_DEADLINE_MS);
+    expect(DRAIN_DEADLINE_MS).toBeLessThan(POD_GRACE_MS);
+    for (const f of fns) {
+      // The Dockerfile's accept window holds for every function; CE reads no grace annotation.
+      expect(f.environment?.healthcheck_interval, f.image).toBeUndefined();
+      expect(Object.keys(f.annotations ?? {}).join(), f.image).not.toMatch(/grace/i);
+    }
+    const drain = Number(stack.functions.collect?.environment?.COLLECT_DRAIN_MS);
+    expect(accept + drain).toBeLessThan(DRAIN_DEADLINE_MS);
+  });
+
+  it('pushes and deploys in plain Pipeline jobs too, failing when the branch is unknown', () => {
+    const jenkinsfile = read('Jenkinsfile');
+    const code = jenkinsfile.replace(/^\s*\/\/.*$/gm, '');
+    expect(code).not.toMatch(/branch\s+'/);
+    expect(jenkinsfile).toContain('env.BRANCH_NAME ?: (scmVars?.GIT_BRANCH');
+    expect(jenkinsfile).toMatch(/if \(!branch\) \{\s*error\(/);
+    expect(jenkinsfile).toContain("expression { env.PUSH_IMAGES == 'true' }");
+    expect(jenkinsfile).toContain("expression { env.DEPLOY_RELEASE == 'true' }");
+    // One tag for every image, and the Jobs get theirs through deploy/jobs.sh.
+    expect(jenkinsfile).toContain('docker push "$REGISTRY/vault-bootstrap:$TAG"');
+    expect(jenkinsfile).toMatch(/deploy\/jobs\.sh migrate\s+deploy\/jobs\.sh retention/);
   });
 
   it('waits in the Jenkinsfile for exactly the functions of stack.yml', () => {
