@@ -67,6 +67,7 @@ describe('deploy/: every YAML file', () => {
         'helm/openfaas.yaml',
         'helm/cron-connector.yaml',
         'helm/vault.yaml',
+        'helm/openbao.yaml',
         'k3s/registries.yaml',
         'k8s/11-mysql-primary.yaml',
         'k8s/12-mysql-replica.yaml',
@@ -123,10 +124,18 @@ describe('deploy/: images are pinned', () => {
   it('pins the images the Helm values choose', () => {
     const cron = values('cron-connector');
     expect(tagOf(cron.image)).toMatch(/^\d+\.\d+\.\d+$/);
-    const vault = values('vault');
-    for (const image of [vault.injector.image, vault.injector.agentImage, vault.server.image]) {
-      expect(String(image.tag), image.repository).toMatch(/^\d+\.\d+\.\d+$/);
+    for (const name of ['vault', 'openbao']) {
+      const v = values(name);
+      for (const image of [v.injector.image, v.injector.agentImage, v.server.image]) {
+        expect(String(image.tag), `${name}: ${image.repository}`).toMatch(/^\d+\.\d+\.\d+$/);
+      }
     }
+    // OpenBao's values run OpenBao, not Vault, in the server and the injected agents.
+    const bao = values('openbao');
+    expect([bao.server.image.repository, bao.injector.agentImage.repository]).toEqual([
+      'openbao/openbao',
+      'openbao/openbao',
+    ]);
   });
 });
 
@@ -145,7 +154,7 @@ describe('deploy/: no secret is written down', () => {
   });
 
   it('has no password, token or secret values in the Helm values', () => {
-    for (const name of ['openfaas', 'cron-connector', 'vault']) {
+    for (const name of ['openfaas', 'cron-connector', 'vault', 'openbao']) {
       const walk = (node: unknown, path: string) => {
         if (node && typeof node === 'object') {
           for (const [k, v] of Object.entries(node)) {
@@ -219,14 +228,23 @@ describe('deploy/ agrees with stack.yml', () => {
     }
   });
 
-  it('installs Vault where VAULT_ADDR points, with the injector and TokenReview rights', () => {
-    const vault = values('vault');
-    expect(vault.injector.enabled).toBe(true);
-    expect(vault.server.authDelegator.enabled).toBe(true);
+  it('installs Vault or OpenBao where VAULT_ADDR points, with the injector and TokenReview rights', () => {
+    for (const name of ['vault', 'openbao']) {
+      const v = values(name);
+      expect(v.injector.enabled, name).toBe(true);
+      expect(v.server.authDelegator.enabled, name).toBe(true);
+    }
+    // Release `vault` of either chart: Service vault.vault, pod vault-0 (openbao needs the override,
+    // its chart would say vault-openbao).
+    expect(values('openbao').fullnameOverride).toBe('vault');
     for (const f of fns) expect(f.environment?.VAULT_ADDR).toBe('http://vault.vault:8200');
-    expect(read('README.md')).toContain(
-      'helm upgrade vault hashicorp/vault --install --version 0.30.0 -n vault',
-    );
+    const jobEnv = manifests.flatMap(({ doc }) => collect(doc.spec, 'env').flat()) as Doc[];
+    for (const e of jobEnv.filter((e) => e.name === 'VAULT_ADDR'))
+      expect(e.value).toBe('http://vault.vault:8200');
+    const readme = read('README.md');
+    expect(readme).toContain('helm upgrade vault hashicorp/vault --install --version 0.30.0 -n vault');
+    expect(readme).toContain('helm upgrade vault openbao/openbao --install --version 0.29.2 -n vault');
+    expect(readme).toContain('exec vault-0 --');
   });
 
   it('runs the schema Job through the injector as the migrator service account', () => {
