@@ -88,6 +88,7 @@ describe('node22-ts image build steps (without Docker)', () => {
       'index.ts',
       'handler-file.ts',
       'watchdog.ts',
+      'duration.ts',
       'build.ts',
     ]) {
       cpSync(join(templateDir, file), join(context, file));
@@ -114,10 +115,13 @@ describe('node22-ts image build steps (without Docker)', () => {
     );
     mkdirSync(join(context, 'function', 'static'));
     writeFileSync(join(context, 'function', 'static', 'page.html'), '<p>static</p>');
-    cpSync(join(repoRoot, 'packages', 'core'), join(context, 'function', 'packages', 'core'), {
-      recursive: true,
-      filter: (src) => !src.includes('node_modules'),
-    });
+    // All of packages/, as `configuration.copy: [./packages]` ships it: devkit too, with esbuild.
+    for (const dir of readdirSync(join(repoRoot, 'packages'))) {
+      cpSync(join(repoRoot, 'packages', dir), join(context, 'function', 'packages', dir), {
+        recursive: true,
+        filter: (src) => !src.includes('node_modules'),
+      });
+    }
   });
 
   afterAll(async () => {
@@ -128,13 +132,20 @@ describe('node22-ts image build steps (without Docker)', () => {
   it('merges the runtime dependencies of the wrapper, the function and the workspace packages', () => {
     const manifest = writeManifest(context);
     const core = JSON.parse(readFileSync(join(repoRoot, 'packages', 'core', 'package.json'), 'utf8'));
-    expect(manifest.dependencies).toMatchObject({ express: '^5.1.0', ...core.dependencies });
+    const npmDeps = Object.fromEntries(
+      Object.entries(core.dependencies as Record<string, string>).filter(
+        ([n]) => !n.startsWith('@infralogs/'),
+      ),
+    );
+    expect(manifest.dependencies).toMatchObject({ express: '^5.1.0', ...npmDeps });
     expect(manifest.dependencies).not.toHaveProperty('@infralogs/core');
     expect(manifest.devDependencies).toHaveProperty('esbuild');
   });
 
   it('links the workspace packages, bundles them in and keeps npm packages external', async () => {
-    expect(linkWorkspacePackages(context)).toEqual(['@infralogs/core']);
+    expect(linkWorkspacePackages(context)).toEqual(
+      expect.arrayContaining(['@infralogs/core', '@infralogs/devkit']),
+    );
     expect(existsSync(join(context, 'node_modules', '@infralogs', 'core', 'src', 'index.ts'))).toBe(true);
     const out = await bundle(context);
     const js = readFileSync(out, 'utf8');
@@ -148,6 +159,11 @@ describe('node22-ts image build steps (without Docker)', () => {
     const pkg = JSON.parse(readFileSync(join(runtime, 'package.json'), 'utf8'));
     expect(pkg).toMatchObject({ type: 'module', dependencies: { express: '^5.1.0' } });
     expect(pkg).not.toHaveProperty('devDependencies');
+    // Only what the bundle imports: devkit (shipped in function/packages) and its esbuild are not.
+    const imported = JSON.parse(readFileSync(join(context, 'dist', 'externals.json'), 'utf8'));
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(imported);
+    expect(pkg.dependencies).not.toHaveProperty('esbuild');
+    expect(readFileSync(join(context, 'package.json'), 'utf8')).toContain('"esbuild"');
     expect(readFileSync(join(runtime, 'function', 'static', 'page.html'), 'utf8')).toBe('<p>static</p>');
 
     const port = await freePort();
