@@ -225,5 +225,7 @@ describe("the functions' npm test as the image build runs it (no Docker, no data
       throw new Error(`npm test of ${name} failed (${err.code}):\n${err.stdout}\n${err.stderr}`);
     });
     expect(run.stdout).toMatch(/^> .* test$/m);
+    // Unit tests ran (vitest), not only a type check.
+    expect(run.stdout).toMatch(/Tests\s+\d+ passed/);
   });
 });
