@@ -41,6 +41,14 @@ describe('node22-ts packaging', () => {
     expect(dockerfile).toMatch(/^HEALTHCHECK /m);
   });
 
+  it('ships only the runtime folder from the build stage (no build tools in the image)', () => {
+    const ship = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(ship.match(/^COPY --from=build .*$/gm)).toEqual([
+      'COPY --from=build --chown=10003:10003 /home/app/runtime/ ./',
+    ]);
+    expect(ship).not.toMatch(/npm (install|ci)|esbuild|tsx/);
+  });
+
   it('keeps the watchdog defaults the local gateway uses in step with the Dockerfile', () => {
     for (const [name, value] of Object.entries(WATCHDOG_DEFAULTS)) {
       expect(dockerfile).toContain(`ENV ${name}="${value}"`);
