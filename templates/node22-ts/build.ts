@@ -8,8 +8,9 @@
  *                           the monorepo, so tsc, vitest and esbuild resolve them the same way
  *   tsx build.ts bundle     esbuild: wrapper + handler + workspace packages -> dist/index.js; npm
  *                           packages stay external and are installed in the runtime image
- *   tsx build.ts runtime    runtime/: index.js, a package.json with the runtime dependencies only,
- *                           and the function's static/ folder if it has one
+ *   tsx build.ts runtime    runtime/: index.js, a package.json with only the npm packages the bundle
+ *                           imports (so no build tool a workspace package depends on, such as
+ *                           devkit's esbuild, reaches the image), and the function's static/ folder
  *
  * This file imports nothing from the workspace: it runs before `link` has made that resolvable.
  */
@@ -23,6 +24,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { findHandlerFile } from './handler-file';
@@ -145,7 +147,8 @@ export async function bundle(context: string, outfile = join(context, 'dist', 'i
     `const load = () => import(${JSON.stringify('./' + relative(context, handlerFile).replaceAll('\\', '/'))}).then((m) => m.default);`,
     `main({ load }).catch((err) => { console.error(JSON.stringify({ level: 'error', event: 'wrapper.failed', message: String(err && err.message) })); process.exit(1); });`,
   ].join('\n');
-  await build({
+  const result = await build({
+    metafile: true,
     stdin: { contents: entry, resolveDir: context, sourcefile: 'entry.ts', loader: 'ts' },
     bundle: true,
     platform: 'node',
@@ -166,6 +169,20 @@ export async function bundle(context: string, outfile = join(context, 'dist', 'i
       },
     ],
   });
+  // The npm packages the bundle still imports: exactly what the runtime image must install.
+  const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports);
+  const packages = imports
+    .filter((i) => i.external && !isBuiltin(i.path))
+    .map((i) =>
+      i.path
+        .split('/')
+        .slice(0, i.path.startsWith('@') ? 2 : 1)
+        .join('/'),
+    );
+  writeFileSync(
+    join(dirname(outfile), 'externals.json'),
+    JSON.stringify([...new Set(packages)].sort(), null, 2) + '\n',
+  );
   return outfile;
 }
 
@@ -175,11 +192,17 @@ export function writeRuntime(context: string, out = join(context, 'runtime')) {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   cpSync(join(context, 'dist', 'index.js'), join(out, 'index.js'));
+  const externals = JSON.parse(readFileSync(join(context, 'dist', 'externals.json'), 'utf8')) as string[];
+  const declared = manifest.dependencies ?? {};
+  const missing = externals.filter((name) => declared[name] === undefined);
+  if (missing.length > 0) {
+    throw new Error(`the bundle imports ${missing.join(', ')}, which no package.json lists as a dependency`);
+  }
   const runtime = {
     name: 'function-runtime',
     private: true,
     type: 'module',
-    dependencies: manifest.dependencies ?? {},
+    dependencies: Object.fromEntries(externals.map((name) => [name, declared[name]!])),
   };
   writeFileSync(join(out, 'package.json'), JSON.stringify(runtime, null, 2) + '\n');
   const statics = join(context, 'function', 'static');

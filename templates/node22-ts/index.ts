@@ -20,6 +20,7 @@ import { pathToFileURL } from 'node:url';
 import express, { type Application, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import {
+  beginShutdown,
   createLogger,
   env,
   errorBody,
@@ -31,8 +32,9 @@ import {
   type Handler,
   type Logger,
 } from '@infralogs/core';
+import { parseDuration } from './duration';
 import { findHandlerFile } from './handler-file';
-import { WRAPPER_PORT } from './watchdog';
+import { DRAIN_DEADLINE_MS, WATCHDOG_DEFAULTS, WRAPPER_PORT } from './watchdog';
 
 /** body-parser's default, as upstream. */
 export const DEFAULT_BODY_LIMIT = '100kb';
@@ -64,6 +66,21 @@ export const wrapperConfigSchema = z.object({
   HANDLER: z.string().min(1).optional(),
   /** Checked here too, so a function that logs but never reaches Vault still stops on a bad one. */
   LOG_LEVEL: env.logLevel(),
+  /** of-watchdog's: how long it still accepts calls after SIGTERM; the wrapper serves them. */
+  healthcheck_interval: z
+    .string()
+    .default(WATCHDOG_DEFAULTS.healthcheck_interval)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined || ms >= DRAIN_DEADLINE_MS) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration under the drain deadline (${DRAIN_DEADLINE_MS} ms), such as 5s`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    }),
 });
 export type WrapperConfig = z.infer<typeof wrapperConfigSchema>;
 
@@ -219,8 +236,7 @@ export async function loadHandler(path: string): Promise<Handler> {
  * Starts the wrapper: reads and validates the environment, then loads the handler (a file named by
  * HANDLER, or the bundled one the image passes as a loader), so that settings the handler's module
  * validates when it is imported (lazyDatabase: DB_HOST, VAULT_ADDR, ...) stop the process at start,
- * before it listens; it then listens on `http_port`, and on SIGTERM stops accepting, lets calls
- * finish and runs the shutdown hooks (revoking leased credentials).
+ * before it listens; it then listens on `http_port`, and drains on SIGTERM (see `drainOnSigterm`).
  */
 export async function main(
   handler?: Handler | { load: () => Promise<Handler> },
@@ -247,17 +263,31 @@ export async function main(
     );
   });
   log.info('wrapper.listening', { host: config.http_host, port: config.http_port });
-  process.once('SIGTERM', () => {
-    log.info('wrapper.stopping');
-    // Calls finish first; then leased credentials and Vault tokens are revoked (core onShutdown).
+  process.once('SIGTERM', () => drainOnSigterm(server, config.healthcheck_interval, log));
+  return server;
+}
+
+/**
+ * The drain (timings in watchdog.ts): handlers are told at once (core `shutdownSignal`), calls are
+ * still served while of-watchdog accepts them (`acceptMs`, its healthcheck_interval), then the
+ * server stops listening, the calls in flight finish and the shutdown hooks revoke leased
+ * credentials. Whatever still runs at DRAIN_DEADLINE_MS is cut, before the kubelet's SIGKILL.
+ */
+function drainOnSigterm(server: Server, acceptMs: number, log: Logger) {
+  log.info('wrapper.draining', { acceptMs, deadlineMs: DRAIN_DEADLINE_MS });
+  beginShutdown();
+  setTimeout(() => {
+    log.warn('wrapper.drain_deadline', { deadlineMs: DRAIN_DEADLINE_MS });
+    process.exit(1);
+  }, DRAIN_DEADLINE_MS).unref();
+  setTimeout(() => {
     server.close(() => {
       void runShutdown().then((errors) => {
         for (const error of errors) log.warn('wrapper.shutdown_hook_failed', { error });
+        log.info('wrapper.stopped');
         process.exit(0);
       });
     });
-    // Calls still running after the grace period are cut, as the kubelet would.
-    setTimeout(() => process.exit(0), 10_000).unref();
-  });
-  return server;
+    server.closeIdleConnections();
+  }, acceptMs);
 }

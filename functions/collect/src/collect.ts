@@ -2,6 +2,8 @@ import pLimit from 'p-limit';
 import {
   beginRun,
   finishRun,
+  handBackRun,
+  InfralogsError,
   listHosts,
   recordHostResult,
   type Database,
@@ -24,7 +26,25 @@ export interface CollectDeps {
    * next run takes them. Unlimited when absent.
    */
   maxDurationMs?: number;
+  /**
+   * Aborted when the process drains (a deploy's SIGTERM, core `shutdownSignal`): no host is started
+   * any more, the hosts in flight get `drainMs` to answer (fetch-host hands back after its current
+   * batch), then the run is handed back and the call answers 503 SHUTTING_DOWN. The next run marks
+   * it aborted and pulls every host from its checkpoint.
+   */
+  shutdown?: AbortSignal;
+  drainMs?: number;
   log: Logger;
+}
+
+/** Resolves `ms` after `signal` aborts; never when there is no signal. */
+function drainElapsed(signal: AbortSignal | undefined, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (!signal) return;
+    const start = () => setTimeout(resolve, ms).unref();
+    if (signal.aborted) start();
+    else signal.addEventListener('abort', start, { once: true });
+  });
 }
 
 /**
@@ -35,23 +55,28 @@ export interface CollectDeps {
  */
 export async function runCollection(deps: CollectDeps, request: CollectRequest): Promise<RunSummary> {
   const started = Date.now();
+  const stopping = () => deps.shutdown?.aborted === true;
+  if (stopping()) throw new InfralogsError('SHUTTING_DOWN', 'collect is shutting down; call again');
   const budgetSpent = () => deps.maxDurationMs !== undefined && Date.now() - started >= deps.maxDurationMs;
   const pool = (await deps.getDatabase()).getPool();
   const hosts = selectHosts(await listHosts(pool, { enabledOnly: false }), request.hosts);
-  const { runId } = await beginRun(pool, {
+  const { runId, aborted } = await beginRun(pool, {
     trigger: request.trigger,
     hosts,
     staleAfterMs: deps.staleAfterMs,
   });
   const log = deps.log.child({ runId });
+  if (aborted.length > 0) log.warn('collect.runs_aborted', { aborted });
   log.info('collect.run_started', { trigger: request.trigger, hosts });
 
   let finished = false;
   try {
     const limit = pLimit(deps.concurrency);
-    const results = await Promise.all(
+    const all = Promise.all(
       hosts.map((host) =>
-        limit(async () => {
+        limit(async (): Promise<HostResult | null> => {
+          // Draining: the host stays pending in this run; the next run takes it.
+          if (stopping()) return null;
           let summary: HostResult;
           if (budgetSpent()) {
             summary = skippedHost(host);
@@ -70,6 +95,21 @@ export async function runCollection(deps: CollectDeps, request: CollectRequest):
         }),
       ),
     );
+    const outcome = await Promise.race([all, drainElapsed(deps.shutdown, deps.drainMs ?? 0)]);
+    // A run the drain caught is handed back even if every host answered: those in flight stopped
+    // early (fetch-host's `more`), and the next run closes this one and pulls the rest.
+    if (outcome === undefined || stopping()) {
+      await handBackRun((await deps.getDatabase()).getPool(), runId);
+      finished = true;
+      const done = (outcome ?? []).filter((h) => h !== null).length;
+      log.warn('collect.run_handed_back', { hosts: hosts.length, done });
+      throw new InfralogsError(
+        'SHUTTING_DOWN',
+        `collect is shutting down: run ${runId} was handed back; the next run resumes from the checkpoints`,
+        { details: { runId } },
+      );
+    }
+    const results = outcome.filter((h): h is HostResult => h !== null);
     const status = runStatus(results);
     await finishRun((await deps.getDatabase()).getPool(), runId, { status });
     finished = true;

@@ -24,6 +24,12 @@ export const collectConfigSchema = z.object({
    * a host started last may take FETCH_HOST_TIMEOUT_MS more, so keep the sum under exec_timeout.
    */
   COLLECT_MAX_DURATION_MS: env.int(19 * 60_000, 0),
+  /**
+   * After SIGTERM, how long the hosts in flight get to answer before the run is handed back; with
+   * the rest of the drain it must end before the wrapper's DRAIN_DEADLINE_MS (25 s,
+   * templates/node22-ts/watchdog.ts).
+   */
+  COLLECT_DRAIN_MS: env.int(15_000, 0, 20_000),
 });
 
 export type CollectConfig = z.infer<typeof collectConfigSchema>;

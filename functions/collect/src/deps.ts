@@ -1,4 +1,4 @@
-import { createLogger, lazyDatabase, parseTokens, readSecret } from '@infralogs/core';
+import { createLogger, lazyDatabase, parseTokens, readSecret, shutdownSignal } from '@infralogs/core';
 import { loadCollectConfig } from './config';
 import type { CollectEndpointDeps } from './endpoint';
 import { createFetchHostClient } from './fetch-host-client';
@@ -28,6 +28,8 @@ export function createCollectDeps(
     concurrency: config.COLLECT_CONCURRENCY,
     staleAfterMs: config.RUN_STALE_AFTER_MS,
     maxDurationMs: config.COLLECT_MAX_DURATION_MS,
+    shutdown: shutdownSignal,
+    drainMs: config.COLLECT_DRAIN_MS,
     log: createLogger({ component: 'collect' }),
     callerTokens: async () => parseTokens(await readSecret('collect-token', source)),
   };

@@ -229,6 +229,70 @@ describe('runCollection', () => {
     }
   });
 
+  it('on SIGTERM starts no more hosts, lets those in flight answer, hands the run back; the next run aborts it', async () => {
+    const fake = gatedFetchHost((host) => summary(host));
+    const draining = new AbortController();
+    // Concurrency 2 over four hosts: two are in flight when the drain begins, two never start.
+    const running = runCollection(deps(fake.call, 2, { shutdown: draining.signal, drainMs: 60_000 }), {
+      trigger: 'schedule',
+      hosts: ['a-1', 'b-1', 'c-1', 'd-1'],
+    });
+    await until(() => fake.state.started.length === 2);
+    draining.abort();
+    fake.state.release();
+    const error = await running.then(
+      () => null,
+      (err: unknown) => err as { code: string; details: { runId: number } },
+    );
+    expect(error?.code).toBe('SHUTTING_DOWN');
+    expect(fake.state.started).toEqual(['a-1', 'b-1']);
+    const cut = error!.details.runId;
+    const handedBack = await getRun(store.pool, cut);
+    expect(handedBack?.status).toBe('running');
+    expect(handedBack?.hosts.map((h) => [h.host, h.status])).toEqual([
+      ['a-1', 'succeeded'],
+      ['b-1', 'succeeded'],
+      ['c-1', 'pending'],
+      ['d-1', 'pending'],
+    ]);
+    // A draining process starts no run at all.
+    await expect(
+      runCollection(deps(fake.call, 2, { shutdown: draining.signal }), { trigger: 'schedule', hosts: null }),
+    ).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+
+    // The next process: no waiting for the lease to expire.
+    const next = await runCollection(
+      deps(async (h) => summary(h)),
+      {
+        trigger: 'schedule',
+        hosts: ['a-1', 'b-1', 'c-1', 'd-1'],
+      },
+    );
+    expect(next.status).toBe('succeeded');
+    expect((await getRun(store.pool, cut))?.status).toBe('aborted');
+  });
+
+  it('hands the run back after drainMs even when a host in flight does not answer', async () => {
+    const fake = gatedFetchHost((host) => summary(host));
+    const draining = new AbortController();
+    const running = runCollection(deps(fake.call, 1, { shutdown: draining.signal, drainMs: 0 }), {
+      trigger: 'request',
+      hosts: ['a-1', 'b-1'],
+    });
+    await until(() => fake.state.started.length === 1);
+    draining.abort();
+    await expect(running).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+    fake.state.release();
+    const next = await runCollection(
+      deps(async (h) => summary(h)),
+      {
+        trigger: 'request',
+        hosts: ['a-1', 'b-1'],
+      },
+    );
+    expect(next.status).toBe('succeeded');
+  });
+
   it('names unknown and disabled hosts instead of starting a run', async () => {
     const [[before]] = (await store.pool.query('SELECT COUNT(*) AS n FROM runs')) as unknown as [
       { n: number }[],

@@ -6,6 +6,7 @@ import {
   readAgentToken,
   readOptionalSecret,
   readSecret,
+  shutdownSignal,
   vaultConfigFromEnv,
 } from '@infralogs/core';
 import { openPage } from './agent-client';
@@ -52,6 +53,7 @@ export function createFetchHostDeps(
     },
     retry,
     maxDurationMs: config.FETCH_MAX_DURATION_MS,
+    shutdown: shutdownSignal,
     log: createLogger({ component: 'fetch-host' }),
   });
   return { fetchHost, callerTokens: async () => parseTokens(await readSecret('fetch-host-token', source)) };

@@ -33,6 +33,12 @@ export interface FetchHostDeps {
    * checkpoint. Unlimited when absent.
    */
   maxDurationMs?: number;
+  /**
+   * Aborted when the process drains (SIGTERM, core `shutdownSignal`): the page being read is cut,
+   * the entries read whole go to ingest in one last batch, and the answer says `more: true`, so the
+   * call hands back within the pod's grace and the next run goes on from the checkpoint.
+   */
+  shutdown?: AbortSignal;
   log: Logger;
 }
 
@@ -111,6 +117,11 @@ class HostPull {
     let breaks = 0;
     for (;;) {
       const { received, broken } = await this.pullPage(tls, token);
+      if (deps.shutdown?.aborted) {
+        this.result.more = true;
+        this.log.warn('fetch_host.handed_back', { ...this.result });
+        return;
+      }
       if (broken !== undefined) {
         breaks += 1;
         if (breaks > deps.retry.retries) throw broken;
@@ -144,6 +155,9 @@ class HostPull {
     });
     const batcher = new Batcher(this.host.name, deps.batchLimits);
     let received = 0;
+    // Draining: cut the page; the entries read whole still go to ingest below.
+    const cut = () => page.destroy();
+    deps.shutdown?.addEventListener('abort', cut, { once: true });
     try {
       const maxEntryBytes = deps.batchLimits.maxEntryBytes;
       for await (const line of ndjsonLines(page, maxEntryBytes)) {
@@ -153,6 +167,7 @@ class HostPull {
         result.fetched += 1;
         const full = batcher.add(entry);
         if (full) await this.send(full);
+        if (deps.shutdown?.aborted) break;
       }
     } catch (err) {
       page.destroy();
@@ -162,6 +177,8 @@ class HostPull {
       if (rest) await this.send(rest);
       if (err instanceof InfralogsError) throw err;
       return { received, broken: err };
+    } finally {
+      deps.shutdown?.removeEventListener('abort', cut);
     }
     const rest = batcher.flush();
     if (rest) await this.send(rest);

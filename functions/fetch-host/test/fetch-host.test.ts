@@ -67,6 +67,7 @@ function fetcher(
     clientCert?: { cert: string; key: string };
     maxDurationMs?: number;
     maxEntryBytes?: number;
+    shutdown?: AbortSignal;
   } = {},
 ) {
   const database: Database = { role: 'writer', getPool: () => store.pool, close: async () => {} };
@@ -85,6 +86,7 @@ function fetcher(
     batchLimits: { maxBytes: 8000, maxEntries: 15, maxEntryBytes: over.maxEntryBytes ?? 100_000 },
     retry: { retries: 2, baseMs: 5, maxMs: 20 },
     ...(over.maxDurationMs === undefined ? {} : { maxDurationMs: over.maxDurationMs }),
+    ...(over.shutdown ? { shutdown: over.shutdown } : {}),
     log: createLogger({}, { write: (line) => logged.push(JSON.parse(line) as Record<string, unknown>) }),
   });
 }
@@ -99,6 +101,28 @@ const storedSeqnums = async () => {
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('fetchHost', () => {
+  it('hands back on SIGTERM after the batch it is writing; the next call goes on from the checkpoint', async () => {
+    const draining = new AbortController();
+    const first = await fetcher({
+      ingest: async (batch) => {
+        ingested.push(batch);
+        const result = await ingestBatch(store.pool, batch);
+        // The drain begins while the second batch is being written.
+        if (ingested.length === 2) draining.abort();
+        return result;
+      },
+      shutdown: draining.signal,
+    })(host);
+    expect(first.more).toBe(true);
+    expect(first.error).toBeNull();
+    expect(first.inserted).toBeGreaterThanOrEqual(30);
+    expect(first.inserted).toBeLessThan(JOURNAL.length);
+    expect(await getCheckpoint(store.pool, host)).toBe(first.checkpoint);
+    const rest = await fetcher()(host);
+    expect([rest.inserted, rest.duplicates]).toEqual([JOURNAL.length - first.inserted, 0]);
+    expect(await storedSeqnums()).toEqual(range(1, JOURNAL.length));
+  });
+
   it('pulls every page from the checkpoint on, in batches, then has nothing more to do', async () => {
     const result = await fetcher()(host);
     expect(result).toEqual({

@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '@infralogs/core';
 import { freePort, startProcess, waitFor, type Managed } from '@infralogs/devkit';
+import { DRAIN_DEADLINE_MS } from '../../../templates/node22-ts/watchdog';
 
 const MAIN_LOCAL = fileURLToPath(new URL('../../../templates/node22-ts/main-local.ts', import.meta.url));
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -80,6 +81,9 @@ export class FunctionProcess {
         ...(secretsDir ? { SECRETS_DIR: secretsDir } : {}),
         FUNCTION_DIR: functionDir,
         HANDLER: handlerFile,
+        // No watchdog in front here: the gateway itself stops routing to a function it stops, so
+        // the wrapper need not keep accepting after SIGTERM (in the image: healthcheck_interval 5s).
+        healthcheck_interval: env.healthcheck_interval ?? '0s',
         http_port: String(this.port),
         http_host: '127.0.0.1',
       },
@@ -134,6 +138,7 @@ export class FunctionProcess {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#restartTimer);
-    await this.#proc?.stop('SIGTERM', 5000);
+    // The wrapper's own drain ends by DRAIN_DEADLINE_MS; SIGKILL only past it, as the kubelet.
+    await this.#proc?.stop('SIGTERM', DRAIN_DEADLINE_MS + 2000);
   }
 }

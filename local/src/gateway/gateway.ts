@@ -23,7 +23,7 @@ import { findHandlerFile } from '../../../templates/node22-ts/handler-file';
 import { WATCHDOG_DEFAULTS } from '../../../templates/node22-ts/watchdog';
 import { CE_LIMITS, CRON_TOPIC, type Stack, type StackFunction } from '../stack-file';
 import { AsyncQueue, CE_ASYNC_MAX_BODY, type AsyncCall } from './async-queue';
-import { CronScheduler } from './cron';
+import { CronScheduler, type CronJobEntry } from './cron';
 import { parseDuration } from './duration';
 import { sendError } from './errors';
 import { FunctionProcess } from './function-process';
@@ -48,6 +48,8 @@ export interface StartGatewayOptions {
   only?: string[];
   /** Run cron schedules (default true). `{ seconds: true }` accepts six-field schedules, for tests. */
   cron?: boolean | { seconds?: boolean };
+  /** The cluster's CronJobs that are not functions, run on their schedules with the cron ticks. */
+  jobs?: CronJobEntry[];
   log?: Logger;
   /** Each line a function writes; default: copied to this process's stderr. */
   output?: (fn: string, line: string) => void;
@@ -82,6 +84,8 @@ export interface Gateway {
   calls: CallRecord[];
   /** Fires a cron function now, as its next tick would; resolves with the function's answer. */
   fireCron: (name: string) => Promise<Reply>;
+  /** Runs a scheduled job now, as its next tick would; false when its last run is still going. */
+  runJob: (name: string) => Promise<boolean>;
   /** Resolves when the async queue is empty and idle. */
   asyncIdle: () => Promise<void>;
   stop: () => Promise<void>;
@@ -283,7 +287,7 @@ async function listen(app: express.Express, port: number, host: string) {
 }
 
 /** The cron entries of the started functions: `topic: cron-function` with a `schedule`. */
-function cronScheduler(stack: Stack, names: string[], url: string, log: Logger) {
+function cronScheduler(stack: Stack, names: string[], url: string, log: Logger, jobs: CronJobEntry[]) {
   return new CronScheduler(
     names.flatMap((name) => {
       const annotations = stack.functions[name]?.annotations ?? {};
@@ -292,6 +296,7 @@ function cronScheduler(stack: Stack, names: string[], url: string, log: Logger) 
     }),
     () => url,
     log,
+    jobs,
   );
 }
 
@@ -356,7 +361,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     options.port ?? 0,
     options.host ?? '127.0.0.1',
   );
-  const cron = cronScheduler(stack, names, url, log);
+  const cron = cronScheduler(stack, names, url, log, options.jobs ?? []);
 
   const stop = async () => {
     cron.stop();
@@ -374,7 +379,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     await stop();
     throw err;
   }
-  log.info('gateway.listening', { url, functions: [...hosted.keys()], cron: cron.entries });
+  log.info('gateway.listening', {
+    url,
+    functions: [...hosted.keys()],
+    cron: cron.entries,
+    jobs: cron.jobs.map(({ job, schedule }) => ({ job, schedule })),
+  });
 
   return {
     url,
@@ -393,6 +403,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       }
       return cron.fire(name);
     },
+    runJob: (name) => cron.runJob(name),
     asyncIdle: () => queue.idle(),
     stop,
   };

@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '@infralogs/core';
 import type { Topology } from '@infralogs/devkit';
-import { startGateway, type Gateway, type GatewayFunctionOptions } from '../gateway';
+import { startGateway, type CronJobEntry, type Gateway, type GatewayFunctionOptions } from '../gateway';
 import type { Stack } from '../stack-file';
 import type { Progress } from './progress';
 import { writeSecretsDir } from './secrets';
@@ -75,6 +75,8 @@ export async function startFunctions(options: {
   port: number;
   logFile: string;
   progress: Progress;
+  /** Scheduled jobs other than functions (the cluster's CronJobs), ticked with the cron schedules. */
+  jobs?: CronJobEntry[];
 }): Promise<Gateway> {
   for (const s of Object.values(options.settings)) {
     await writeSecretsDir(s.secretsDir, s.secretValues);
@@ -89,6 +91,7 @@ export async function startFunctions(options: {
     host: '127.0.0.1',
     port: options.port,
     functions,
+    ...(options.jobs ? { jobs: options.jobs } : {}),
     log: createLogger(
       { component: 'gateway' },
       { write: (line) => appendFileSync(options.logFile, `[gateway] ${line}\n`) },

@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -5,12 +6,14 @@ import type { Pool } from 'mysql2/promise';
 import { upsertHost } from '@infralogs/core';
 import { freePort, repoRoot, type Topology } from '@infralogs/devkit';
 import { addHost, readInventory } from '@infralogs/vault';
+import type { FunctionInfo } from '../gateway';
 import { loadStack, type Stack } from '../stack-file';
 import { startAgents, type StackAgent } from './agents';
 import { collectNow, type CollectAnswer } from './collect-run';
 import { DATABASE_NAME, operatorPool, startDatabase } from './database';
 import { functionSettings, startFunctions } from './functions';
 import { prepareJournals } from './journals';
+import { readCronJob, RETENTION_CRONJOB, storeJob } from './scheduled-jobs';
 import { silentProgress, type Progress } from './progress';
 import { CALLER_TOKEN_SECRETS, newToken } from './secrets';
 import { bootstrapVault, startVaultServer, type StackVault } from './vault';
@@ -42,6 +45,8 @@ export interface LocalStackOptions {
   edgeCases?: boolean;
   /** Run one collection before resolving (default true). */
   collectOnStart?: boolean;
+  /** Environment overrides per function, over stack.yml's (tests: smaller batches, shorter drains). */
+  functionEnv?: Record<string, Record<string, string>>;
   progress?: Progress;
   /** Aborting during start-up stops what has started and rejects. */
   signal?: AbortSignal;
@@ -78,6 +83,14 @@ export interface LocalStack {
   firstRun: CollectAnswer | null;
   /** One collection through the gateway with the collect token, as an operator would run it. */
   collect(hosts?: string[]): Promise<CollectAnswer>;
+  /** The scheduled jobs besides functions (the cluster's CronJobs), with their schedules (UTC). */
+  jobs: { job: string; schedule: string }[];
+  /** Runs a scheduled job now, as its next tick would. */
+  runJob(name: string): Promise<boolean>;
+  /** The function processes (port, pid, running), as the gateway runs them. */
+  functions(): FunctionInfo[];
+  /** The operator's pool on the primary (the local root user), for checks. */
+  pool: Pool;
   stop(): Promise<void>;
 }
 
@@ -206,7 +219,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     teardown.add('the operator pool', () => pool.end());
     const agents = options.demoAgents === false ? [] : await startDemoAgents(started, vault, options);
     const hosts = await registerHosts(started, pool, vault, agents, options.inventory);
-    const gateway = await startGatewayAndFunctions(started, stack, topology, vault, options.gatewayPort);
+    const gateway = await startGatewayAndFunctions(started, stack, topology, vault, options);
     const collect = (only?: string[]) =>
       collectNow({
         gatewayUrl: gateway.url,
@@ -232,6 +245,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       schedule: stack.functions.collect?.annotations?.schedule ?? null,
       firstRun,
       collect,
+      functions: () => gateway.functions(),
+      jobs: gateway.jobs,
+      runJob: (name) => gateway.runJob(name),
+      pool,
       stop: () => teardown.run(progress),
     };
   } catch (err) {
@@ -335,12 +352,16 @@ async function registerHosts(
   return hosts;
 }
 
+/**
+ * The gateway with every function of stack.yml, and the cluster's CronJobs (retention) on their
+ * schedules, as deploy/k8s/jobs has them.
+ */
 async function startGatewayAndFunctions(
   { stateDir, logDir, progress, teardown, step }: Started,
   stack: Stack,
   topology: Topology,
   vault: StackVault,
-  requestedPort: number | undefined,
+  options: Pick<LocalStackOptions, 'gatewayPort' | 'functionEnv'>,
 ) {
   // fetch-host trusts the PKI's CA for every agent (the secret agent-ca, as in the cluster).
   const secrets: Record<string, string> = {
@@ -353,7 +374,23 @@ async function startGatewayAndFunctions(
     secrets,
     secretsRoot: join(stateDir, 'secrets'),
   });
-  const port = await gatewayPort(requestedPort, progress);
+  for (const [name, env] of Object.entries(options.functionEnv ?? {})) {
+    if (!settings[name]) throw new Error(`functionEnv: ${name} is not a function of the stack`);
+    Object.assign(settings[name].env, env);
+  }
+  const retention = readCronJob(RETENTION_CRONJOB);
+  const jobs = [
+    storeJob(retention, {
+      db: { host: topology.primary.host, port: topology.primary.port, database: DATABASE_NAME },
+      lease: () => vault.leaseMigrator(),
+      dir: join(stateDir, 'secrets'),
+      output: (line) => appendFileSync(join(logDir, 'jobs.log'), `[${retention.name}] ${line}\n`),
+    }),
+  ];
+  progress(
+    `${retention.name}: \`${retention.args.join(' ')}\` on '${retention.schedule}' UTC, RETENTION_DAYS=${retention.env.RETENTION_DAYS ?? '30'} (as deploy/k8s/jobs/store-retention.yaml)`,
+  );
+  const port = await gatewayPort(options.gatewayPort, progress);
   progress(`starting the gateway on 127.0.0.1:${port} with ${Object.keys(settings).join(', ')}…`);
   const gateway = await startFunctions({
     stack,
@@ -362,11 +399,15 @@ async function startGatewayAndFunctions(
     port,
     logFile: join(logDir, 'functions.log'),
     progress,
+    jobs,
   });
   teardown.add('the gateway and functions', () => gateway.stop());
   step();
   return {
     url: gateway.url,
+    functions: (): FunctionInfo[] => gateway.functions(),
+    jobs: jobs.map(({ job, schedule }) => ({ job, schedule })),
+    runJob: (name: string) => gateway.runJob(name),
     collectToken: secrets['collect-token']!,
     collectTokenFile: join(settings.collect!.secretsDir, 'collect-token'),
   };

@@ -33,6 +33,11 @@ export interface StackVault {
     agentUrl: string,
     files: { certFile: string; keyFile: string },
   ): Promise<void>;
+  /**
+   * Leases migrator credentials, as the agent injector does for the cluster's Jobs; `revoke` drops
+   * the database user again.
+   */
+  leaseMigrator(): Promise<{ username: string; password: string; revoke: () => Promise<void> }>;
 }
 
 /**
@@ -104,6 +109,10 @@ export async function bootstrapVault(
     async issueAgentCertificate(host, agentUrl, files) {
       const cert = await issueAgentCertificate(vault, { mount: pki.mount, role: pki.role, host, agentUrl });
       await writeAgentCertificate(cert, files);
+    },
+    async leaseMigrator() {
+      const lease = await vault.readCredentials(result.credentialsPaths.migrator);
+      return { ...lease.data, revoke: () => vault.revokeLease(lease.leaseId) };
     },
   };
 }

@@ -31,6 +31,8 @@ export const ErrorCodes = {
   DATABASE_FAILED: 503,
   VAULT_UNAVAILABLE: 503,
   VAULT_DENIED: 403,
+  /** The process is draining after SIGTERM: the call was handed back, the next one resumes it. */
+  SHUTTING_DOWN: 503,
   INTERNAL: 500,
 } as const;
 

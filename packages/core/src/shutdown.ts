@@ -6,6 +6,19 @@
  */
 type Hook = () => Promise<void>;
 const hooks: Hook[] = [];
+const draining = new AbortController();
+
+/**
+ * Aborted when the process starts to drain (the wrapper got SIGTERM). Long handlers watch it: they
+ * start no new work, and hand back what is in flight before the pod's grace period ends
+ * (templates/node22-ts/watchdog.ts states the grace).
+ */
+export const shutdownSignal: AbortSignal = draining.signal;
+
+/** Starts the drain: aborts `shutdownSignal`. Idempotent; the hooks still run later (runShutdown). */
+export function beginShutdown(): void {
+  draining.abort();
+}
 
 /** Registers `hook`; returns a function that unregisters it. */
 export function onShutdown(hook: Hook): () => void {

@@ -11,7 +11,7 @@ afterAll(async () => {
 });
 
 describe('node22-ts wrapper process', () => {
-  it('on SIGTERM lets the running call finish, then runs the shutdown hooks (credential revocation)', async () => {
+  it('on SIGTERM tells handlers, serves calls for healthcheck_interval, lets them finish, then runs the shutdown hooks', async () => {
     // Inside the repository, so the handler's `@infralogs/core` import resolves as a function's does.
     await mkdir(join(repoRoot, '.work'), { recursive: true });
     const dir = await mkdtemp(join(repoRoot, '.work', 'wrapper-shutdown-'));
@@ -21,21 +21,28 @@ describe('node22-ts wrapper process', () => {
     await writeFile(
       join(dir, 'handler.ts'),
       `import { appendFileSync } from 'node:fs';
-import { onShutdown, type Handler } from '@infralogs/core';
+import { onShutdown, shutdownSignal, type Handler } from '@infralogs/core';
 onShutdown(async () => { appendFileSync(${JSON.stringify(marker)}, 'vault\\n'); });
 onShutdown(async () => { appendFileSync(${JSON.stringify(marker)}, 'database\\n'); });
 const handler: Handler = async (event) => {
+  if (event.path === '/late') return { draining: shutdownSignal.aborted };
   if (event.path !== '/slow') return { ready: true };
   appendFileSync(${JSON.stringify(marker)}, 'call\\n');
-  await new Promise((r) => setTimeout(r, 300));
-  return { done: true };
+  // A long call hands back once the drain begins, as collect does.
+  await new Promise((r) => shutdownSignal.addEventListener('abort', r, { once: true }));
+  return { handedBack: true };
 };
 export default handler;
 `,
     );
     const port = await freePort();
     const proc = startProcess(join(repoRoot, 'node_modules/.bin/tsx'), [join(here, 'main-local.ts')], {
-      env: { ...process.env, HANDLER: join(dir, 'handler.ts'), http_port: String(port) },
+      env: {
+        ...process.env,
+        HANDLER: join(dir, 'handler.ts'),
+        http_port: String(port),
+        healthcheck_interval: '3s',
+      },
       cwd: here,
     });
     try {
@@ -46,7 +53,10 @@ export default handler;
       const call = fetch(`http://127.0.0.1:${port}/slow`).then((r) => r.json());
       await waitFor('the call to reach the handler', async () => existsSync(marker));
       proc.child.kill('SIGTERM');
-      expect(await call).toEqual({ done: true });
+      expect(await call).toEqual({ handedBack: true });
+      // The watchdog still sends calls during its healthcheck_interval: they are served.
+      const late = await fetch(`http://127.0.0.1:${port}/late`);
+      expect(await late.json()).toEqual({ draining: true });
       expect(await proc.exited).toBe(0);
       // Newest first: the database closes before the Vault session its leases belong to.
       expect(existsSync(marker) && (await readFile(marker, 'utf8'))).toBe('call\ndatabase\nvault\n');

@@ -12,7 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { freePort, startProcess, waitFor, type Managed } from '@infralogs/devkit';
@@ -35,11 +35,19 @@ describe('node22-ts packaging', () => {
     expect(dockerfile).toMatch(/ghcr\.io\/openfaas\/of-watchdog:\d+\.\d+\.\d+ AS watchdog/);
     expect(dockerfile).toContain('ENV mode="http"');
     expect(dockerfile).toContain('ENV upstream_url="http://127.0.0.1:3000"');
-    expect(dockerfile).toMatch(/^USER app$/m);
+    expect(dockerfile).toMatch(/^USER 10003$/m);
     expect(dockerfile).toMatch(/^RUN npm test$/m);
     expect(dockerfile).not.toContain('--if-present');
     expect(dockerfile).toContain('ENV UNIT_TEST_CONFIG=/home/app/vitest.unit.config.ts');
     expect(dockerfile).toMatch(/^HEALTHCHECK /m);
+  });
+
+  it('ships only the runtime folder from the build stage (no build tools in the image)', () => {
+    const ship = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(ship.match(/^COPY --from=build .*$/gm)).toEqual([
+      'COPY --from=build --chown=10003:10003 /home/app/runtime/ ./',
+    ]);
+    expect(ship).not.toMatch(/npm (install|ci)|esbuild|tsx/);
   });
 
   it('keeps the watchdog defaults the local gateway uses in step with the Dockerfile', () => {
@@ -89,6 +97,7 @@ describe('node22-ts image build steps (without Docker)', () => {
       'index.ts',
       'handler-file.ts',
       'watchdog.ts',
+      'duration.ts',
       'build.ts',
     ]) {
       cpSync(join(templateDir, file), join(context, file));
@@ -117,10 +126,13 @@ describe('node22-ts image build steps (without Docker)', () => {
     );
     mkdirSync(join(context, 'function', 'static'));
     writeFileSync(join(context, 'function', 'static', 'page.html'), '<p>static</p>');
-    cpSync(join(repoRoot, 'packages', 'core'), join(context, 'function', 'packages', 'core'), {
-      recursive: true,
-      filter: (src) => !src.includes('node_modules'),
-    });
+    // All of packages/, as `configuration.copy: [./packages]` ships it: devkit too, with esbuild.
+    for (const dir of readdirSync(join(repoRoot, 'packages'))) {
+      cpSync(join(repoRoot, 'packages', dir), join(context, 'function', 'packages', dir), {
+        recursive: true,
+        filter: (src) => !src.includes('node_modules'),
+      });
+    }
   });
 
   afterAll(async () => {
@@ -131,13 +143,20 @@ describe('node22-ts image build steps (without Docker)', () => {
   it('merges the runtime dependencies of the wrapper, the function and the workspace packages', () => {
     const manifest = writeManifest(context);
     const core = JSON.parse(readFileSync(join(repoRoot, 'packages', 'core', 'package.json'), 'utf8'));
-    expect(manifest.dependencies).toMatchObject({ express: '^5.1.0', ...core.dependencies });
+    const npmDeps = Object.fromEntries(
+      Object.entries(core.dependencies as Record<string, string>).filter(
+        ([n]) => !n.startsWith('@infralogs/'),
+      ),
+    );
+    expect(manifest.dependencies).toMatchObject({ express: '^5.1.0', ...npmDeps });
     expect(manifest.dependencies).not.toHaveProperty('@infralogs/core');
     expect(manifest.devDependencies).toHaveProperty('esbuild');
   });
 
   it('links the workspace packages, bundles them in and keeps npm packages external', async () => {
-    expect(linkWorkspacePackages(context)).toEqual(['@infralogs/core']);
+    expect(linkWorkspacePackages(context)).toEqual(
+      expect.arrayContaining(['@infralogs/core', '@infralogs/devkit']),
+    );
     expect(existsSync(join(context, 'node_modules', '@infralogs', 'core', 'src', 'index.ts'))).toBe(true);
     const out = await bundle(context);
     const js = readFileSync(out, 'utf8');
@@ -170,6 +189,11 @@ describe('node22-ts image build steps (without Docker)', () => {
     const pkg = JSON.parse(readFileSync(join(runtime, 'package.json'), 'utf8'));
     expect(pkg).toMatchObject({ type: 'module', dependencies: { express: '^5.1.0' } });
     expect(pkg).not.toHaveProperty('devDependencies');
+    // Only what the bundle imports: devkit (shipped in function/packages) and its esbuild are not.
+    const imported = JSON.parse(readFileSync(join(context, 'dist', 'externals.json'), 'utf8'));
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(imported);
+    expect(pkg.dependencies).not.toHaveProperty('esbuild');
+    expect(readFileSync(join(context, 'package.json'), 'utf8')).toContain('"esbuild"');
     expect(readFileSync(join(runtime, 'function', 'static', 'page.html'), 'utf8')).toBe('<p>static</p>');
 
     const port = await freePort();
@@ -259,5 +283,7 @@ describe("the functions' npm test as the image build runs it (no Docker, no data
       throw new Error(`npm test of ${name} failed (${err.code}):\n${err.stdout}\n${err.stderr}`);
     });
     expect(run.stdout).toMatch(/^> .* test$/m);
+    // Unit tests ran (vitest), not only a type check; vitest colours its summary under npm test.
+    expect(stripVTControlCharacters(run.stdout)).toMatch(/Tests\s+\d+ passed/);
   });
 });

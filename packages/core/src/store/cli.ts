@@ -12,7 +12,11 @@ import { createStorePool } from './sql';
  * Operators' entry to the store:
  *   tsx packages/core/src/store/cli.ts migrate
  *   tsx packages/core/src/store/cli.ts partitions [--days-ahead 7]
- *   tsx packages/core/src/store/cli.ts retention --days 30
+ *   tsx packages/core/src/store/cli.ts retention [--days 30]
+ *   tsx packages/core/src/store/cli.ts daily [--days 30] [--days-ahead 7]
+ * `daily` is what the retention CronJob (deploy/k8s/jobs/store-retention.yaml) and the local stack's
+ * schedule run: the coming days' partitions, then retention. Without --days, retention keeps
+ * RETENTION_DAYS days (default 30).
  * The database comes from DB_HOST, DB_PORT, DB_NAME, and the credentials from a file, never from
  * the environment or argv: either DB_CREDENTIALS_FILE, JSON `{"username","password"}` as the Vault
  * agent renders a `database/creds/...` lease (the migrator role in the cluster), or DB_USER with
@@ -26,6 +30,12 @@ const configSchema = z
     DB_USER: env.str('infralogs'),
     DB_PASSWORD_FILE: z.string().min(1).optional(),
     DB_CREDENTIALS_FILE: z.string().min(1).optional(),
+    /**
+     * Who writes DB_CREDENTIALS_FILE, named when it is missing: in the cluster the Jobs say "the
+     * Vault agent injector", whose webhook lets pods start without it when it is not ready.
+     */
+    DB_CREDENTIALS_FROM: z.string().min(1).optional(),
+    RETENTION_DAYS: env.int(30, 1, 36_500),
   })
   .refine((c) => c.DB_PASSWORD_FILE || c.DB_CREDENTIALS_FILE, {
     message: 'set DB_CREDENTIALS_FILE or DB_PASSWORD_FILE',
@@ -38,11 +48,13 @@ async function readCredentials(
   cfg: z.infer<typeof configSchema>,
 ): Promise<{ user: string; password: string }> {
   const variable = cfg.DB_CREDENTIALS_FILE ? 'DB_CREDENTIALS_FILE' : 'DB_PASSWORD_FILE';
-  const text = await readFile((cfg.DB_CREDENTIALS_FILE ?? cfg.DB_PASSWORD_FILE)!, 'utf8').catch(
-    (cause: unknown) => {
-      throw new InfralogsError('CONFIG_INVALID', `${variable} cannot be read`, { cause });
-    },
-  );
+  const file = (cfg.DB_CREDENTIALS_FILE ?? cfg.DB_PASSWORD_FILE)!;
+  const text = await readFile(file, 'utf8').catch((cause: unknown) => {
+    const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
+    const from = cfg.DB_CREDENTIALS_FILE && cfg.DB_CREDENTIALS_FROM;
+    const why = missing && from ? `: ${file} does not exist, so ${from} did not write it` : '';
+    throw new InfralogsError('CONFIG_INVALID', `${variable} cannot be read${why}`, { cause });
+  });
   if (!cfg.DB_CREDENTIALS_FILE) return { user: cfg.DB_USER, password: text.trim() };
   let parsed: unknown;
   try {
@@ -57,7 +69,8 @@ async function readCredentials(
   return { user: lease.data.username, password: lease.data.password };
 }
 
-const USAGE = 'usage: cli.ts migrate | partitions [--days-ahead N] | retention --days N';
+const USAGE =
+  'usage: cli.ts migrate | partitions [--days-ahead N] | retention [--days N] | daily [--days N] [--days-ahead N]';
 
 function intOption(value: string | undefined, name: string, fallback?: number): number {
   if (value === undefined && fallback !== undefined) return fallback;
@@ -79,10 +92,12 @@ export async function main(
       options: { days: { type: 'string' }, 'days-ahead': { type: 'string' } },
     });
     const command = positionals[0];
-    if (!command || !['migrate', 'partitions', 'retention'].includes(command)) {
+    if (!command || !['migrate', 'partitions', 'retention', 'daily'].includes(command)) {
       throw new InfralogsError('BAD_REQUEST', USAGE);
     }
     const cfg = loadConfig(configSchema);
+    const days = () => intOption(values.days, 'days', cfg.RETENTION_DAYS);
+    const daysAhead = () => intOption(values['days-ahead'], 'days-ahead', 7);
     const pool = createStorePool({
       host: cfg.DB_HOST,
       port: cfg.DB_PORT,
@@ -95,13 +110,15 @@ export async function main(
         const { applied } = await migrate(pool, { log });
         log.info('store.migrated', { database: cfg.DB_NAME, applied });
       } else if (command === 'partitions') {
-        const added = await ensurePartitions(pool, {
-          daysAhead: intOption(values['days-ahead'], 'days-ahead', 7),
-        });
+        const added = await ensurePartitions(pool, { daysAhead: daysAhead() });
         log.info('store.partitions_added', { database: cfg.DB_NAME, added });
+      } else if (command === 'retention') {
+        const dropped = await dropPartitionsOlderThan(pool, { days: days() });
+        log.info('store.partitions_dropped', { database: cfg.DB_NAME, days: days(), dropped });
       } else {
-        const dropped = await dropPartitionsOlderThan(pool, { days: intOption(values.days, 'days') });
-        log.info('store.partitions_dropped', { database: cfg.DB_NAME, dropped });
+        const added = await ensurePartitions(pool, { daysAhead: daysAhead() });
+        const dropped = await dropPartitionsOlderThan(pool, { days: days() });
+        log.info('store.daily_done', { database: cfg.DB_NAME, days: days(), added, dropped });
       }
     } finally {
       await pool.end();

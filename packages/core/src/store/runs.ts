@@ -6,10 +6,11 @@ import { execute, inTransaction, select, type Queryable } from './sql';
 /**
  * Collection runs. cron-connector fires overlapping calls, so a run holds the `collect` row of
  * run_lock: beginRun refuses while the lock is held and unexpired. Every recorded host result
- * extends the lock; a crashed run's lock expires after staleAfterMs and the next run marks it
- * abandoned.
+ * extends the lock. A run cut off by a deploy hands its lock back (handBackRun); a crashed one's
+ * lock expires after staleAfterMs. Either way the next beginRun marks it aborted, and that run
+ * resumes every host from its checkpoint.
  */
-export type RunStatus = 'running' | RunOutcome | 'abandoned';
+export type RunStatus = 'running' | RunOutcome | 'aborted';
 export type HostRunStatus = 'pending' | 'succeeded' | 'failed';
 
 export interface Run {
@@ -27,7 +28,7 @@ export const DEFAULT_STALE_AFTER_MS = 10 * 60_000;
 export async function beginRun(
   pool: Pool,
   options: { trigger: string; hosts: string[]; staleAfterMs?: number },
-): Promise<{ runId: number }> {
+): Promise<{ runId: number; aborted: number[] }> {
   const lockMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
   if (!Number.isInteger(lockMs) || lockMs < 1000) {
     throw new InfralogsError('BAD_REQUEST', 'staleAfterMs must be an integer >= 1000');
@@ -44,11 +45,15 @@ export async function beginRun(
         details: { activeRunId: Number(lock.runId) },
       });
     }
-    if (lock.runId !== null) {
+    // The lock is free or expired, so no run is still going: every unfinished one was cut off.
+    const aborted = (await select<{ id: number }>(conn, `SELECT id FROM runs WHERE status = 'running'`)).map(
+      (r) => Number(r.id),
+    );
+    if (aborted.length > 0) {
       await execute(
         conn,
-        `UPDATE runs SET status = 'abandoned', finished_at = UTC_TIMESTAMP(6) WHERE id = ? AND status = 'running'`,
-        [lock.runId],
+        `UPDATE runs SET status = 'aborted', finished_at = UTC_TIMESTAMP(6) WHERE id IN (?)`,
+        [aborted],
       );
     }
     const { insertId: runId } = await execute(
@@ -67,7 +72,7 @@ export async function beginRun(
       `UPDATE run_lock SET run_id = ?, expires_at = DATE_ADD(UTC_TIMESTAMP(6), INTERVAL ? MICROSECOND) WHERE name = ?`,
       [runId, lockMs * 1000, LOCK],
     );
-    return { runId };
+    return { runId, aborted };
   });
 }
 
@@ -122,6 +127,17 @@ export async function finishRun(pool: Pool, runId: number, options: { status: Ru
       [LOCK, runId],
     );
   });
+}
+
+/**
+ * A run cut off by SIGTERM gives its run lock back without an end status, so the next call need
+ * not wait for the lock to expire: that call marks the run aborted (beginRun).
+ */
+export async function handBackRun(pool: Pool, runId: number): Promise<void> {
+  await execute(pool, 'UPDATE run_lock SET run_id = NULL, expires_at = NULL WHERE name = ? AND run_id = ?', [
+    LOCK,
+    runId,
+  ]);
 }
 
 export async function getRun(db: Queryable, runId: number): Promise<Run | null> {

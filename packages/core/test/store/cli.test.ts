@@ -44,7 +44,7 @@ describe('store CLI', () => {
 
   it('fails with status 1 on bad usage or a missing password file', async () => {
     expect(await main([])).toBe(1);
-    expect(await main(['retention'])).toBe(1);
+    expect(await main(['retention', '--days', 'x'])).toBe(1);
     process.env.DB_PASSWORD_FILE = join(dir, 'missing');
     expect(await main(['migrate'])).toBe(1);
     expect(lines.at(-1)).toContain('"code":"CONFIG_INVALID"');
@@ -65,5 +65,13 @@ describe('store CLI', () => {
     expect(await main(['migrate'])).toBe(1);
     expect(lines.at(-1)).toContain('DB_CREDENTIALS_FILE must hold JSON');
     expect(lines.join('\n')).not.toContain(admin.password);
+  });
+
+  it('names who should have written a missing lease file (the Jobs: the Vault agent injector)', async () => {
+    process.env.DB_CREDENTIALS_FILE = join(dir, 'never-rendered.json');
+    process.env.DB_CREDENTIALS_FROM = 'the Vault agent injector';
+    expect(await main(['migrate'])).toBe(1);
+    expect(lines.at(-1)).toContain(`does not exist, so the Vault agent injector did not write it`);
+    delete process.env.DB_CREDENTIALS_FROM;
   });
 });

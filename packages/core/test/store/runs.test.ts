@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHost, listHosts, upsertHost } from '../../src/store/hosts';
-import { beginRun, finishRun, getRun, recordHostResult } from '../../src/store/runs';
+import { beginRun, finishRun, getRun, handBackRun, recordHostResult } from '../../src/store/runs';
 import { freshStore } from '@infralogs/devkit/fixtures';
 
 let store: Awaited<ReturnType<typeof freshStore>>;
@@ -83,19 +83,43 @@ describe('runs', () => {
     await finishRun(store.pool, next.runId, { status: 'succeeded' });
   });
 
-  it('lets a new run take over the run lock of a crashed one once it expired, marking it abandoned', async () => {
+  it('lets a new run take over the run lock of a crashed one once it expired, marking it aborted', async () => {
     const { runId: crashed } = await beginRun(store.pool, { trigger: 'cron', hosts: [], staleAfterMs: 1000 });
     // Age the lock on the server instead of sleeping.
     const c = await store.admin();
     await c.query(`UPDATE run_lock SET expires_at = DATE_SUB(UTC_TIMESTAMP(6), INTERVAL 1 SECOND)`);
     await c.end();
-    const { runId } = await beginRun(store.pool, { trigger: 'cron', hosts: [] });
+    const { runId, aborted } = await beginRun(store.pool, { trigger: 'cron', hosts: [] });
     expect(runId).not.toBe(crashed);
-    expect((await getRun(store.pool, crashed))?.status).toBe('abandoned');
+    expect(aborted).toEqual([crashed]);
+    expect((await getRun(store.pool, crashed))?.status).toBe('aborted');
     await finishRun(store.pool, runId, { status: 'succeeded' });
     await expect(finishRun(store.pool, 999_999, { status: 'failed' })).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
     expect(await getRun(store.pool, 999_999)).toBeNull();
+  });
+
+  it('lets the next run start at once after a run handed its lease back, and marks that one aborted', async () => {
+    const { runId: cut } = await beginRun(store.pool, { trigger: 'cron', hosts: ['a-host'] });
+    await expect(beginRun(store.pool, { trigger: 'cron', hosts: [] })).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+    await handBackRun(store.pool, cut);
+    expect((await getRun(store.pool, cut))?.status).toBe('running');
+    // A host result arriving after the hand-back is recorded but extends no run lock.
+    await recordHostResult(store.pool, cut, {
+      host: 'a-host',
+      fetched: 1,
+      inserted: 1,
+      duplicates: 0,
+      batches: 1,
+      checkpoint: 'c1',
+      error: null,
+    });
+    const next = await beginRun(store.pool, { trigger: 'cron', hosts: [] });
+    expect(next.aborted).toEqual([cut]);
+    expect((await getRun(store.pool, cut))?.status).toBe('aborted');
+    await finishRun(store.pool, next.runId, { status: 'succeeded' });
   });
 });
