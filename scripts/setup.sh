@@ -19,7 +19,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # --- Debian packages -------------------------------------------------------------
-APT_PACKAGES=(mariadb-server mariadb-client systemd-journal-remote chromium python3-venv)
+APT_PACKAGES=(mariadb-server mariadb-client systemd-journal-remote chromium python3-venv prometheus)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -38,7 +38,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # RUNLEVEL=1 keeps Debian's maintainer scripts from starting the system MariaDB service; env passes
   # both variables through sudo, which would otherwise reset the environment.
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+    apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >&2 \
     || die "apt-get install ${missing[*]} failed"
 fi
 

@@ -26,6 +26,12 @@ export interface AgentConfig {
    * its default 4 KiB buffer journalctl spends much of its time in write(2) to the pipe.
    */
   journalctlBuffer: string | null;
+  /**
+   * The metrics listener (`GET /metrics`, no token): its own address and port, so the token-guarded
+   * port never serves it and it can stay on loopback or a management interface. null = none.
+   */
+  metricsHost: string;
+  metricsPort: number | null;
 }
 
 export const AGENT_DEFAULTS: Omit<AgentConfig, 'tokensFile'> = {
@@ -37,6 +43,8 @@ export const AGENT_DEFAULTS: Omit<AgentConfig, 'tokensFile'> = {
   maxStreams: 4,
   journalctl: 'journalctl',
   journalctlBuffer: '64K',
+  metricsHost: '127.0.0.1',
+  metricsPort: null,
 };
 
 const optional = (schema: z.ZodString) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
@@ -55,6 +63,8 @@ export const agentEnvSchema = z
       .string()
       .regex(/^(\d+[KM]?|off)$/, 'must be a size such as 64K, or off')
       .default(AGENT_DEFAULTS.journalctlBuffer!),
+    AGENT_METRICS_HOST: env.str(AGENT_DEFAULTS.metricsHost),
+    AGENT_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), env.port(0).optional()),
   })
   .refine((c) => c.AGENT_LIMIT_DEFAULT <= c.AGENT_LIMIT_MAX, {
     path: ['AGENT_LIMIT_DEFAULT'],
@@ -70,6 +80,8 @@ export const agentEnvSchema = z
     maxStreams: c.AGENT_MAX_STREAMS,
     journalctl: c.JOURNALCTL,
     journalctlBuffer: c.JOURNALCTL_STDOUT_BUFFER === 'off' ? null : c.JOURNALCTL_STDOUT_BUFFER,
+    metricsHost: c.AGENT_METRICS_HOST,
+    metricsPort: c.AGENT_METRICS_PORT ?? null,
   }));
 
 /** Reads and validates the agent's environment; throws CONFIG_INVALID naming the variable. */

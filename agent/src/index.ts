@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { createLogger, type Logger } from '@infralogs/core';
+import { createLogger, Metrics, startMetricsServer, type Logger, type MetricsServer } from '@infralogs/core';
 import { AGENT_DEFAULTS, type AgentConfig } from './config';
 import { onPath, stopJournalctl } from './journalctl';
 import { createAgentServer } from './server';
@@ -12,6 +12,10 @@ export { parseLogsQuery, type LogsQuery } from './query';
 export interface RunningAgent {
   /** Base URL, e.g. http://127.0.0.2:8687 */
   url: string;
+  /** `http://host:port/metrics`, or null when no metrics port is configured. */
+  metricsUrl: string | null;
+  /** The agent's own registry (one per agent, so agents in one process stay apart). */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -31,7 +35,8 @@ export async function startAgent(
   const tokens = new TokenFile(config.tokensFile, log);
   await tokens.load();
   const children = new Set<ChildProcess>();
-  const server = createAgentServer({ config, tokens, log, children });
+  const metrics = new Metrics({ parts: ['agent', 'http'] });
+  const server = createAgentServer({ config, tokens, log, children, metrics });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -42,10 +47,29 @@ export async function startAgent(
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  log.info('agent.listening', { url, journalDir: config.journalDir ?? '(system journal)' });
+  let metricsServer: MetricsServer | null = null;
+  try {
+    if (config.metricsPort !== null) {
+      metricsServer = await startMetricsServer(metrics, {
+        host: config.metricsHost,
+        port: config.metricsPort,
+      });
+    }
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  log.info('agent.listening', {
+    url,
+    journalDir: config.journalDir ?? '(system journal)',
+    metrics: metricsServer?.url ?? null,
+  });
   return {
     url,
+    metricsUrl: metricsServer?.url ?? null,
+    metrics,
     async close() {
+      await metricsServer?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const child of children) stopJournalctl(child);
       server.closeAllConnections();

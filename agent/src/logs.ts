@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { createGzip, constants as zlib } from 'node:zlib';
-import { InfralogsError, NdjsonEncoder, type Logger } from '@infralogs/core';
+import { InfralogsError, NdjsonEncoder, type Logger, type Metrics } from '@infralogs/core';
 import type { AgentConfig } from './config';
 import { acceptsGzip, sendError } from './http';
 import { journalctlArgs, spawnJournalctl, stopJournalctl } from './journalctl';
@@ -31,6 +31,7 @@ export interface LogsContext {
   log: Logger;
   /** Running journalctl children, so that closing the agent stops them. */
   children: Set<ChildProcess>;
+  metrics: Metrics;
 }
 
 type State = 'streaming' | 'done' | 'client-gone' | 'failed';
@@ -48,6 +49,12 @@ export async function serveLogs(
   if (res.destroyed) return;
 
   const started = Date.now();
+  const served = {
+    entries: ctx.metrics.counter('infralogs_agent_entries_served_total'),
+    bytes: ctx.metrics.counter('infralogs_agent_bytes_served_total'),
+    journalctlFailures: ctx.metrics.counter('infralogs_agent_journalctl_failures_total'),
+    journalctlSeconds: ctx.metrics.histogram('infralogs_agent_journalctl_duration_seconds'),
+  };
   const child = spawnJournalctl(config, journalctlArgs(query, config.journalDir));
   ctx.children.add(child);
   const gzip = acceptsGzip(req);
@@ -102,6 +109,7 @@ export async function serveLogs(
   const flush = (): boolean => {
     const lines = encoder.take();
     if (lines === null) return true;
+    served.bytes.inc({}, lines.length);
     out ??= sendHeaders();
     return out.write(lines);
   };
@@ -110,6 +118,7 @@ export async function serveLogs(
     state = 'done';
     clearTimeout(grace);
     flush();
+    served.entries.inc({}, count);
     (out ?? sendHeaders()).end();
     stopJournalctl(child);
     log.info('logs.served', { entries: count, ms: Date.now() - started, reason, gzip, problems });
@@ -132,6 +141,7 @@ export async function serveLogs(
     if (out !== null && out !== res) out.destroy(); // the gzip stream, if any
     if (state !== 'streaming') return;
     state = 'client-gone';
+    served.entries.inc({}, count);
     clearTimeout(grace);
     stopJournalctl(child);
     log.info('logs.client_gone', { entries: count, ms: Date.now() - started });
@@ -154,17 +164,20 @@ export async function serveLogs(
       out!.once('drain', () => child.stdout!.resume());
     }
   });
-  child.on('error', (err) =>
-    fail(new InfralogsError('JOURNAL_FAILED', `could not run ${config.journalctl}`, { cause: err })),
-  );
+  child.on('error', (err) => {
+    served.journalctlFailures.inc();
+    fail(new InfralogsError('JOURNAL_FAILED', `could not run ${config.journalctl}`, { cause: err }));
+  });
   child.on('close', (code, signal) => {
     ctx.children.delete(child);
+    served.journalctlSeconds.observe({}, (Date.now() - started) / 1000);
     if (state !== 'streaming') return;
     if (code === 0) {
       encoder.end();
       finish(count >= query.limit ? 'limit' : 'end');
       return;
     }
+    served.journalctlFailures.inc();
     void journalFailure(config.journalDir, code, signal, stderr).then(fail);
   });
 }

@@ -25,7 +25,11 @@ import {
   errorBody,
   InfralogsError,
   loadConfig,
+  Metrics,
+  metricsConfigFromEnv,
+  onShutdown,
   runShutdown,
+  startMetricsServer,
   type FunctionContext,
   type FunctionEvent,
   type Handler,
@@ -46,6 +50,8 @@ export interface AppOptions {
   /** Limit for raw bodies (`MAX_RAW_SIZE`). */
   maxRawSize?: string | number;
   log?: Logger;
+  /** Where requests are counted; default the process's registry (served on METRICS_PORT). */
+  metrics?: Metrics;
 }
 
 const size = z
@@ -147,6 +153,7 @@ export function createApp(options: AppOptions): Application {
   };
   const app = express();
   app.disable('x-powered-by');
+  countRequests(app, options.metrics ?? Metrics.forProcess());
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     // Without a content type body-parser skips the body; upstream reads it as text instead.
@@ -198,6 +205,24 @@ export function createApp(options: AppOptions): Application {
   return app;
 }
 
+/**
+ * HTTP requests by route and status code for every function. The route is the path the handler
+ * answered; a 404 counts as `other`, so probing random paths cannot grow the label set.
+ */
+function countRequests(app: Application, metrics: Metrics) {
+  const requests = metrics.counter('infralogs_http_requests_total');
+  const duration = metrics.histogram('infralogs_http_request_duration_seconds');
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const route = res.statusCode === 404 ? 'other' : req.path;
+      requests.inc({ route, code: res.statusCode });
+      duration.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    next();
+  });
+}
+
 /** Imports a handler module (`export default` a Handler) from a file or function folder. */
 export async function loadHandler(path: string): Promise<Handler> {
   let file: string;
@@ -235,6 +260,13 @@ export async function main(handler?: Handler, environment: NodeJS.ProcessEnv = p
     );
   });
   log.info('wrapper.listening', { host: config.http_host, port: config.http_port });
+  const metricsAt = metricsConfigFromEnv(environment);
+  if (metricsAt) {
+    // Its own port: the watchdog only proxies to http_port, so the gateway never reaches this one.
+    const metricsServer = await startMetricsServer(Metrics.forProcess(), metricsAt);
+    onShutdown(() => metricsServer.close());
+    log.info('wrapper.metrics_listening', { url: metricsServer.url });
+  }
   process.once('SIGTERM', () => {
     log.info('wrapper.stopping');
     // Calls finish first; then leased credentials and Vault tokens are revoked (core onShutdown).

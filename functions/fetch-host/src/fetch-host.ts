@@ -3,6 +3,7 @@ import {
   InfralogsError,
   getCheckpoint,
   getHost,
+  Metrics,
   type Database,
   type IngestResult,
   type Logger,
@@ -28,6 +29,8 @@ export interface FetchHostDeps {
    */
   maxDurationMs?: number;
   log: Logger;
+  /** Default: the process's registry, served by the template's metrics port. */
+  metrics?: Metrics;
 }
 
 /** What one fetch-host call did for its host; `error` is present when it stopped early. */
@@ -54,6 +57,16 @@ export interface FetchHostResult {
  * the entry limit is stored with its message truncated, with a warning: no entry blocks its host.
  */
 export function createFetchHost(deps: FetchHostDeps) {
+  const metrics = (deps.metrics ?? Metrics.forProcess()).use('fetch-host');
+  const count = {
+    entries: metrics.counter('infralogs_fetch_entries_total'),
+    batches: metrics.counter('infralogs_fetch_batches_total'),
+    retries: metrics.counter('infralogs_fetch_retries_total'),
+    pulls: metrics.counter('infralogs_fetch_pulls_total'),
+    up: metrics.gauge('infralogs_fetch_host_up'),
+    newest: metrics.gauge('infralogs_host_newest_entry_timestamp_seconds'),
+    lag: metrics.gauge('infralogs_host_checkpoint_lag_seconds'),
+  };
   return async function fetchHost(hostName: string): Promise<FetchHostResult> {
     const started = Date.now();
     const pool = (await deps.getDatabase()).getPool();
@@ -79,6 +92,10 @@ export function createFetchHost(deps: FetchHostDeps) {
         throw err;
       }
       result.batches += 1;
+      count.batches.inc({ host: hostName });
+      const newestUs = batch.entries.at(-1)!.realtimeUs;
+      count.newest.set({ host: hostName }, newestUs / 1e6);
+      count.lag.set({ host: hostName }, Math.max(0, Date.now() / 1000 - newestUs / 1e6));
       result.inserted += answer.inserted;
       result.duplicates += answer.duplicates;
       // ingest answers the checkpoint it committed; its batch's last cursor is the same place.
@@ -94,8 +111,10 @@ export function createFetchHost(deps: FetchHostDeps) {
     const pullPage = async (token: string): Promise<{ received: number; broken?: unknown }> => {
       const request = { agentUrl: host.agentUrl, token, after: result.cursor, limit: deps.pageLimit };
       const page = await withRetry(() => deps.openPage(request), deps.retry, {
-        onRetry: (err, attempt, delayMs) =>
-          log.warn('fetch_host.page_retry', { attempt, delayMs, error: err }),
+        onRetry: (err, attempt, delayMs) => {
+          count.retries.inc({ host: hostName, cause: retryCause(err) });
+          log.warn('fetch_host.page_retry', { attempt, delayMs, error: err });
+        },
       });
       const batcher = new Batcher(hostName, deps.batchLimits);
       let received = 0;
@@ -106,6 +125,7 @@ export function createFetchHost(deps: FetchHostDeps) {
           if (truncated) log.warn('fetch_host.entry_truncated', { ...truncated, maxEntryBytes });
           received += 1;
           result.fetched += 1;
+          count.entries.inc({ host: hostName });
           const full = batcher.add(entry);
           if (full) await send(full);
         }
@@ -132,6 +152,7 @@ export function createFetchHost(deps: FetchHostDeps) {
           breaks += 1;
           if (breaks > deps.retry.retries) throw broken;
           const delayMs = retryDelay(breaks, deps.retry);
+          count.retries.inc({ host: hostName, cause: retryCause(broken) });
           log.warn('fetch_host.stream_resumed', { breaks, delayMs, error: broken });
           await sleep(delayMs);
           continue;
@@ -148,8 +169,16 @@ export function createFetchHost(deps: FetchHostDeps) {
       result.error = describeError(err);
       log.error('fetch_host.host_stopped', { ...result });
     }
+    count.pulls.inc({ host: hostName, status: result.error?.code ?? 'ok' });
+    count.up.set({ host: hostName }, result.error ? 0 : 1);
     return result;
   };
+}
+
+/** The cause label of a retry: the network error's code (ECONNRESET…) or the catalogue's code. */
+function retryCause(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'other';
 }
 
 /** The error part of a result: coded errors as they are, network errors by their code. */

@@ -3,6 +3,7 @@ import { createRotator, type Rotator } from '@infralogs/vault-mysql-rotator';
 import { env as field, loadConfig } from './config';
 import type { Database, DatabaseRole } from './database';
 import { createLogger, type LogLevel, type Logger } from './log';
+import { exposeLeaseRemaining, recordRotatorEvent } from './rotator-metrics';
 import { onShutdown } from './shutdown';
 import { STORE_POOL_OPTIONS } from './store/sql';
 import { toInfralogsError, vaultConfigFromEnv, vaultSession } from './vault';
@@ -55,10 +56,13 @@ export async function connectDatabase(
     drainTimeoutMs: c.DB_DRAIN_TIMEOUT_MS,
     startTimeoutMs: c.DB_START_TIMEOUT_MS,
     logger,
+    onEvent: (event) => recordRotatorEvent(event, role),
   });
+  const unexpose = exposeLeaseRemaining(rotator, role);
   try {
     await rotator.start();
   } catch (err) {
+    unexpose();
     await rotator.stop();
     throw toInfralogsError(err);
   }
@@ -72,7 +76,10 @@ export async function connectDatabase(
         throw toInfralogsError(err);
       }
     },
-    close: () => rotator.stop(),
+    close: () => {
+      unexpose();
+      return rotator.stop();
+    },
   };
 }
 

@@ -11,3 +11,5 @@ export * from './vault';
 export * from './database-vault';
 export * from './caller-auth';
 export * from './shutdown';
+export * from './metrics';
+export * from './rotator-metrics';

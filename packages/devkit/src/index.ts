@@ -6,3 +6,4 @@ export * from './datasets';
 export * from './journals';
 export * from './bundle';
 export * from './faas-testing';
+export * from './prometheus';
