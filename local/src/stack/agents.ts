@@ -15,6 +15,8 @@ export const AGENT_ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 export interface StackAgent {
   host: string;
   url: string;
+  /** The agent's metrics listener (`GET /metrics`, no token) on its own loopback address. */
+  metricsAddress: string;
   journalDir: string | null;
   tokensFile: string;
   pid: number | undefined;
@@ -45,6 +47,7 @@ export async function startAgents(
       mkdirSync(dirname(tokensFile), { recursive: true, mode: 0o700 });
       await options.issueToken(journal.host, tokensFile);
       const port = await freePort(address);
+      const metricsPort = await freePort(address);
       const proc = startProcess(process.execPath, ['--import', TSX_LOADER, AGENT_MAIN], {
         cwd: repoRoot,
         env: {
@@ -53,6 +56,8 @@ export async function startAgents(
           AGENT_HOST: address,
           AGENT_PORT: String(port),
           AGENT_TOKENS_FILE: tokensFile,
+          AGENT_METRICS_HOST: address,
+          AGENT_METRICS_PORT: String(metricsPort),
           ...(journal.dir ? { JOURNAL_DIR: journal.dir } : {}),
         },
       });
@@ -62,6 +67,7 @@ export async function startAgents(
       const agent: StackAgent = {
         host: journal.host,
         url: `http://${address}:${port}`,
+        metricsAddress: `${address}:${metricsPort}`,
         journalDir: journal.dir,
         tokensFile,
         pid: proc.child.pid,

@@ -2,7 +2,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { upsertHost } from '@infralogs/core';
-import { freePort, repoRoot, type Topology } from '@infralogs/devkit';
+import { freePort, repoRoot, type RunningPrometheus, type Topology } from '@infralogs/devkit';
 import { loadStack } from '../stack-file';
 import { startAgents } from './agents';
 import { collectNow, type CollectAnswer } from './collect-run';
@@ -10,6 +10,7 @@ import { DATABASE_NAME, operatorPool, startDatabase } from './database';
 import { functionSettings, startFunctions } from './functions';
 import { prepareJournals } from './journals';
 import { silentProgress, type Progress } from './progress';
+import { startStackPrometheus } from './prometheus';
 import { CALLER_TOKEN_SECRETS, newToken } from './secrets';
 import { bootstrapVault, startVaultServer } from './vault';
 
@@ -32,6 +33,8 @@ export interface LocalStackOptions {
   /** Run one collection before resolving (default true). */
   collectOnStart?: boolean;
   progress?: Progress;
+  /** Prometheus's scrape and rule evaluation interval (default 5s). */
+  prometheusInterval?: string;
   /** Aborting during start-up stops what has started and rejects. */
   signal?: AbortSignal;
 }
@@ -39,6 +42,8 @@ export interface LocalStackOptions {
 export interface StackHost {
   name: string;
   agentUrl: string;
+  /** `host:port` of the agent's metrics listener. */
+  metricsAddress: string;
   /** The journal directory the agent serves; null = the machine's own journal. */
   journalDir: string | null;
 }
@@ -46,6 +51,8 @@ export interface StackHost {
 export interface LocalStack {
   gatewayUrl: string;
   dashboardUrl: string;
+  /** The real Prometheus scraping every agent and function, with deploy/'s alert rules. */
+  prometheus: RunningPrometheus;
   hosts: StackHost[];
   topology: Topology;
   database: string;
@@ -61,6 +68,8 @@ export interface LocalStack {
   firstRun: CollectAnswer | null;
   /** One collection through the gateway with the collect token, as an operator would run it. */
   collect(hosts?: string[]): Promise<CollectAnswer>;
+  /** Stops one host's agent, as when its VM goes down (the host stays registered). */
+  stopAgent(host: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -197,6 +206,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     teardown.add('the gateway and functions', () => gateway.stop());
     step();
 
+    const prometheus = await startStackPrometheus({
+      stateDir,
+      functions: gateway.functions(),
+      agents,
+      progress,
+      ...(options.prometheusInterval ? { scrapeInterval: options.prometheusInterval } : {}),
+    });
+    teardown.add('Prometheus', () => prometheus.stop());
+    step();
+
     const collect = (hosts?: string[]) =>
       collectNow({
         gatewayUrl: gateway.url,
@@ -212,7 +231,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return {
       gatewayUrl: gateway.url,
       dashboardUrl: `${gateway.url}/function/dashboard`,
-      hosts: agents.map((a) => ({ name: a.host, agentUrl: a.url, journalDir: a.journalDir })),
+      prometheus,
+      hosts: agents.map((a) => ({
+        name: a.host,
+        agentUrl: a.url,
+        metricsAddress: a.metricsAddress,
+        journalDir: a.journalDir,
+      })),
       topology,
       database: DATABASE_NAME,
       vault: { addr: vault.addr, rootToken: vault.rootToken },
@@ -222,6 +247,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       schedule,
       firstRun,
       collect,
+      stopAgent: async (host) => {
+        const agent = agents.find((a) => a.host === host);
+        if (!agent) throw new Error(`no agent for host ${host}`);
+        await agent.stop();
+      },
       stop: () => teardown.run(progress),
     };
   } catch (err) {

@@ -45,6 +45,8 @@ interface Spec {
   help: string;
   labels: readonly LabelName[];
   buckets?: readonly number[];
+  /** Label sets that exist from the start at 0, so rules see the first increase (counters). */
+  initial?: readonly Partial<Record<LabelName, string>>[];
 }
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -157,8 +159,9 @@ export const METRICS = {
   infralogs_collect_runs_total: {
     kind: 'counter',
     part: 'collect',
-    help: 'Collection runs finished, by status (succeeded, partial, failed), and refused (conflict).',
+    help: 'Collection runs finished, by status (succeeded, partial, failed), and refused (CONFLICT).',
     labels: ['status'],
+    initial: [{ status: 'succeeded' }, { status: 'partial' }, { status: 'failed' }],
   },
   infralogs_collect_run_duration_seconds: {
     kind: 'histogram',
@@ -210,6 +213,7 @@ export const METRICS = {
     part: 'ingest',
     help: 'Transactions rolled back by a deadlock or lock wait timeout, by cause.',
     labels: ['cause'],
+    initial: [{ cause: 'ER_LOCK_DEADLOCK' }, { cause: 'ER_LOCK_WAIT_TIMEOUT' }],
   },
   infralogs_ingest_retries_total: {
     kind: 'counter',
@@ -383,8 +387,11 @@ export class Metrics {
     if (metric) return metric;
     const spec: Spec = METRICS[name];
     const common = { name, help: spec.help, labelNames: [...spec.labels], registers: [this.registry] };
-    if (spec.kind === 'counter') metric = new Counter(common);
-    else if (spec.kind === 'histogram')
+    if (spec.kind === 'counter') {
+      const counter = new Counter(common);
+      for (const labels of spec.initial ?? []) counter.inc(this.#bound(name, labels), 0);
+      metric = counter;
+    } else if (spec.kind === 'histogram')
       metric = new Histogram({ ...common, buckets: [...(spec.buckets ?? [])] });
     else {
       const readers = () => this.#readers.get(name);

@@ -40,7 +40,8 @@ describe('metrics', () => {
       expect(get('infralogs_credentials_rotations_total')).toMatchObject({
         labels: { role: 'writer', reason: 'max-ttl' },
       });
-      expect(get('infralogs_ingest_deadlocks_total')).toBeUndefined(); // labelled: no series before the first
+      expect(get('infralogs_fetch_pulls_total')).toBeUndefined(); // labelled: no series before the first
+      expect(get('infralogs_ingest_deadlocks_total')?.value).toBe(0); // initial label sets read 0
       expect(get('infralogs_agent_auth_failures_total')?.value).toBe(0);
       expect(samples.every((s) => s.name.startsWith('infralogs_'))).toBe(true);
       expect((await fetch(server.url.replace('/metrics', '/other'))).status).toBe(404);

@@ -63,6 +63,8 @@ export interface RunningPrometheus {
   query(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
   /** Active alerts (pending or firing). */
   alerts(): Promise<{ labels: Record<string, string>; state: string }[]>;
+  /** The active scrape targets: job, the URL scraped and whether the last scrape worked. */
+  targets(): Promise<{ job: string; scrapeUrl: string; health: string }[]>;
   /** Waits until every target has been scraped once and is up. */
   waitForTargets(timeoutMs?: number): Promise<void>;
 }
@@ -126,6 +128,12 @@ export async function startPrometheus(options: {
       ).result,
     alerts: async () =>
       (await api<{ alerts: { labels: Record<string, string>; state: string }[] }>('/api/v1/alerts')).alerts,
+    targets: async () =>
+      (
+        await api<{ activeTargets: { labels: { job: string }; scrapeUrl: string; health: string }[] }>(
+          '/api/v1/targets?state=active',
+        )
+      ).activeTargets.map((t) => ({ job: t.labels.job, scrapeUrl: t.scrapeUrl, health: t.health })),
     waitForTargets: (timeoutMs = 30_000) =>
       waitFor(
         'every scrape target to be up',
