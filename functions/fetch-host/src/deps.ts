@@ -1,4 +1,11 @@
-import { createLogger, lazyDatabase, parseTokens, readAgentToken, readSecret } from '@infralogs/core';
+import {
+  createLogger,
+  lazyDatabase,
+  Metrics,
+  parseTokens,
+  readAgentToken,
+  readSecret,
+} from '@infralogs/core';
 import { openPage } from './agent-client';
 import { loadFetchHostConfig } from './config';
 import type { FetchHostEndpointDeps } from './endpoint';
@@ -30,6 +37,8 @@ export function createFetchHostDeps(
       token: () => readSecret('ingest-token', source),
       timeoutMs: config.INGEST_TIMEOUT_MS,
       retry,
+      onRetry: (host, cause) =>
+        Metrics.forProcess().counter('infralogs_fetch_retries_total').inc({ host, cause }),
     }),
     pageLimit: config.AGENT_PAGE_LIMIT,
     batchLimits: {

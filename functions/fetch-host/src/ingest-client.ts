@@ -9,6 +9,8 @@ export interface IngestClientOptions {
   token: () => Promise<string>;
   timeoutMs: number;
   retry: RetryPolicy;
+  /** Told of each retried post: the batch's host and why (`ingest-503`, or a network code). */
+  onRetry?: (host: string, cause: string) => void;
 }
 
 /**
@@ -36,6 +38,14 @@ export function createIngestClient(options: IngestClientOptions): (batch: Batch)
             errorCodes: retryableErrorCodes(),
             calculateDelay: ({ attemptCount, computedValue }) =>
               computedValue === 0 ? 0 : retryDelay(attemptCount, options.retry),
+          },
+          hooks: {
+            beforeRetry: [
+              (error) => {
+                const status = error.response?.statusCode;
+                options.onRetry?.(batch.host, status ? `ingest-${status}` : (error.code ?? 'other'));
+              },
+            ],
           },
         })
         .json<IngestResult>();

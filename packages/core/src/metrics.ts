@@ -128,7 +128,7 @@ export const METRICS = {
   infralogs_fetch_retries_total: {
     kind: 'counter',
     part: 'fetch-host',
-    help: 'Agent requests retried and broken streams resumed, by host and cause (an error code).',
+    help: 'Agent requests retried, broken streams resumed and ingest posts retried, by host and cause.',
     labels: ['host', 'cause'],
   },
   infralogs_fetch_pulls_total: {
