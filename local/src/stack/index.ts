@@ -10,6 +10,7 @@ import { DATABASE_NAME, operatorPool, startDatabase } from './database';
 import { functionSettings, startFunctions } from './functions';
 import { prepareJournals } from './journals';
 import { silentProgress, type Progress } from './progress';
+import { startMysqldExporter } from './mysqld-exporter';
 import { startStackPrometheus } from './prometheus';
 import { CALLER_TOKEN_SECRETS, newToken } from './secrets';
 import { bootstrapVault, startVaultServer } from './vault';
@@ -206,10 +207,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     teardown.add('the gateway and functions', () => gateway.stop());
     step();
 
+    const exporter = await startMysqldExporter(stateDir, topology);
+    teardown.add('mysqld_exporter', () => exporter.stop());
     const prometheus = await startStackPrometheus({
       stateDir,
       functions: gateway.functions(),
       agents,
+      exporter: exporter.address,
       progress,
       ...(options.prometheusInterval ? { scrapeInterval: options.prometheusInterval } : {}),
     });

@@ -10,19 +10,23 @@ export const RULES_FILE = join(repoRoot, 'deploy/prometheus/infralogs-rules.yml'
 /**
  * A real Prometheus (Debian's `prometheus`) on 127.0.0.1 scraping every part of the stack: each
  * function's metrics port (job = the function's name, as the cluster's pod scrape config names
- * them) and each agent's metrics listener (job `agent`, label `host`), with the repository's
+ * them), each agent's metrics listener (job `agent`, label `agent`) and mysqld_exporter on the
+ * replica (job `mysql-replica`), with the repository's
  * alert rules. Its data directory lives under the stack's state directory and goes with it.
  */
 export async function startStackPrometheus(options: {
   stateDir: string;
   functions: FunctionInfo[];
   agents: StackAgent[];
+  /** mysqld_exporter's `host:port` (job `mysql-replica`). */
+  exporter: string;
   progress: Progress;
   scrapeInterval?: string;
 }): Promise<RunningPrometheus> {
   const targets: ScrapeTarget[] = [
     ...options.functions.map((f) => ({ job: f.name, address: `127.0.0.1:${f.metricsPort}` })),
     ...options.agents.map((a) => ({ job: 'agent', address: a.metricsAddress, labels: { agent: a.host } })),
+    { job: 'mysql-replica', address: options.exporter },
   ];
   const interval = options.scrapeInterval ?? '5s';
   const prometheus = await startPrometheus({

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
 import { env as field, loadConfig } from './config';
+import { InfralogsError } from './errors';
 
 /**
  * Every Prometheus metric Infralogs exposes, in one table: name (`infralogs_…`, the unit in the
@@ -400,7 +401,8 @@ export class Metrics {
         ...common,
         collect(this: Gauge) {
           const all = readers();
-          if (!all?.size) return;
+          if (!all) return; // set by hand only
+          // Read afresh each scrape: a reader that unsubscribed leaves no stale series behind.
           this.reset();
           for (const read of all) for (const r of read()) this.set(bound(r.labels), r.value);
         },
@@ -416,7 +418,7 @@ export class Metrics {
     const allowed: readonly string[] = METRICS[name].labels;
     for (const [key, raw] of Object.entries(labels)) {
       if (raw === undefined) continue;
-      if (!allowed.includes(key)) throw new Error(`metric ${name} has no label ${key}`);
+      if (!allowed.includes(key)) throw new InfralogsError('INTERNAL', `metric ${name} has no label ${key}`);
       const rule = LABELS[key as LabelName];
       let value = String(raw);
       if (!rule.pattern.test(value)) value = OTHER;
