@@ -205,7 +205,7 @@ export const METRICS = {
   infralogs_ingest_transaction_duration_seconds: {
     kind: 'histogram',
     part: 'ingest',
-    help: 'Time of a batch from its first statement to the commit, retries included.',
+    help: 'Time to store a batch: the partition check, then the transaction up to its commit, retries included.',
     labels: [],
     buckets: SECONDS,
   },
