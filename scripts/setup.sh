@@ -19,7 +19,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # --- Debian packages -------------------------------------------------------------
-APT_PACKAGES=(mariadb-server mariadb-client systemd-journal-remote chromium python3-venv prometheus prometheus-mysqld-exporter)
+APT_PACKAGES=(mariadb-server mariadb-client systemd-journal-remote chromium python3-venv openssl prometheus prometheus-mysqld-exporter)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

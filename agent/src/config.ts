@@ -1,5 +1,6 @@
 import { env, loadConfig } from '@infralogs/core';
 import { z } from 'zod';
+import type { TlsFilesConfig } from './tls';
 
 /**
  * The agent's configuration. `main.ts` reads it once from the environment (validated here, a bad
@@ -32,6 +33,11 @@ export interface AgentConfig {
    */
   metricsHost: string;
   metricsPort: number | null;
+  /**
+   * HTTPS: certificate and key files (re-read when they change), and optionally a CA bundle that
+   * client certificates must chain to (mTLS). Null serves plain HTTP (tests, a loopback-only agent).
+   */
+  tls: TlsFilesConfig | null;
 }
 
 export const AGENT_DEFAULTS: Omit<AgentConfig, 'tokensFile'> = {
@@ -45,6 +51,7 @@ export const AGENT_DEFAULTS: Omit<AgentConfig, 'tokensFile'> = {
   journalctlBuffer: '64K',
   metricsHost: '127.0.0.1',
   metricsPort: null,
+  tls: null,
 };
 
 const optional = (schema: z.ZodString) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
@@ -65,6 +72,19 @@ export const agentEnvSchema = z
       .default(AGENT_DEFAULTS.journalctlBuffer!),
     AGENT_METRICS_HOST: env.str(AGENT_DEFAULTS.metricsHost),
     AGENT_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), env.port(0).optional()),
+    /** Read by the logger; checked here so a bad one stops start-up instead of logging at info. */
+    LOG_LEVEL: env.logLevel(),
+    AGENT_TLS_CERT_FILE: optional(z.string().min(1)),
+    AGENT_TLS_KEY_FILE: optional(z.string().min(1)),
+    AGENT_TLS_CLIENT_CA_FILE: optional(z.string().min(1)),
+  })
+  .refine((c) => Boolean(c.AGENT_TLS_CERT_FILE) === Boolean(c.AGENT_TLS_KEY_FILE), {
+    path: ['AGENT_TLS_KEY_FILE'],
+    message: 'AGENT_TLS_CERT_FILE and AGENT_TLS_KEY_FILE go together (both for HTTPS, neither for HTTP)',
+  })
+  .refine((c) => !c.AGENT_TLS_CLIENT_CA_FILE || c.AGENT_TLS_CERT_FILE, {
+    path: ['AGENT_TLS_CLIENT_CA_FILE'],
+    message: 'client certificates need HTTPS: set AGENT_TLS_CERT_FILE and AGENT_TLS_KEY_FILE too',
   })
   .refine((c) => c.AGENT_LIMIT_DEFAULT <= c.AGENT_LIMIT_MAX, {
     path: ['AGENT_LIMIT_DEFAULT'],
@@ -82,6 +102,14 @@ export const agentEnvSchema = z
     journalctlBuffer: c.JOURNALCTL_STDOUT_BUFFER === 'off' ? null : c.JOURNALCTL_STDOUT_BUFFER,
     metricsHost: c.AGENT_METRICS_HOST,
     metricsPort: c.AGENT_METRICS_PORT ?? null,
+    tls:
+      c.AGENT_TLS_CERT_FILE && c.AGENT_TLS_KEY_FILE
+        ? {
+            certFile: c.AGENT_TLS_CERT_FILE,
+            keyFile: c.AGENT_TLS_KEY_FILE,
+            clientCaFile: c.AGENT_TLS_CLIENT_CA_FILE ?? null,
+          }
+        : null,
   }));
 
 /** Reads and validates the agent's environment; throws CONFIG_INVALID naming the variable. */

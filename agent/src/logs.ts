@@ -42,144 +42,190 @@ export async function serveLogs(
   query: LogsQuery,
   ctx: LogsContext,
 ): Promise<void> {
-  const { config } = ctx;
-  const log = ctx.log.child({ after: query.after, limit: query.limit });
-  if (config.journalDir !== null) await assertJournalDir(config.journalDir);
+  if (ctx.config.journalDir !== null) await assertJournalDir(ctx.config.journalDir);
   // A client gone while we checked would never see 'close' again: start nothing for it.
   if (res.destroyed) return;
+  new LogStream(res, query, ctx, acceptsGzip(req)).start();
+}
 
-  const started = Date.now();
-  const served = {
-    entries: ctx.metrics.counter('infralogs_agent_entries_served_total'),
-    bytes: ctx.metrics.counter('infralogs_agent_bytes_served_total'),
-    journalctlFailures: ctx.metrics.counter('infralogs_agent_journalctl_failures_total'),
-    journalctlSeconds: ctx.metrics.histogram('infralogs_agent_journalctl_duration_seconds'),
+/** What the agent counts of the streams it serves. */
+function servedMetrics(metrics: Metrics) {
+  return {
+    entries: metrics.counter('infralogs_agent_entries_served_total'),
+    bytes: metrics.counter('infralogs_agent_bytes_served_total'),
+    journalctlFailures: metrics.counter('infralogs_agent_journalctl_failures_total'),
+    journalctlSeconds: metrics.histogram('infralogs_agent_journalctl_duration_seconds'),
   };
-  const child = spawnJournalctl(config, journalctlArgs(query, config.journalDir));
-  ctx.children.add(child);
-  const gzip = acceptsGzip(req);
-  let state: State = 'streaming';
-  let out: Writable | null = null;
-  let count = 0;
-  let skipFirst = query.after;
-  let problems = 0;
-  let stderr = '';
+}
 
-  const encoder = new NdjsonEncoder({
-    accept: (entry) => {
-      if (count >= query.limit) return false;
-      if (skipFirst !== null) {
-        const cursor = skipFirst;
-        skipFirst = null;
-        if (entry.cursorIs(cursor)) return false;
-      }
-      count++;
-      return true;
-    },
-    onInvalid: (p) => {
-      if (++problems <= REPORTED_PROBLEMS) {
-        log.warn('journal.invalid_line', {
-          offset: p.offset,
-          reason: p.reason,
-          line: p.line.toString('utf8', 0, 200),
-        });
-      }
-    },
-    onUnmapped: (err) => {
-      if (++problems <= REPORTED_PROBLEMS)
-        log.warn('journal.entry_skipped', { code: err.code, reason: err.message });
-    },
-  });
+/**
+ * One `/logs` response: a journalctl child, the encoder between its stdout and the socket, and
+ * the state that decides how the response ends (done, client gone, failed) exactly once.
+ */
+class LogStream {
+  private readonly log: Logger;
+  private readonly started = Date.now();
+  private readonly child: ChildProcess;
+  private readonly encoder: NdjsonEncoder;
+  private state: State = 'streaming';
+  /** The body stream once headers are sent: `res`, or the gzip stream in front of it. */
+  private out: Writable | null = null;
+  private count = 0;
+  private skipFirst: string | null;
+  private problems = 0;
+  private stderr = '';
+  private grace: NodeJS.Timeout | undefined;
+  private readonly served: ReturnType<typeof servedMetrics>;
 
-  const sendHeaders = () => {
-    res.writeHead(200, {
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly query: LogsQuery,
+    private readonly ctx: LogsContext,
+    private readonly gzip: boolean,
+  ) {
+    this.log = ctx.log.child({ after: query.after, limit: query.limit });
+    this.served = servedMetrics(ctx.metrics);
+    this.skipFirst = query.after;
+    this.child = spawnJournalctl(ctx.config, journalctlArgs(query, ctx.config.journalDir));
+    ctx.children.add(this.child);
+    this.encoder = new NdjsonEncoder({
+      accept: (entry) => this.accept(entry),
+      onInvalid: (p) => {
+        if (++this.problems <= REPORTED_PROBLEMS) {
+          this.log.warn('journal.invalid_line', {
+            offset: p.offset,
+            reason: p.reason,
+            line: p.line.toString('utf8', 0, 200),
+          });
+        }
+      },
+      onUnmapped: (err) => {
+        if (++this.problems <= REPORTED_PROBLEMS)
+          this.log.warn('journal.entry_skipped', { code: err.code, reason: err.message });
+      },
+    });
+  }
+
+  /** Wires the child and the response; headers wait for the first entry or HEADER_GRACE_MS. */
+  start(): void {
+    const { child, res } = this;
+    this.grace = setTimeout(() => {
+      if (this.state === 'streaming') this.out ??= this.sendHeaders();
+    }, HEADER_GRACE_MS);
+    res.on('close', () => this.clientClosed());
+    child.stderr!.on('data', (c: Buffer) => {
+      this.stderr = (this.stderr + c.toString('utf8')).slice(-2000);
+    });
+    child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
+    child.on('error', (err) => {
+      this.served.journalctlFailures.inc();
+      this.fail(
+        new InfralogsError('JOURNAL_FAILED', `could not run ${this.ctx.config.journalctl}`, { cause: err }),
+      );
+    });
+    child.on('close', (code, signal) => this.childClosed(code, signal));
+  }
+
+  /** The entries to send: at most `limit`, without the `after` entry itself. */
+  private accept(entry: { cursorIs(cursor: string): boolean }): boolean {
+    if (this.count >= this.query.limit) return false;
+    if (this.skipFirst !== null) {
+      const cursor = this.skipFirst;
+      this.skipFirst = null;
+      if (entry.cursorIs(cursor)) return false;
+    }
+    this.count++;
+    return true;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state !== 'streaming') return;
+    try {
+      this.encoder.push(chunk);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (this.count >= this.query.limit) return this.finish('limit');
+    if (!this.flush()) {
+      this.child.stdout!.pause();
+      this.out!.once('drain', () => this.child.stdout!.resume());
+    }
+  }
+
+  private childClosed(code: number | null, signal: NodeJS.Signals | null): void {
+    this.ctx.children.delete(this.child);
+    this.served.journalctlSeconds.observe({}, (Date.now() - this.started) / 1000);
+    if (this.state !== 'streaming') return;
+    if (code === 0) {
+      this.encoder.end();
+      this.finish(this.count >= this.query.limit ? 'limit' : 'end');
+      return;
+    }
+    this.served.journalctlFailures.inc();
+    void journalFailure(this.ctx.config.journalDir, code, signal, this.stderr).then((err) => this.fail(err));
+  }
+
+  private clientClosed(): void {
+    if (this.out !== null && this.out !== this.res) this.out.destroy(); // the gzip stream, if any
+    if (this.state !== 'streaming') return;
+    this.state = 'client-gone';
+    this.served.entries.inc({}, this.count);
+    clearTimeout(this.grace);
+    stopJournalctl(this.child);
+    this.log.info('logs.client_gone', { entries: this.count, ms: Date.now() - this.started });
+  }
+
+  private sendHeaders(): Writable {
+    this.res.writeHead(200, {
       'content-type': 'application/x-ndjson; charset=utf-8',
       'cache-control': 'no-store',
       vary: 'accept-encoding',
-      'x-infralogs-limit': String(query.limit),
-      ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+      'x-infralogs-limit': String(this.query.limit),
+      ...(this.gzip ? { 'content-encoding': 'gzip' } : {}),
     });
-    if (!gzip) return res;
+    if (!this.gzip) return this.res;
     const z = createGzip({ level: GZIP_LEVEL });
-    z.on('error', (err) => fail(err));
-    z.pipe(res);
+    z.on('error', (err) => this.fail(err));
+    z.pipe(this.res);
     return z;
-  };
+  }
+
   /** Writes the lines encoded so far; false when the client is not keeping up. */
-  const flush = (): boolean => {
-    const lines = encoder.take();
+  private flush(): boolean {
+    const lines = this.encoder.take();
     if (lines === null) return true;
-    served.bytes.inc({}, lines.length);
-    out ??= sendHeaders();
-    return out.write(lines);
-  };
-  const finish = (reason: string) => {
-    if (state !== 'streaming') return;
-    state = 'done';
-    clearTimeout(grace);
-    flush();
-    served.entries.inc({}, count);
-    (out ?? sendHeaders()).end();
-    stopJournalctl(child);
-    log.info('logs.served', { entries: count, ms: Date.now() - started, reason, gzip, problems });
-  };
-  const fail = (err: unknown) => {
-    if (state !== 'streaming') return;
-    state = 'failed';
-    clearTimeout(grace);
-    stopJournalctl(child);
-    log.error('logs.failed', { error: err, entries: count, headersSent: out !== null });
-    if (out === null) sendError(res, err);
-    else res.destroy(); // the client must see an incomplete response, not a short one
-  };
+    this.served.bytes.inc({}, lines.length);
+    this.out ??= this.sendHeaders();
+    return this.out.write(lines);
+  }
 
-  const grace = setTimeout(() => {
-    if (state === 'streaming') out ??= sendHeaders();
-  }, HEADER_GRACE_MS);
+  private finish(reason: string): void {
+    if (this.state !== 'streaming') return;
+    this.state = 'done';
+    clearTimeout(this.grace);
+    this.flush();
+    this.served.entries.inc({}, this.count);
+    (this.out ?? this.sendHeaders()).end();
+    stopJournalctl(this.child);
+    this.log.info('logs.served', {
+      entries: this.count,
+      ms: Date.now() - this.started,
+      reason,
+      gzip: this.gzip,
+      problems: this.problems,
+    });
+  }
 
-  res.on('close', () => {
-    if (out !== null && out !== res) out.destroy(); // the gzip stream, if any
-    if (state !== 'streaming') return;
-    state = 'client-gone';
-    served.entries.inc({}, count);
-    clearTimeout(grace);
-    stopJournalctl(child);
-    log.info('logs.client_gone', { entries: count, ms: Date.now() - started });
-  });
-
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr = (stderr + c.toString('utf8')).slice(-2000);
-  });
-  child.stdout!.on('data', (chunk: Buffer) => {
-    if (state !== 'streaming') return;
-    try {
-      encoder.push(chunk);
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    if (count >= query.limit) return finish('limit');
-    if (!flush()) {
-      child.stdout!.pause();
-      out!.once('drain', () => child.stdout!.resume());
-    }
-  });
-  child.on('error', (err) => {
-    served.journalctlFailures.inc();
-    fail(new InfralogsError('JOURNAL_FAILED', `could not run ${config.journalctl}`, { cause: err }));
-  });
-  child.on('close', (code, signal) => {
-    ctx.children.delete(child);
-    served.journalctlSeconds.observe({}, (Date.now() - started) / 1000);
-    if (state !== 'streaming') return;
-    if (code === 0) {
-      encoder.end();
-      finish(count >= query.limit ? 'limit' : 'end');
-      return;
-    }
-    served.journalctlFailures.inc();
-    void journalFailure(config.journalDir, code, signal, stderr).then(fail);
-  });
+  private fail(err: unknown): void {
+    if (this.state !== 'streaming') return;
+    this.state = 'failed';
+    clearTimeout(this.grace);
+    stopJournalctl(this.child);
+    this.log.error('logs.failed', { error: err, entries: this.count, headersSent: this.out !== null });
+    if (this.out === null) sendError(this.res, err);
+    else this.res.destroy(); // the client must see an incomplete response, not a short one
+  }
 }
 
 /** A journal directory that is missing or not a directory is JOURNAL_UNAVAILABLE (503). */
@@ -200,6 +246,15 @@ async function journalFailure(
   if (dir !== null) {
     const error = await assertJournalDir(dir).catch((err: InfralogsError) => err);
     if (error) return error;
+  }
+  // journalctl says "Permission denied" or "No journal files were opened due to insufficient
+  // permissions" when the agent's user is not in the journal files' group (systemd-journal).
+  if (/permission denied|insufficient permissions/i.test(stderr)) {
+    return new InfralogsError(
+      'JOURNAL_UNAVAILABLE',
+      `the journal is not readable by the agent (uid ${process.getuid?.() ?? '?'}): run it with the ` +
+        `journal files' group, systemd-journal (${said})`,
+    );
   }
   if (/no such file or directory|failed to open/i.test(said)) {
     return new InfralogsError('JOURNAL_UNAVAILABLE', `the journal is not available: ${said}`);

@@ -1,6 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import { InfralogsError, type Logger, type Metrics } from '@infralogs/core';
 import type { AgentConfig } from './config';
 import { sendError, sendJson } from './http';
@@ -9,7 +11,7 @@ import { parseLogsQuery } from './query';
 import type { TokenFile } from './tokens';
 
 /**
- * The agent's HTTP edge: `GET /healthz` (no token) and `GET /logs` (bearer token). Every failure
+ * The agent's HTTP(S) edge: `GET /healthz` (no token) and `GET /logs` (bearer token). Every failure
  * is answered as a JSON error; nothing a request does can stop the agent serving the next one.
  */
 export interface AgentServerDeps {
@@ -22,11 +24,20 @@ export interface AgentServerDeps {
 
 const ROUTES = new Set(['/healthz', '/logs']);
 
-export function createAgentServer(deps: AgentServerDeps): Server {
+export type AgentServer = ReturnType<typeof createServer> | ReturnType<typeof createHttpsServer>;
+
+/**
+ * HTTP, or HTTPS when TLS options are given. With `clientCa` in the options' `ca`, a client must
+ * present a certificate that chains to it: the handshake fails otherwise, before any request.
+ */
+export function createAgentServer(
+  deps: AgentServerDeps,
+  tls: (SecureContextOptions & { requireClientCert: boolean }) | null = null,
+): AgentServer {
   const streams = { active: 0 };
   const requests = deps.metrics.counter('infralogs_http_requests_total');
   const duration = deps.metrics.histogram('infralogs_http_request_duration_seconds');
-  const server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     const started = process.hrtime.bigint();
     res.once('close', () => {
       const path = (req.url ?? '/').split('?')[0]!;
@@ -40,7 +51,19 @@ export function createAgentServer(deps: AgentServerDeps): Server {
       else if (sendError(res, err) < 500) deps.log.warn('request.rejected', { path, error: err });
       else deps.log.error('request.failed', { path, error: err });
     });
-  });
+  };
+  let server: AgentServer;
+  if (tls === null) server = createServer(listener);
+  else {
+    const { requireClientCert, ...context } = tls;
+    server = createHttpsServer(
+      { ...context, requestCert: requireClientCert, rejectUnauthorized: requireClientCert },
+      listener,
+    );
+    server.on('tlsClientError', (err) =>
+      deps.log.warn('tls.handshake_failed', { code: (err as { code?: string }).code, reason: err.message }),
+    );
+  }
   // Streams can run long; only the request head is timed.
   server.requestTimeout = 30_000;
   return server;

@@ -25,6 +25,21 @@ describe('agentConfigFromEnv', () => {
       journalctlBuffer: '64K',
       metricsHost: '127.0.0.1',
       metricsPort: null,
+      tls: null,
+    });
+  });
+
+  it('serves HTTPS with a certificate and key, and asks for client certificates with a CA', () => {
+    const c = agentConfigFromEnv({
+      AGENT_TOKENS_FILE: '/t',
+      AGENT_TLS_CERT_FILE: '/tls/cert.pem',
+      AGENT_TLS_KEY_FILE: '/tls/key.pem',
+      AGENT_TLS_CLIENT_CA_FILE: '/tls/clients.pem',
+    });
+    expect(c.tls).toEqual({
+      certFile: '/tls/cert.pem',
+      keyFile: '/tls/key.pem',
+      clientCaFile: '/tls/clients.pem',
     });
   });
 
@@ -57,6 +72,9 @@ describe('agentConfigFromEnv', () => {
     [{ AGENT_TOKENS_FILE: '/t', AGENT_LIMIT_MAX: '0' }, 'AGENT_LIMIT_MAX'],
     [{ AGENT_TOKENS_FILE: '/t', AGENT_MAX_STREAMS: '0' }, 'AGENT_MAX_STREAMS'],
     [{ AGENT_TOKENS_FILE: '/t', JOURNALCTL_STDOUT_BUFFER: 'lots' }, 'JOURNALCTL_STDOUT_BUFFER'],
+    [{ AGENT_TOKENS_FILE: '/t', LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
+    [{ AGENT_TOKENS_FILE: '/t', AGENT_TLS_CERT_FILE: '/c' }, 'AGENT_TLS_KEY_FILE'],
+    [{ AGENT_TOKENS_FILE: '/t', AGENT_TLS_CLIENT_CA_FILE: '/ca' }, 'AGENT_TLS_CLIENT_CA_FILE'],
   ])('fails naming the variable: %j', (env, variable) => {
     const p = problem(env as Record<string, string>);
     expect(p?.code).toBe('CONFIG_INVALID');

@@ -7,7 +7,8 @@ import { DEFAULT_BASE_PATH } from './page';
 /**
  * The function's entry (templates/node22-ts loads `src/handler.ts`'s default export): reader
  * credentials leased from Vault for the replica (stack.yml sets DB_HOST to the replica and the
- * reader's Vault role; lazyDatabase validates that environment on the first request), and the
+ * reader's Vault role; lazyDatabase validates that environment now, at start, and connects on the
+ * first request), and the
  * static folder the template ships with the function: `$FUNCTION_DIR/static`, or the folder beside
  * `src/` when FUNCTION_DIR is unset. DASHBOARD_BASE_PATH is checked at start-up (CONFIG_INVALID).
  */

@@ -13,7 +13,7 @@ import {
   type Handler,
 } from '@infralogs/core';
 import { adminConnection, recordingContext, uniqueName, waitForReplica } from '@infralogs/devkit';
-import { entry, freshStore } from '../../packages/core/test/store/fixtures';
+import { entry, freshStore } from '@infralogs/devkit/fixtures';
 import { createDashboardHandler } from '../src/dashboard';
 
 /**

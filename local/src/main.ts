@@ -3,9 +3,14 @@
  * Progress goes to stderr; stdout carries the URLs, where the credentials are, and last one line
  * `READY <dashboard-url>` for scripts to wait for.
  *
+ * `npm start -- --fresh` empties the state directory first; otherwise the last run's data is kept.
+ *
  * Environment (all optional): GATEWAY_PORT (default 8080, or a free port when taken; 0 = any free port), STACK_DIR (state,
- * default .work/stack), STACK_FILE (default stack.yml), STACK_USE_MACHINE_JOURNAL (default true).
+ * default .work/stack), STACK_FILE (default stack.yml), STACK_USE_MACHINE_JOURNAL (default true),
+ * INFRALOGS_INVENTORY (a hosts.yml of real agents to collect too), INFRALOGS_DEMO (default true;
+ * false with an inventory collects the real agents only).
  */
+import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { env, loadConfig } from '@infralogs/core';
 import { stackBanner, startLocalStack, type LocalStack } from './stack';
@@ -18,10 +23,13 @@ const configSchema = z.object({
   STACK_DIR: z.string().min(1).optional(),
   STACK_FILE: z.string().min(1).optional(),
   STACK_USE_MACHINE_JOURNAL: env.bool(true),
+  INFRALOGS_INVENTORY: z.string().min(1).optional(),
+  INFRALOGS_DEMO: env.bool(true),
 });
 
 async function main() {
   const config = loadConfig(configSchema);
+  const { values: flags } = parseArgs({ options: { fresh: { type: 'boolean' } }, strict: true });
   const startup = new AbortController();
   let stack: LocalStack | undefined;
   let stopping = false;
@@ -52,6 +60,9 @@ async function main() {
       ...(config.STACK_DIR ? { stateDir: config.STACK_DIR } : {}),
       ...(config.STACK_FILE ? { stackFile: config.STACK_FILE } : {}),
       useMachineJournal: config.STACK_USE_MACHINE_JOURNAL,
+      fresh: flags.fresh ?? false,
+      ...(config.INFRALOGS_INVENTORY ? { inventory: config.INFRALOGS_INVENTORY } : {}),
+      demoAgents: config.INFRALOGS_DEMO,
       collectOnStart: true,
       progress,
       signal: startup.signal,

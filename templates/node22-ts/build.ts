@@ -121,9 +121,11 @@ export async function bundle(context: string, outfile = join(context, 'dist', 'i
   const { build } = await import('esbuild');
   const handlerFile = findHandlerFile(join(context, 'function'));
   const entry = [
-    `import handler from ${JSON.stringify('./' + relative(context, handlerFile).replaceAll('\\', '/'))};`,
     `import { main } from './index';`,
-    `main(handler).catch((err) => { console.error(JSON.stringify({ level: 'error', event: 'wrapper.failed', message: String(err && err.message) })); process.exit(1); });`,
+    // Imported by main, after the wrapper's settings are checked, so a handler whose module
+    // validates its own settings on import fails through the same JSON line.
+    `const load = () => import(${JSON.stringify('./' + relative(context, handlerFile).replaceAll('\\', '/'))}).then((m) => m.default);`,
+    `main({ load }).catch((err) => { console.error(JSON.stringify({ level: 'error', event: 'wrapper.failed', message: String(err && err.message) })); process.exit(1); });`,
   ].join('\n');
   await build({
     stdin: { contents: entry, resolveDir: context, sourcefile: 'entry.ts', loader: 'ts' },

@@ -68,6 +68,8 @@ export const wrapperConfigSchema = z.object({
   MAX_RAW_SIZE: size.default(DEFAULT_BODY_LIMIT),
   /** Handler file or function folder; only read when the handler is not bundled in (main-local). */
   HANDLER: z.string().min(1).optional(),
+  /** Checked here too, so a function that logs but never reaches Vault still stops on a bad one. */
+  LOG_LEVEL: env.logLevel(),
 });
 export type WrapperConfig = z.infer<typeof wrapperConfigSchema>;
 
@@ -239,14 +241,24 @@ export async function loadHandler(path: string): Promise<Handler> {
 }
 
 /**
- * Starts the wrapper: reads the environment, loads the handler unless one is given (the image
- * bundles it in), listens on `http_port`, and on SIGTERM stops accepting, lets calls finish and
- * runs the shutdown hooks (revoking leased credentials).
+ * Starts the wrapper: reads and validates the environment, then loads the handler (a file named by
+ * HANDLER, or the bundled one the image passes as a loader), so that settings the handler's module
+ * validates when it is imported (lazyDatabase: DB_HOST, VAULT_ADDR, ...) stop the process at start,
+ * before it listens; it then listens on `http_port`, and on SIGTERM stops accepting, lets calls
+ * finish and runs the shutdown hooks (revoking leased credentials).
  */
-export async function main(handler?: Handler, environment: NodeJS.ProcessEnv = process.env): Promise<Server> {
+export async function main(
+  handler?: Handler | { load: () => Promise<Handler> },
+  environment: NodeJS.ProcessEnv = process.env,
+): Promise<Server> {
   const config = loadConfig(wrapperConfigSchema, environment);
-  const log = createLogger({ component: 'node22-ts' });
-  const fn = handler ?? (await loadHandler(config.HANDLER ?? './function'));
+  const log = createLogger({ component: 'node22-ts' }, config.LOG_LEVEL ? { level: config.LOG_LEVEL } : {});
+  const fn =
+    handler === undefined
+      ? await loadHandler(config.HANDLER ?? './function')
+      : typeof handler === 'function'
+        ? handler
+        : await handler.load();
   const app = createApp({
     handler: fn,
     rawBody: config.RAW_BODY,

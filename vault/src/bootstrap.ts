@@ -4,6 +4,7 @@ import { InfralogsError, createLogger, type Logger } from '@infralogs/core';
 import { VaultClient } from '@infralogs/vault-mysql-rotator';
 import { sameSettings } from './compare';
 import { credentialsPath, resolveNames, type MountNames, type Names } from './names';
+import { agentCertRole, ensurePkiCa, type PkiSettings } from './pki';
 import { loadPolicy, type PolicyKind } from './policies';
 
 /**
@@ -57,13 +58,21 @@ export interface BootstrapOptions {
     migratorServiceAccount?: string;
     audience?: string;
   };
+  /** PKI for agent certificates (default on, with PkiSettings' defaults); false skips it. */
+  pki?: PkiSettings | false;
   /** Recreate Vault's MySQL user and the connection even if configured (needs bootstrapAdmin). */
   reconfigure?: boolean;
   logger?: Logger;
 }
 
 export interface BootstrapResult {
-  mounts: { database: string; kv: string; approle: string; kubernetes: string | undefined };
+  mounts: {
+    database: string;
+    kv: string;
+    approle: string;
+    kubernetes: string | undefined;
+    pki: string | undefined;
+  };
   /** Database roles (also the policy, AppRole and Kubernetes role names). */
   roles: { writer: string; reader: string; migrator: string };
   credentialsPaths: { writer: string; reader: string; migrator: string };
@@ -75,6 +84,8 @@ export interface BootstrapResult {
     migrator: { role: string; roleId: string };
   };
   kubernetes: { writer: string; reader: string; migrator: string } | undefined;
+  /** The PKI mount, the agent-certificate role and the CA certificate (PEM, public). */
+  pki: { mount: string; role: string; ca: string } | undefined;
   vaultUser: string;
   /** What this run created or updated; empty when everything was already in place. */
   changed: string[];
@@ -102,12 +113,12 @@ export const WRITER_GRANTS = {
   log_counts_hourly: 'SELECT, INSERT, UPDATE',
   // INSERT IGNORE only.
   gaps: 'INSERT',
-  // collect: beginRun, recordHostResult (reads lease_ms), finishRun.
+  // collect: beginRun, recordHostResult (reads lock_ms), finishRun.
   runs: 'SELECT, INSERT, UPDATE',
   // INSERT ... ON DUPLICATE KEY UPDATE col = VALUES(col): MariaDB asks for SELECT on those columns.
   run_hosts: 'SELECT, INSERT, UPDATE',
   // The row exists from the migration; collect locks and updates it.
-  run_lease: 'SELECT, UPDATE',
+  run_lock: 'SELECT, UPDATE',
 } as const satisfies Record<string, string>;
 
 /**
@@ -140,99 +151,65 @@ export function roleStatements(database: string) {
 /** Everything Vault's MySQL user must hold WITH GRANT OPTION to hand out the roles' grants. */
 const VAULT_USER_GRANTS = 'SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, DROP, INDEX, REFERENCES';
 
+/** What every bootstrap step works with. */
+interface Run {
+  options: BootstrapOptions;
+  vault: VaultClient;
+  names: Names;
+  step: Steps;
+  log: Logger;
+  database: string;
+  vaultUser: string;
+  ttl: { credentials: string; credentialsMax: string; token: string; tokenMax: string };
+}
+
+/**
+ * The steps, in order: engines (database, KV), the database connection, the database roles, the
+ * policies, AppRole, Kubernetes auth (when configured), PKI for agent certificates. Each step is
+ * idempotent on its own; the result names everything the callers need (no secrets).
+ */
 export async function bootstrap(options: BootstrapOptions): Promise<BootstrapResult> {
   const log = options.logger ?? createLogger({ component: 'vault-bootstrap' });
-  const names = resolveNames(options.prefix, options.mounts);
   const vault = new VaultClient({
     addr: options.vault.addr,
     token: options.vault.token,
     ...(options.vault.requestTimeoutMs ? { requestTimeoutMs: options.vault.requestTimeoutMs } : {}),
   });
   const changed: string[] = [];
-  const step = new Steps(vault, changed, log);
-  const database = options.mysql.database ?? 'infralogs';
-  const vaultUser = options.mysql.vaultUser ?? 'vault_admin';
-  const ttl = {
-    credentials: options.ttl?.credentials ?? '5m',
-    credentialsMax: options.ttl?.credentialsMax ?? '1h',
-    token: options.ttl?.token ?? '1h',
-    tokenMax: options.ttl?.tokenMax ?? '24h',
+  const run: Run = {
+    options,
+    vault,
+    names: resolveNames(options.prefix, options.mounts),
+    step: new Steps(vault, changed, log),
+    log,
+    database: options.mysql.database ?? 'infralogs',
+    vaultUser: options.mysql.vaultUser ?? 'vault_admin',
+    ttl: {
+      credentials: options.ttl?.credentials ?? '5m',
+      credentialsMax: options.ttl?.credentialsMax ?? '1h',
+      token: options.ttl?.token ?? '1h',
+      tokenMax: options.ttl?.tokenMax ?? '24h',
+    },
   };
+  const { names, step } = run;
 
   await step.mount('sys/mounts', names.mounts.database, { type: 'database' });
   await step.mount('sys/mounts', names.mounts.kv, { type: 'kv', options: { version: '2' } });
-  await configureConnection(step, vault, names, options, database, vaultUser, log);
-
-  const statements = roleStatements(database);
-  for (const role of ['writer', 'reader', 'migrator'] as const) {
-    await step.ensure(`${names.mounts.database}/roles/${names[role]}`, {
-      db_name: names.connection,
-      creation_statements: statements[role],
-      revocation_statements: statements.revoke,
-      default_ttl: ttl.credentials,
-      max_ttl: ttl.credentialsMax,
-    });
-  }
-
+  await configureConnection(step, vault, names, options, run.database, run.vaultUser, log);
+  await ensureDatabaseRoles(run);
   const policyKinds: PolicyKind[] = ['writer', 'reader', 'migrator', 'agentTokens', 'token'];
   for (const kind of policyKinds) await step.policy(names[kind], await loadPolicy(kind, names));
-
-  // Tokens carry only our policy (no `default`): the policies list every path they need.
-  const tokenSettings = (role: 'writer' | 'reader' | 'migrator') => ({
-    token_policies: [names[role], names.token],
-    token_no_default_policy: true,
-    token_ttl: ttl.token,
-    token_max_ttl: ttl.tokenMax,
-  });
-
-  await step.mount('sys/auth', names.mounts.approle, { type: 'approle' });
-  const approle = {} as BootstrapResult['approle'];
-  for (const role of ['writer', 'reader', 'migrator'] as const) {
-    const path = `auth/${names.mounts.approle}/role/${names[role]}`;
-    // secret_ids do not expire by themselves: the stack rotates them with the function secrets.
-    await step.ensure(path, { ...tokenSettings(role), secret_id_ttl: '0s', secret_id_num_uses: 0 });
-    const roleId = (await vault.read<{ role_id: string }>(`${path}/role-id`)).data?.role_id;
-    if (!roleId) throw new InfralogsError('INTERNAL', `${path}/role-id returned no role_id`);
-    approle[role] = { role: names[role], roleId };
-  }
-
-  let kubernetes: BootstrapResult['kubernetes'];
-  const k8s = options.kubernetes;
-  if (k8s) {
-    const mount = names.mounts.kubernetes;
-    await step.mount('sys/auth', mount, { type: 'kubernetes' });
-    const config: Record<string, unknown> = { kubernetes_host: k8s.host };
-    if (k8s.caCert) config.kubernetes_ca_cert = k8s.caCert;
-    // Outside the cluster Vault has no local service-account files to fall back on.
-    if (k8s.caCert || k8s.tokenReviewerJwt) config.disable_local_ca_jwt = true;
-    await step.ensure(
-      `auth/${mount}/config`,
-      config,
-      k8s.tokenReviewerJwt ? { token_reviewer_jwt: k8s.tokenReviewerJwt } : {},
-    );
-    const bind = (namespace: string, serviceAccount: string) => ({
-      bound_service_account_names: [serviceAccount],
-      bound_service_account_namespaces: [namespace],
-      ...(k8s.audience ? { audience: k8s.audience } : {}),
-    });
-    const fnNamespace = k8s.namespace ?? 'openfaas-fn';
-    const fnAccount = k8s.serviceAccount ?? 'default';
-    for (const role of ['writer', 'reader'] as const) {
-      await step.ensure(`auth/${mount}/role/${names[role]}`, {
-        ...bind(fnNamespace, fnAccount),
-        ...tokenSettings(role),
-      });
-    }
-    await step.ensure(`auth/${mount}/role/${names.migrator}`, {
-      ...bind(k8s.migratorNamespace ?? 'infralogs', k8s.migratorServiceAccount ?? 'infralogs-migrator'),
-      ...tokenSettings('migrator'),
-    });
-    kubernetes = { writer: names.writer, reader: names.reader, migrator: names.migrator };
-  }
+  const approle = await ensureAppRoles(run);
+  const kubernetes = await ensureKubernetes(run);
+  const pki = options.pki === false ? undefined : await ensurePki(run, options.pki ?? {});
 
   log.info('vault.bootstrap.done', { changed: changed.length, prefix: names.prefix });
   return {
-    mounts: { ...names.mounts, kubernetes: k8s ? names.mounts.kubernetes : undefined },
+    mounts: {
+      ...names.mounts,
+      kubernetes: kubernetes ? names.mounts.kubernetes : undefined,
+      pki: pki ? names.mounts.pki : undefined,
+    },
     roles: { writer: names.writer, reader: names.reader, migrator: names.migrator },
     credentialsPaths: {
       writer: credentialsPath(names, 'writer'),
@@ -248,9 +225,101 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
     },
     approle,
     kubernetes,
-    vaultUser,
+    pki,
+    vaultUser: run.vaultUser,
     changed,
   };
+}
+
+async function ensureDatabaseRoles({ step, names, database, ttl }: Run) {
+  const statements = roleStatements(database);
+  for (const role of ['writer', 'reader', 'migrator'] as const) {
+    await step.ensure(`${names.mounts.database}/roles/${names[role]}`, {
+      db_name: names.connection,
+      creation_statements: statements[role],
+      revocation_statements: statements.revoke,
+      default_ttl: ttl.credentials,
+      max_ttl: ttl.credentialsMax,
+    });
+  }
+}
+
+/** Tokens carry only our policy (no `default`): the policies list every path they need. */
+function tokenSettings({ names, ttl }: Run, role: 'writer' | 'reader' | 'migrator') {
+  return {
+    token_policies: [names[role], names.token],
+    token_no_default_policy: true,
+    token_ttl: ttl.token,
+    token_max_ttl: ttl.tokenMax,
+  };
+}
+
+async function ensureAppRoles(run: Run): Promise<BootstrapResult['approle']> {
+  const { step, names, vault } = run;
+  await step.mount('sys/auth', names.mounts.approle, { type: 'approle' });
+  const approle = {} as BootstrapResult['approle'];
+  for (const role of ['writer', 'reader', 'migrator'] as const) {
+    const path = `auth/${names.mounts.approle}/role/${names[role]}`;
+    // secret_ids do not expire by themselves: the stack rotates them with the function secrets.
+    await step.ensure(path, { ...tokenSettings(run, role), secret_id_ttl: '0s', secret_id_num_uses: 0 });
+    const roleId = (await vault.read<{ role_id: string }>(`${path}/role-id`)).data?.role_id;
+    if (!roleId) throw new InfralogsError('INTERNAL', `${path}/role-id returned no role_id`);
+    approle[role] = { role: names[role], roleId };
+  }
+  return approle;
+}
+
+async function ensureKubernetes(run: Run): Promise<BootstrapResult['kubernetes']> {
+  const { step, names } = run;
+  const k8s = run.options.kubernetes;
+  if (!k8s) return undefined;
+  const mount = names.mounts.kubernetes;
+  await step.mount('sys/auth', mount, { type: 'kubernetes' });
+  const config: Record<string, unknown> = { kubernetes_host: k8s.host };
+  if (k8s.caCert) config.kubernetes_ca_cert = k8s.caCert;
+  // Outside the cluster Vault has no local service-account files to fall back on.
+  if (k8s.caCert || k8s.tokenReviewerJwt) config.disable_local_ca_jwt = true;
+  await step.ensure(
+    `auth/${mount}/config`,
+    config,
+    k8s.tokenReviewerJwt ? { token_reviewer_jwt: k8s.tokenReviewerJwt } : {},
+  );
+  const bind = (namespace: string, serviceAccount: string) => ({
+    bound_service_account_names: [serviceAccount],
+    bound_service_account_namespaces: [namespace],
+    ...(k8s.audience ? { audience: k8s.audience } : {}),
+  });
+  const fnNamespace = k8s.namespace ?? 'openfaas-fn';
+  const fnAccount = k8s.serviceAccount ?? 'default';
+  for (const role of ['writer', 'reader'] as const) {
+    await step.ensure(`auth/${mount}/role/${names[role]}`, {
+      ...bind(fnNamespace, fnAccount),
+      ...tokenSettings(run, role),
+    });
+  }
+  await step.ensure(`auth/${mount}/role/${names.migrator}`, {
+    ...bind(k8s.migratorNamespace ?? 'infralogs', k8s.migratorServiceAccount ?? 'infralogs-migrator'),
+    ...tokenSettings(run, 'migrator'),
+  });
+  return { writer: names.writer, reader: names.reader, migrator: names.migrator };
+}
+
+/**
+ * PKI for agent certificates: the engine (its max_lease_ttl set at mount time, since a CA is
+ * capped by it), a root CA generated inside Vault once, and the role that issues agent server
+ * certificates. The CA's PEM is the bundle fetch-host trusts (its `agent-ca` secret).
+ */
+async function ensurePki(run: Run, settings: PkiSettings): Promise<NonNullable<BootstrapResult['pki']>> {
+  const { step, names, vault } = run;
+  const mount = names.mounts.pki;
+  await step.mount('sys/mounts', mount, {
+    type: 'pki',
+    config: { max_lease_ttl: settings.caTtl ?? '87600h' },
+  });
+  const { ca, created } = await ensurePkiCa(vault, mount, settings);
+  if (created) step.record(`generated the agents' root CA in ${mount}`);
+  await step.ensure(`${mount}/roles/${names.agentCert}`, agentCertRole(settings));
+  return { mount, role: names.agentCert, ca };
 }
 
 /**
@@ -356,7 +425,7 @@ class Steps {
   async mount(
     kind: 'sys/mounts' | 'sys/auth',
     path: string,
-    body: { type: string; options?: { version: string } },
+    body: { type: string; options?: { version: string }; config?: Record<string, string> },
   ) {
     let table = this.mountsSeen.get(kind);
     if (!table) {

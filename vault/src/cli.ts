@@ -2,9 +2,9 @@
  * The bootstrap CLI (a Kubernetes Job in the cluster, a step of the local stack on a laptop);
  * `main.ts` runs it.
  *
- *   tsx vault/src/main.ts [bootstrap]                          configure Vault/OpenBao (idempotent)
- *   tsx vault/src/main.ts rotate-agent-token HOST TOKENS_FILE  add a new agent token (file, then KV)
- *   tsx vault/src/main.ts retire-agent-tokens HOST TOKENS_FILE remove all but KV's token from the file
+ *   tsx vault/src/main.ts [bootstrap]      configure Vault/OpenBao (idempotent)
+ *
+ * Agent tokens are the hosts CLI's (`npm run hosts -- rotate-token`, hosts/cli.ts).
  *
  * Secrets come from files (VAULT_TOKEN_FILE, MYSQL_BOOTSTRAP_PASSWORD_FILE, ...), never arguments.
  * The bootstrap prints its result (mounts, role names, AppRole role ids: no secrets) as JSON.
@@ -12,8 +12,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { createLogger, env as field, errorBody, loadConfig, type LogLevel } from '@infralogs/core';
-import { VaultClient } from '@infralogs/vault-mysql-rotator';
-import { retireAgentTokens, rotateAgentToken } from './agent-tokens';
 import { bootstrap, type BootstrapOptions } from './bootstrap';
 
 const optionalFile = z.string().min(1).optional();
@@ -25,6 +23,8 @@ const duration = (def: string) =>
 
 const schema = z.object({
   VAULT_ADDR: field.url('http://127.0.0.1:8200'),
+  /** Read before the rest (the logger exists first); checked here so a bad one is named. */
+  LOG_LEVEL: field.logLevel(),
   VAULT_TOKEN_FILE: optionalFile,
   VAULT_TOKEN: z.string().min(1).optional(),
   VAULT_DB_MOUNT: field.str('database'),
@@ -32,6 +32,7 @@ const schema = z.object({
   VAULT_APPROLE_MOUNT: field.str('approle'),
   VAULT_K8S_MOUNT: field.str('kubernetes'),
   INFRALOGS_VAULT_PREFIX: field.str('infralogs'),
+  VAULT_PKI_MOUNT: field.str('infralogs-pki'),
   MYSQL_HOST: field.str('127.0.0.1'),
   MYSQL_PORT: field.port(3306),
   MYSQL_DATABASE: field.str('infralogs'),
@@ -91,6 +92,7 @@ async function bootstrapOptions(c: Config): Promise<BootstrapOptions> {
       kv: c.VAULT_KV_MOUNT,
       approle: c.VAULT_APPROLE_MOUNT,
       kubernetes: c.VAULT_K8S_MOUNT,
+      pki: c.VAULT_PKI_MOUNT,
     },
     ttl: {
       credentials: c.CREDENTIALS_TTL,
@@ -122,7 +124,7 @@ export async function runCli(
 ): Promise<number> {
   const level = env.LOG_LEVEL as LogLevel | undefined;
   const log = createLogger({ component: 'vault-cli' }, level ? { level } : {});
-  const [command = 'bootstrap', host, tokensFile] = argv;
+  const [command = 'bootstrap'] = argv;
   try {
     const c = loadConfig(schema, env);
     if (command === 'bootstrap') {
@@ -131,19 +133,9 @@ export async function runCli(
       return 0;
     }
     if (command === 'rotate-agent-token' || command === 'retire-agent-tokens') {
-      if (!host || !tokensFile) throw new Error(`usage: ${command} HOST TOKENS_FILE`);
-      const target = {
-        host,
-        tokensFile,
-        kvMount: c.VAULT_KV_MOUNT,
-        vault: new VaultClient({ addr: c.VAULT_ADDR, token: await vaultToken(c) }),
-      };
-      const outcome =
-        command === 'rotate-agent-token' ? await rotateAgentToken(target) : await retireAgentTokens(target);
-      log.info(`vault.${command}`, { host, file: tokensFile, ...outcome });
-      return 0;
+      throw new Error(`${command} is now \`hosts rotate-token HOST --tokens-file FILE [--retire]\``);
     }
-    throw new Error(`unknown command ${command} (bootstrap, rotate-agent-token, retire-agent-tokens)`);
+    throw new Error(`unknown command ${command} (bootstrap; hosts <verb>; migrate, partitions, retention)`);
   } catch (err) {
     const { body } = errorBody(err);
     const code = (err as { code?: unknown }).code;

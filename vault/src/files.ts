@@ -4,11 +4,12 @@ import { dirname, basename, join } from 'node:path';
 
 /**
  * Replaces a file in one step (temp file in the same directory + rename), so a reader such as the
- * agent sees the old or the new content, never a half-written file. Mode 0600: these are secrets.
+ * agent sees the old or the new content, never a half-written file. Mode 0600 unless told: these
+ * are secrets (a certificate, public, may be 0644).
  */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
+export async function writeFileAtomic(path: string, content: string, mode = 0o600): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  await writeFile(temp, content, { mode: 0o600 });
-  await chmod(temp, 0o600);
+  await writeFile(temp, content, { mode });
+  await chmod(temp, mode);
   await rename(temp, path);
 }

@@ -11,6 +11,8 @@ export interface MountNames {
   approle?: string;
   /** Kubernetes auth (cluster). Default `kubernetes`. */
   kubernetes?: string;
+  /** PKI secrets engine issuing agent certificates. Default `infralogs-pki`. */
+  pki?: string;
 }
 
 export interface Names {
@@ -23,6 +25,8 @@ export interface Names {
   reader: string;
   migrator: string;
   agentTokens: string;
+  /** The PKI role that issues agent server certificates. */
+  agentCert: string;
   /** The policy every login token gets for itself (lookup/renew/revoke-self). */
   token: string;
 }
@@ -40,12 +44,14 @@ export function resolveNames(prefix = 'infralogs', mounts: MountNames = {}): Nam
       kv: mounts.kv ?? 'infralogs-kv',
       approle: mounts.approle ?? 'approle',
       kubernetes: mounts.kubernetes ?? 'kubernetes',
+      pki: mounts.pki ?? 'infralogs-pki',
     },
     connection: prefix,
     writer: `${prefix}-writer`,
     reader: `${prefix}-reader`,
     migrator: `${prefix}-migrator`,
     agentTokens: `${prefix}-agent-tokens`,
+    agentCert: `${prefix}-agent`,
     token: `${prefix}-token`,
   };
 }

@@ -20,6 +20,8 @@ export function renderPolicy(template: string, names: Names): string {
     writer_role: names.writer,
     reader_role: names.reader,
     migrator_role: names.migrator,
+    pki_mount: names.mounts.pki,
+    agent_cert_role: names.agentCert,
   };
   return template.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_, key: string) => {
     const value = values[key];

@@ -9,7 +9,6 @@ import { VaultClient } from '@infralogs/vault-mysql-rotator';
 // The agent's own token-file reader: proves the agent accepts both tokens during the overlap.
 import { TokenFile } from '../../agent/src/tokens';
 import { retireAgentTokens, rotateAgentToken } from '../src';
-import { runCli } from '../src/cli';
 
 const infra = inject('infra');
 const quiet = createLogger({}, { write: () => {} });
@@ -69,23 +68,5 @@ describe('agent-token rotation', () => {
       },
     );
     expect(await tokensIn(tokensFile)).toEqual(['some-token']);
-  });
-
-  it('runs from the CLI with the admin token read from a file', async () => {
-    const tokenFile = join(dir, 'vault-token');
-    await writeFile(tokenFile, infra.vault.rootToken + '\n');
-    const tokensFile = join(dir, 'cli.tokens');
-    const env = {
-      VAULT_ADDR: infra.vault.addr,
-      VAULT_TOKEN_FILE: tokenFile,
-      VAULT_KV_MOUNT: kvMount,
-      LOG_LEVEL: 'error',
-    };
-    expect(await runCli(['rotate-agent-token', 'cli-host', tokensFile], env)).toBe(0);
-    expect(await runCli(['rotate-agent-token', 'cli-host', tokensFile], env)).toBe(0);
-    expect((await tokensIn(tokensFile)).length).toBe(2);
-    expect(await runCli(['retire-agent-tokens', 'cli-host', tokensFile], env)).toBe(0);
-    expect(await tokensIn(tokensFile)).toEqual([await kvToken('cli-host')]);
-    expect(await runCli(['rotate-agent-token', '../etc', tokensFile], env)).toBe(1);
   });
 });

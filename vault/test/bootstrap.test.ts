@@ -14,9 +14,9 @@ import {
 } from '@infralogs/core';
 import { adminConnection, waitFor, waitForReplica } from '@infralogs/devkit';
 import { VaultClient, type DatabaseCredentials } from '@infralogs/vault-mysql-rotator';
-import { bootstrap } from '../src';
-import { entries } from '../../packages/core/test/store/fixtures';
-import { bootstrapForTest, type Bootstrapped } from './helpers';
+import { X509Certificate } from 'node:crypto';
+import { bootstrap, issueAgentCertificate } from '../src';
+import { bootstrapForTest, entries, FAKE_K8S_CA_FILE, type Bootstrapped } from '@infralogs/devkit/fixtures';
 
 const infra = inject('infra');
 
@@ -39,6 +39,30 @@ describe('bootstrap', () => {
     const again = await bootstrap({ ...b.options, mysql: { ...b.options.mysql, bootstrapAdmin: undefined } });
     expect(again.changed).toEqual([]);
     expect(again.approle).toEqual(b.result.approle);
+  });
+
+  it('sets up PKI: one root CA kept across runs, and agent certificates that verify for the URL', async () => {
+    const pki = b.result.pki!;
+    expect(b.result.changed).toEqual(
+      expect.arrayContaining([expect.stringMatching(/generated the agents' root CA/)]),
+    );
+    const again = await bootstrap({ ...b.options, mysql: { ...b.options.mysql, bootstrapAdmin: undefined } });
+    expect(again.pki?.ca).toBe(pki.ca);
+    const ca = new X509Certificate(pki.ca);
+    for (const agentUrl of ['https://127.0.0.2:8687', 'https://web-1.example.net:8687']) {
+      const issued = await issueAgentCertificate(b.root, {
+        mount: pki.mount,
+        role: pki.role,
+        host: 'web-1',
+        agentUrl,
+      });
+      const cert = new X509Certificate(issued.certificate);
+      expect(cert.checkIssued(ca)).toBe(true);
+      expect(cert.verify(ca.publicKey)).toBe(true);
+      if (agentUrl.includes('127.0.0.2')) expect(cert.checkIP('127.0.0.2')).toBe('127.0.0.2');
+      else expect(cert.checkHost('web-1.example.net')).toBe('web-1.example.net');
+      expect(issued.privateKey).toMatch(/PRIVATE KEY/);
+    }
   });
 
   it("rotated Vault's own MySQL user: the password the bootstrap set no longer works", async () => {
@@ -93,7 +117,8 @@ describe('bootstrap', () => {
         fetched: 110,
         inserted: 106,
         duplicates: 4,
-        cursor: entries(110, 110)[0]!.cursor,
+        batches: 2,
+        checkpoint: entries(110, 110)[0]!.cursor,
         error: null,
       });
       await finishRun(writer, runId, { status: 'succeeded' });
@@ -265,10 +290,7 @@ describe('bootstrap with Kubernetes auth', () => {
     b = await bootstrapForTest(infra, {
       kubernetes: {
         host: 'https://10.43.0.1:443',
-        caCert: await readFile(
-          new URL('../../packages/rotator/test/fixtures/fake-k8s-ca.pem', import.meta.url),
-          'utf8',
-        ),
+        caCert: await readFile(FAKE_K8S_CA_FILE, 'utf8'),
       },
     });
   });

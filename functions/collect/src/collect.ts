@@ -6,15 +6,17 @@ import {
   Metrics,
   recordHostResult,
   type Database,
+  type HostResult,
   type Logger,
+  type RunSummary,
 } from '@infralogs/core';
 import { selectHosts, type CollectRequest } from './request';
-import { SKIPPED, failedHost, runStatus, skippedHost, type HostSummary, type RunSummary } from './summary';
+import { SKIPPED, failedHost, runStatus, skippedHost } from './summary';
 
 export interface CollectDeps {
   getDatabase: () => Promise<Database>;
-  /** One host through fetch-host; never throws (every outcome is a summary). */
-  callFetchHost: (host: string) => Promise<HostSummary>;
+  /** One host through fetch-host; never throws (every outcome is a result). */
+  callFetchHost: (host: string) => Promise<HostResult>;
   concurrency: number;
   staleAfterMs: number;
   /**
@@ -78,7 +80,7 @@ async function collectOnce(
     const results = await Promise.all(
       hosts.map((host) =>
         limit(async () => {
-          let summary: HostSummary;
+          let summary: HostResult;
           if (budgetSpent()) {
             summary = skippedHost(host);
             log.warn('collect.host_skipped', { host, maxDurationMs: deps.maxDurationMs });
@@ -91,14 +93,7 @@ async function collectOnce(
               );
             log.info('collect.host_finished', { ...summary });
           }
-          await recordHostResult((await deps.getDatabase()).getPool(), runId, {
-            host,
-            fetched: summary.fetched,
-            inserted: summary.inserted,
-            duplicates: summary.duplicates,
-            cursor: summary.cursor,
-            error: summary.error ? `${summary.error.code}: ${summary.error.message}` : null,
-          });
+          await recordHostResult((await deps.getDatabase()).getPool(), runId, summary);
           return summary;
         }),
       ),

@@ -11,6 +11,9 @@ export const collectConfigSchema = z.object({
   FETCH_HOST_TIMEOUT_MS: env.int(15 * 60_000, 1000),
   /** Attempts after the first when fetch-host cannot be reached at all. */
   FETCH_HOST_RETRIES: env.int(2, 0, 10),
+  /** Backoff of those retries (core's retry policy: doubling from the base, capped, jittered). */
+  FETCH_HOST_RETRY_BASE_MS: env.int(1000, 1),
+  FETCH_HOST_RETRY_MAX_MS: env.int(10_000, 1),
   /**
    * A run with no host finished for this long is considered dead, so a new run may start; keep it
    * above FETCH_HOST_TIMEOUT_MS.

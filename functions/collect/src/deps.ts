@@ -19,7 +19,11 @@ export function createCollectDeps(
       gatewayUrl: config.GATEWAY_URL,
       token: () => readSecret('fetch-host-token', source),
       timeoutMs: config.FETCH_HOST_TIMEOUT_MS,
-      retries: config.FETCH_HOST_RETRIES,
+      retry: {
+        retries: config.FETCH_HOST_RETRIES,
+        baseMs: config.FETCH_HOST_RETRY_BASE_MS,
+        maxMs: config.FETCH_HOST_RETRY_MAX_MS,
+      },
     }),
     concurrency: config.COLLECT_CONCURRENCY,
     staleAfterMs: config.RUN_STALE_AFTER_MS,

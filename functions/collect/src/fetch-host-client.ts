@@ -1,5 +1,12 @@
-import got from 'got';
-import type { HostSummary } from './summary';
+import got, { HTTPError } from 'got';
+import { z } from 'zod';
+import {
+  hostErrorSchema,
+  hostResultSchema,
+  withRetry,
+  type HostResult,
+  type RetryPolicy,
+} from '@infralogs/core';
 import { failedHost } from './summary';
 
 export interface FetchHostClientOptions {
@@ -7,51 +14,43 @@ export interface FetchHostClientOptions {
   /** fetch-host's caller token, read per call so a rotated secret file is picked up. */
   token: () => Promise<string>;
   timeoutMs: number;
-  retries: number;
-}
-
-interface FetchHostAnswer {
-  host?: unknown;
-  fetched?: unknown;
-  inserted?: unknown;
-  duplicates?: unknown;
-  cursor?: unknown;
-  more?: unknown;
-  error?: { code?: unknown; message?: unknown };
+  /** For calls that cannot have reached fetch-host; see core's retry policy ('unreached'). */
+  retry: RetryPolicy;
 }
 
 /**
  * Calls `${GATEWAY_URL}/function/fetch-host` synchronously (CE's async queue runs one call at a
- * time). Only failures to reach fetch-host at all are retried (connection errors, 429 from the
- * watchdog); a call that ran is never repeated here, its own retries happened inside it. Never
- * throws: every outcome becomes the host's summary.
+ * time). Only failures to reach fetch-host at all are retried (core's retry policy for
+ * 'unreached' calls: connection errors, 429 from the watchdog); a call that ran is never repeated
+ * here, its own retries happened inside it. Never throws: every outcome becomes the host's summary.
  */
 export function createFetchHostClient(
   options: FetchHostClientOptions,
-): (host: string) => Promise<HostSummary> {
+): (host: string) => Promise<HostResult> {
   const url = new URL(
     'function/fetch-host',
     options.gatewayUrl.endsWith('/') ? options.gatewayUrl : `${options.gatewayUrl}/`,
   );
   return async (host) => {
     try {
-      const response = await got.post(url, {
-        json: { host },
-        headers: { authorization: `Bearer ${await options.token()}` },
-        timeout: { request: options.timeoutMs },
-        retry: {
-          limit: options.retries,
-          methods: ['POST'],
-          statusCodes: [429],
-          errorCodes: ['ECONNREFUSED', 'ECONNRESET', 'EAI_AGAIN', 'ENOTFOUND'],
-          // got's own backoff: 1 s, 2 s, … plus up to 100 ms of jitter (its maximum).
-          backoffLimit: 10_000,
-          noise: 100,
-        },
-        throwHttpErrors: false,
-      });
+      const authorization = `Bearer ${await options.token()}`;
+      const response = await withRetry(
+        () =>
+          got.post(url, {
+            json: { host },
+            headers: { authorization },
+            timeout: { request: options.timeoutMs },
+            retry: { limit: 0 },
+          }),
+        options.retry,
+        { safety: 'unreached' },
+      );
       return summaryFromAnswer(host, response.statusCode, response.body);
     } catch (err) {
+      // fetch-host answered (and was not retried, or the budget is spent): its answer says why.
+      if (err instanceof HTTPError) {
+        return summaryFromAnswer(host, err.response.statusCode, String(err.response.body));
+      }
       const { code, message } = err as { code?: unknown; message?: unknown };
       return failedHost(host, {
         code: 'UPSTREAM_FAILED',
@@ -61,35 +60,33 @@ export function createFetchHostClient(
   };
 }
 
-/** fetch-host's answer → a summary; anything unexpected becomes an UPSTREAM_FAILED error. */
-export function summaryFromAnswer(host: string, status: number, text: string): HostSummary {
-  let answer: FetchHostAnswer;
+const errorOnly = z.object({ error: hostErrorSchema });
+
+/**
+ * fetch-host's answer → the host's result. fetch-host answers a HostResult (core's schema), 200
+ * when complete and its error's status when the pull stopped early; anything else (a plain JSON
+ * error from the watchdog or the wrapper, a body that is not JSON) becomes a result with no
+ * progress and the error, UPSTREAM_FAILED when it names none.
+ */
+export function summaryFromAnswer(host: string, status: number, text: string): HostResult {
+  let body: unknown;
   try {
-    answer = JSON.parse(text) as FetchHostAnswer;
+    body = JSON.parse(text);
   } catch {
     return failedHost(host, {
       code: 'UPSTREAM_FAILED',
       message: `fetch-host answered ${status} without JSON`,
     });
   }
-  const count = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0);
-  const error =
-    status === 200 && answer.error === undefined
-      ? null
-      : {
-          code: typeof answer.error?.code === 'string' ? answer.error.code : 'UPSTREAM_FAILED',
-          message:
-            typeof answer.error?.message === 'string'
-              ? answer.error.message
-              : `fetch-host answered ${status}`,
-        };
-  return {
-    host,
-    fetched: count(answer.fetched),
-    inserted: count(answer.inserted),
-    duplicates: count(answer.duplicates),
-    cursor: typeof answer.cursor === 'string' ? answer.cursor : null,
-    ...(answer.more === true ? { more: true as const } : {}),
-    error,
-  };
+  const answer = hostResultSchema.safeParse(body);
+  if (answer.success && answer.data.host === host) {
+    if (status === 200 || answer.data.error !== null) return answer.data;
+    return { ...answer.data, error: { code: 'UPSTREAM_FAILED', message: `fetch-host answered ${status}` } };
+  }
+  const plain = errorOnly.safeParse(body);
+  if (plain.success) return failedHost(host, plain.data.error);
+  return failedHost(host, {
+    code: 'UPSTREAM_FAILED',
+    message: `fetch-host answered ${status} with an unexpected body`,
+  });
 }

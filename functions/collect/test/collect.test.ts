@@ -7,10 +7,10 @@ import {
   type FunctionContext,
   type FunctionEvent,
 } from '@infralogs/core';
-import { freshStore } from '../../../packages/core/test/store/fixtures';
+import { freshStore } from '@infralogs/devkit/fixtures';
 import { runCollection, type CollectDeps } from '../src/collect';
 import { createCollectHandler } from '../src/endpoint';
-import type { HostSummary } from '../src/summary';
+import type { HostResult } from '@infralogs/core';
 
 let store: Awaited<ReturnType<typeof freshStore>>;
 
@@ -25,12 +25,13 @@ afterAll(async () => {
   await store?.drop();
 });
 
-const summary = (host: string, over: Partial<HostSummary> = {}): HostSummary => ({
+const summary = (host: string, over: Partial<HostResult> = {}): HostResult => ({
   host,
   fetched: 10,
   inserted: 8,
   duplicates: 2,
-  cursor: `cursor-${host}`,
+  batches: 1,
+  checkpoint: `cursor-${host}`,
   error: null,
   ...over,
 });
@@ -52,7 +53,7 @@ function deps(
 }
 
 /** A fetch-host stand-in whose calls wait until released, counting how many run at once. */
-function gatedFetchHost(result: (host: string) => HostSummary) {
+function gatedFetchHost(result: (host: string) => HostResult) {
   let inFlight = 0;
   const state = { maxInFlight: 0, started: [] as string[], release: () => {} };
   let gate = new Promise<void>((resolve) => (state.release = resolve));
@@ -79,7 +80,7 @@ describe('runCollection', () => {
             fetched: 0,
             inserted: 0,
             duplicates: 0,
-            cursor: null,
+            checkpoint: null,
             error: { code: 'UPSTREAM_FAILED', message: 'agent answered 401' },
           })
         : summary(host),
@@ -102,11 +103,11 @@ describe('runCollection', () => {
       fetched: 10,
       inserted: 8,
       duplicates: 2,
-      cursor: 'cursor-a-1',
+      checkpoint: 'cursor-a-1',
     });
     expect(run?.hosts.find((h) => h.host === 'b-1')).toMatchObject({
       status: 'failed',
-      error: 'UPSTREAM_FAILED: agent answered 401',
+      error: { code: 'UPSTREAM_FAILED', message: 'agent answered 401' },
     });
   });
 
@@ -178,15 +179,14 @@ describe('runCollection', () => {
         fetched: 0,
         inserted: 0,
         duplicates: 0,
-        cursor: null,
+        batches: 0,
+        checkpoint: null,
         error: skipped,
       })),
     );
     const run = await getRun(store.pool, result.runId);
     expect(run?.status).toBe('partial');
-    expect(run?.hosts.map((h) => [h.host, h.error])).toEqual(
-      ['a-1', 'b-1', 'c-1'].map((h) => [h, 'SKIPPED: time budget spent; next run continues']),
-    );
+    expect(run?.hosts.map((h) => [h.host, h.error])).toEqual(['a-1', 'b-1', 'c-1'].map((h) => [h, skipped]));
     expect(lines.filter((l) => l.event === 'collect.host_skipped').map((l) => l.host)).toEqual([
       'a-1',
       'b-1',

@@ -27,7 +27,12 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 const client = (gatewayUrl: string) =>
-  createFetchHostClient({ gatewayUrl, token: async () => 'fh-token', timeoutMs: 5000, retries: 2 });
+  createFetchHostClient({
+    gatewayUrl,
+    token: async () => 'fh-token',
+    timeoutMs: 5000,
+    retry: { retries: 2, baseMs: 1, maxMs: 5 },
+  });
 
 describe('createFetchHostClient', () => {
   it('posts the host with the caller token and keeps the answer', async () => {
@@ -41,7 +46,8 @@ describe('createFetchHostClient', () => {
             inserted: 3,
             duplicates: 1,
             batches: 1,
-            cursor: 'c4',
+            checkpoint: 'c4',
+            error: null,
           }),
         },
       ],
@@ -51,7 +57,8 @@ describe('createFetchHostClient', () => {
       fetched: 4,
       inserted: 3,
       duplicates: 1,
-      cursor: 'c4',
+      batches: 1,
+      checkpoint: 'c4',
       error: null,
     });
     expect(seen.at(-1)).toEqual({ host: 'web-1', authorization: 'Bearer fh-token' });
@@ -67,7 +74,7 @@ describe('createFetchHostClient', () => {
         inserted: 2,
         duplicates: 0,
         batches: 1,
-        cursor: 'c2',
+        checkpoint: 'c2',
         error: { code: 'UPSTREAM_FAILED', message: 'agent answered 503' },
       }),
     };
@@ -78,7 +85,8 @@ describe('createFetchHostClient', () => {
       fetched: 2,
       inserted: 2,
       duplicates: 0,
-      cursor: 'c2',
+      batches: 1,
+      checkpoint: 'c2',
       error: { code: 'UPSTREAM_FAILED', message: 'agent answered 503' },
     });
     expect(seen.length - before).toBe(2);
@@ -91,7 +99,7 @@ describe('createFetchHostClient', () => {
       host: 'edge-1',
       fetched: 0,
       inserted: 0,
-      cursor: null,
+      checkpoint: null,
       error: { code: 'UPSTREAM_FAILED' },
     });
     expect(summary.error!.message).toContain('ECONNREFUSED');

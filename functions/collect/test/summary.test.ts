@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { summaryFromAnswer } from '../src/fetch-host-client';
 import { failedHost, runStatus, skippedHost } from '../src/summary';
 
-const ok = (host: string) => ({ host, fetched: 3, inserted: 3, duplicates: 0, cursor: 'c', error: null });
+const ok = (host: string) => ({
+  host,
+  fetched: 3,
+  inserted: 3,
+  duplicates: 0,
+  batches: 1,
+  checkpoint: 'c',
+  error: null,
+});
 const bad = (host: string) => failedHost(host, { code: 'UPSTREAM_FAILED', message: 'x' });
 
 describe('runStatus', () => {
@@ -28,14 +36,16 @@ describe('summaryFromAnswer', () => {
       inserted: 7,
       duplicates: 3,
       batches: 1,
-      cursor: 's=1',
+      checkpoint: 's=1',
+      error: null,
     });
     expect(summaryFromAnswer('a', 200, body)).toEqual({
       host: 'a',
       fetched: 10,
       inserted: 7,
       duplicates: 3,
-      cursor: 's=1',
+      batches: 1,
+      checkpoint: 's=1',
       error: null,
     });
   });
@@ -46,15 +56,18 @@ describe('summaryFromAnswer', () => {
       fetched: 40,
       inserted: 40,
       duplicates: 0,
-      cursor: 's=2',
+      batches: 2,
+      checkpoint: 's=2',
       more: true,
+      error: null,
     });
     expect(summaryFromAnswer('a', 200, body)).toEqual({
       host: 'a',
       fetched: 40,
       inserted: 40,
       duplicates: 0,
-      cursor: 's=2',
+      batches: 2,
+      checkpoint: 's=2',
       more: true,
       error: null,
     });
@@ -67,7 +80,7 @@ describe('summaryFromAnswer', () => {
       inserted: 5,
       duplicates: 0,
       batches: 1,
-      cursor: 's=5',
+      checkpoint: 's=5',
       error: { code: 'UPSTREAM_FAILED', message: 'agent answered 401' },
     });
     expect(summaryFromAnswer('a', 502, body)).toEqual({
@@ -75,7 +88,8 @@ describe('summaryFromAnswer', () => {
       fetched: 5,
       inserted: 5,
       duplicates: 0,
-      cursor: 's=5',
+      batches: 1,
+      checkpoint: 's=5',
       error: { code: 'UPSTREAM_FAILED', message: 'agent answered 401' },
     });
   });

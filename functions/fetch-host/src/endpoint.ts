@@ -1,18 +1,24 @@
 import { z } from 'zod';
-import { ErrorCodes, InfralogsError, parseJsonBody, requireCallerToken, type Handler } from '@infralogs/core';
-import type { FetchHostResult } from './fetch-host';
+import {
+  ErrorCodes,
+  InfralogsError,
+  parseJsonBody,
+  requireCallerToken,
+  type Handler,
+  type HostResult,
+} from '@infralogs/core';
 
 const requestSchema = z.object({ host: z.string().min(1).max(255) }).strict();
 
 export interface FetchHostEndpointDeps {
-  fetchHost: (host: string) => Promise<FetchHostResult>;
+  fetchHost: (host: string) => Promise<HostResult>;
   /** The accepted caller tokens (secret `fetch-host-token`), read per call. */
   callerTokens: () => Promise<string[]>;
 }
 
 /**
  * POST `{ "host": "<name>" }` with `Authorization: Bearer <fetch-host-token>`. Answers the host's
- * FetchHostResult: 200 when complete; when the pull stopped early, the status of its error with
+ * HostResult (core's hostResultSchema): 200 when complete; when the pull stopped early, the status of its error with
  * the same body, whose `error: { code, message }` keeps the shape of every JSON error.
  * Thrown errors become JSON errors in the template's wrapper.
  */

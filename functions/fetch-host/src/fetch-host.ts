@@ -4,19 +4,25 @@ import {
   getCheckpoint,
   getHost,
   Metrics,
+  retryDelay,
+  withRetry,
   type Database,
+  type Host,
+  type HostResult,
   type IngestResult,
   type Logger,
+  type RetryPolicy,
 } from '@infralogs/core';
-import type { Page, PageRequest } from './agent-client';
+import type { AgentTls, Page, PageRequest } from './agent-client';
 import { Batcher, type Batch, type BatchLimits } from './batches';
 import { entryFromLine } from './entry-line';
 import { ndjsonLines } from './ndjson';
-import { retryDelay, withRetry, type RetryPolicy } from './retry';
 
 export interface FetchHostDeps {
   getDatabase: () => Promise<Database>;
   readAgentToken: (host: string) => Promise<string>;
+  /** The CA bundle trusted for every agent and the client certificate (secrets, read per call). */
+  agentTls: () => Promise<AgentTls>;
   openPage: (request: PageRequest) => Promise<Page>;
   ingest: (batch: Batch) => Promise<IngestResult>;
   pageLimit: number;
@@ -33,32 +39,45 @@ export interface FetchHostDeps {
   metrics?: Metrics;
 }
 
-/** What one fetch-host call did for its host; `error` is present when it stopped early. */
-export interface FetchHostResult {
-  host: string;
-  /** Entries read from the agent. */
-  fetched: number;
-  inserted: number;
-  duplicates: number;
-  batches: number;
-  /** The host's checkpoint after the last committed batch. */
-  cursor: string | null;
-  /** True when the call stopped at its time budget with entries possibly left to pull. */
-  more?: true;
-  error?: { code: string; message: string };
-}
-
 /**
  * Pulls one host's journal from its checkpoint on, page by page, and hands it to ingest in
  * order, one batch at a time. Only ingest moves the checkpoint (after its commit); this code
  * follows it. Whatever stops the pull, the batches already ingested stand: a broken stream is
- * resumed after the last ingested cursor (within the retry budget); an invalid line or an ingest
+ * resumed after the checkpoint the last batch committed (within the retry budget); an invalid line or an ingest
  * failure ends the call with `error`. An entry over the batch size goes alone in its batch; one over
  * the entry limit is stored with its message truncated, with a warning: no entry blocks its host.
+ *
+ * The agent is reached over https:// and verified against the host's own CA bundle, else the one
+ * fetch-host trusts for all agents; a plain http:// URL is refused (AGENT_INSECURE) unless the
+ * host is marked insecure. A certificate that does not verify ends this host's call with its
+ * coded error; other hosts' calls are separate and unaffected.
  */
 export function createFetchHost(deps: FetchHostDeps) {
-  const metrics = (deps.metrics ?? Metrics.forProcess()).use('fetch-host');
-  const count = {
+  const count = fetchMetrics((deps.metrics ?? Metrics.forProcess()).use('fetch-host'));
+  return async function fetchHost(hostName: string): Promise<HostResult> {
+    const pool = (await deps.getDatabase()).getPool();
+    const host = await getHost(pool, hostName);
+    if (!host) throw new InfralogsError('NOT_FOUND', `unknown host "${hostName}"`);
+    const pull = new HostPull(deps, count, host, await getCheckpoint(pool, hostName));
+    try {
+      assertTransportAllowed(host);
+      const token = await deps.readAgentToken(hostName);
+      const tls = await deps.agentTls();
+      await pull.run({ ...tls, ca: host.agentCa ?? tls.ca }, token);
+      pull.log.info('fetch_host.host_fetched', { ...pull.result });
+    } catch (err) {
+      pull.result.error = describeError(err);
+      pull.log.error('fetch_host.host_stopped', { ...pull.result });
+    }
+    count.pulls.inc({ host: hostName, status: pull.result.error?.code ?? 'ok' });
+    count.up.set({ host: hostName }, pull.result.error ? 0 : 1);
+    return pull.result;
+  };
+}
+
+/** What fetch-host counts of its pulls, by host. */
+function fetchMetrics(metrics: Metrics) {
+  return {
     entries: metrics.counter('infralogs_fetch_entries_total'),
     batches: metrics.counter('infralogs_fetch_batches_total'),
     retries: metrics.counter('infralogs_fetch_retries_total'),
@@ -67,112 +86,138 @@ export function createFetchHost(deps: FetchHostDeps) {
     newest: metrics.gauge('infralogs_host_newest_entry_timestamp_seconds'),
     lag: metrics.gauge('infralogs_host_checkpoint_lag_seconds'),
   };
-  return async function fetchHost(hostName: string): Promise<FetchHostResult> {
-    const started = Date.now();
-    const pool = (await deps.getDatabase()).getPool();
-    const host = await getHost(pool, hostName);
-    if (!host) throw new InfralogsError('NOT_FOUND', `unknown host "${hostName}"`);
-    const log = deps.log.child({ host: hostName });
-    const result: FetchHostResult = {
-      host: hostName,
+}
+type FetchMetrics = ReturnType<typeof fetchMetrics>;
+
+/** Plain HTTP carries the bearer token and every line in clear: only for hosts marked insecure. */
+function assertTransportAllowed(host: Host): void {
+  const protocol = new URL(host.agentUrl).protocol;
+  if (protocol === 'https:' || (protocol === 'http:' && host.insecure)) return;
+  throw new InfralogsError(
+    'AGENT_INSECURE',
+    protocol === 'http:'
+      ? `the agent URL of "${host.name}" is plain http://; use https:// or mark the host insecure`
+      : `the agent URL of "${host.name}" must be https:// (or http:// for a host marked insecure)`,
+  );
+}
+
+/** One call's pull of one host: its result so far, and the steps that advance it. */
+class HostPull {
+  readonly result: HostResult;
+  readonly log: Logger;
+  private readonly started = Date.now();
+  private ingestFailed = false;
+
+  constructor(
+    private readonly deps: FetchHostDeps,
+    private readonly count: FetchMetrics,
+    private readonly host: Host,
+    checkpoint: string | null,
+  ) {
+    this.log = deps.log.child({ host: host.name });
+    this.result = {
+      host: host.name,
       fetched: 0,
       inserted: 0,
       duplicates: 0,
       batches: 0,
-      cursor: await getCheckpoint(pool, hostName),
+      checkpoint,
+      error: null,
     };
+  }
 
-    let ingestFailed = false;
-    const send = async (batch: Batch) => {
-      let answer: IngestResult;
-      try {
-        answer = await deps.ingest(batch);
-      } catch (err) {
-        ingestFailed = true;
-        throw err;
+  /** Pages until the journal is drained, the time budget is spent, or a failure ends the call. */
+  async run(tls: AgentTls, token: string): Promise<void> {
+    const { deps } = this;
+    let breaks = 0;
+    for (;;) {
+      const { received, broken } = await this.pullPage(tls, token);
+      if (broken !== undefined) {
+        breaks += 1;
+        if (breaks > deps.retry.retries) throw broken;
+        const delayMs = retryDelay(breaks, deps.retry);
+        this.count.retries.inc({ host: this.host.name, cause: retryCause(broken) });
+        this.log.warn('fetch_host.stream_resumed', { breaks, delayMs, error: broken });
+        await sleep(delayMs);
+        continue;
       }
-      result.batches += 1;
-      count.batches.inc({ host: hostName });
-      const newestUs = batch.entries.at(-1)!.realtimeUs;
-      count.newest.set({ host: hostName }, newestUs / 1e6);
-      count.lag.set({ host: hostName }, Math.max(0, Date.now() / 1000 - newestUs / 1e6));
-      result.inserted += answer.inserted;
-      result.duplicates += answer.duplicates;
-      // ingest answers the checkpoint it committed; its batch's last cursor is the same place.
-      result.cursor = answer.checkpoint ?? batch.entries.at(-1)!.cursor;
-      log.debug('fetch_host.batch_ingested', {
-        entries: batch.entries.length,
-        bytes: batch.bytes,
-        inserted: answer.inserted,
-      });
-    };
-
-    /** One page; returns how many entries it held, or the error that broke its stream. */
-    const pullPage = async (token: string): Promise<{ received: number; broken?: unknown }> => {
-      const request = { agentUrl: host.agentUrl, token, after: result.cursor, limit: deps.pageLimit };
-      const page = await withRetry(() => deps.openPage(request), deps.retry, {
-        onRetry: (err, attempt, delayMs) => {
-          count.retries.inc({ host: hostName, cause: retryCause(err) });
-          log.warn('fetch_host.page_retry', { attempt, delayMs, error: err });
-        },
-      });
-      const batcher = new Batcher(hostName, deps.batchLimits);
-      let received = 0;
-      try {
-        const maxEntryBytes = deps.batchLimits.maxEntryBytes;
-        for await (const line of ndjsonLines(page, maxEntryBytes)) {
-          const { entry, truncated } = entryFromLine(line, result.fetched + 1, maxEntryBytes);
-          if (truncated) log.warn('fetch_host.entry_truncated', { ...truncated, maxEntryBytes });
-          received += 1;
-          result.fetched += 1;
-          count.entries.inc({ host: hostName });
-          const full = batcher.add(entry);
-          if (full) await send(full);
-        }
-      } catch (err) {
-        page.destroy();
-        if (ingestFailed) throw err;
-        // Entries read whole before the failure are sound: ingest them so the checkpoint keeps up.
-        const rest = batcher.flush();
-        if (rest) await send(rest);
-        if (err instanceof InfralogsError) throw err;
-        return { received, broken: err };
+      if (received < deps.pageLimit) return;
+      if (deps.maxDurationMs !== undefined && Date.now() - this.started >= deps.maxDurationMs) {
+        this.result.more = true;
+        this.log.info('fetch_host.time_budget_spent', { ...this.result });
+        return;
       }
-      const rest = batcher.flush();
-      if (rest) await send(rest);
-      return { received };
-    };
-
-    try {
-      const token = await deps.readAgentToken(hostName);
-      let breaks = 0;
-      for (;;) {
-        const { received, broken } = await pullPage(token);
-        if (broken !== undefined) {
-          breaks += 1;
-          if (breaks > deps.retry.retries) throw broken;
-          const delayMs = retryDelay(breaks, deps.retry);
-          count.retries.inc({ host: hostName, cause: retryCause(broken) });
-          log.warn('fetch_host.stream_resumed', { breaks, delayMs, error: broken });
-          await sleep(delayMs);
-          continue;
-        }
-        if (received < deps.pageLimit) break;
-        if (deps.maxDurationMs !== undefined && Date.now() - started >= deps.maxDurationMs) {
-          result.more = true;
-          log.info('fetch_host.time_budget_spent', { ...result });
-          break;
-        }
-      }
-      log.info('fetch_host.host_fetched', { ...result });
-    } catch (err) {
-      result.error = describeError(err);
-      log.error('fetch_host.host_stopped', { ...result });
     }
-    count.pulls.inc({ host: hostName, status: result.error?.code ?? 'ok' });
-    count.up.set({ host: hostName }, result.error ? 0 : 1);
-    return result;
-  };
+  }
+
+  /** One page; returns how many entries it held, or the error that broke its stream. */
+  private async pullPage(tls: AgentTls, token: string): Promise<{ received: number; broken?: unknown }> {
+    const { deps, result } = this;
+    const request = {
+      agentUrl: this.host.agentUrl,
+      token,
+      after: result.checkpoint,
+      limit: deps.pageLimit,
+      tls,
+    };
+    const page = await withRetry(() => deps.openPage(request), deps.retry, {
+      onRetry: (err, attempt, delayMs) => {
+        this.count.retries.inc({ host: this.host.name, cause: retryCause(err) });
+        this.log.warn('fetch_host.page_retry', { attempt, delayMs, error: err });
+      },
+    });
+    const batcher = new Batcher(this.host.name, deps.batchLimits);
+    let received = 0;
+    try {
+      const maxEntryBytes = deps.batchLimits.maxEntryBytes;
+      for await (const line of ndjsonLines(page, maxEntryBytes)) {
+        const { entry, truncated } = entryFromLine(line, result.fetched + 1, maxEntryBytes);
+        if (truncated) this.log.warn('fetch_host.entry_truncated', { ...truncated, maxEntryBytes });
+        received += 1;
+        result.fetched += 1;
+        this.count.entries.inc({ host: this.host.name });
+        const full = batcher.add(entry);
+        if (full) await this.send(full);
+      }
+    } catch (err) {
+      page.destroy();
+      if (this.ingestFailed) throw err;
+      // Entries read whole before the failure are sound: ingest them so the checkpoint keeps up.
+      const rest = batcher.flush();
+      if (rest) await this.send(rest);
+      if (err instanceof InfralogsError) throw err;
+      return { received, broken: err };
+    }
+    const rest = batcher.flush();
+    if (rest) await this.send(rest);
+    return { received };
+  }
+
+  private async send(batch: Batch): Promise<void> {
+    let answer: IngestResult;
+    try {
+      answer = await this.deps.ingest(batch);
+    } catch (err) {
+      this.ingestFailed = true;
+      throw err;
+    }
+    const { result } = this;
+    result.batches += 1;
+    const labels = { host: this.host.name };
+    this.count.batches.inc(labels);
+    const newestUs = batch.entries.at(-1)!.realtimeUs;
+    this.count.newest.set(labels, newestUs / 1e6);
+    this.count.lag.set(labels, Math.max(0, Date.now() / 1000 - newestUs / 1e6));
+    result.inserted += answer.inserted;
+    result.duplicates += answer.duplicates;
+    // ingest answers the checkpoint it committed; its batch's last cursor is the same place.
+    result.checkpoint = answer.checkpoint ?? batch.entries.at(-1)!.cursor;
+    this.log.debug('fetch_host.batch_ingested', {
+      entries: batch.entries.length,
+      bytes: batch.bytes,
+      inserted: answer.inserted,
+    });
+  }
 }
 
 /** The cause label of a retry: the network error's code (ECONNRESET…) or the catalogue's code. */

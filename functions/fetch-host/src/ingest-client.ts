@@ -1,7 +1,6 @@
 import got, { HTTPError } from 'got';
-import { InfralogsError, type IngestResult } from '@infralogs/core';
+import { InfralogsError, withRetry, type IngestResult, type RetryPolicy } from '@infralogs/core';
 import type { Batch } from './batches';
-import { RETRYABLE_STATUSES, retryDelay, retryableErrorCodes, type RetryPolicy } from './retry';
 
 export interface IngestClientOptions {
   gatewayUrl: string;
@@ -15,8 +14,8 @@ export interface IngestClientOptions {
 
 /**
  * Posts batches to `${GATEWAY_URL}/function/ingest`. A batch is safe to post again (ingest inserts
- * idempotently and moves the checkpoint only on commit), so POST is retried on network errors and
- * retryable statuses, with the shared backoff-and-jitter policy.
+ * idempotently and moves the checkpoint only on commit): core's retry policy for 'repeatable'
+ * calls (network errors, "try again later" statuses, backoff with jitter).
  */
 export function createIngestClient(options: IngestClientOptions): (batch: Batch) => Promise<IngestResult> {
   const url = new URL(
@@ -26,29 +25,22 @@ export function createIngestClient(options: IngestClientOptions): (batch: Batch)
   return async (batch) => {
     const token = await options.token();
     try {
-      return await got
-        .post(url, {
-          json: { host: batch.host, entries: batch.entries },
-          headers: { authorization: `Bearer ${token}` },
-          timeout: { request: options.timeoutMs },
-          retry: {
-            limit: options.retry.retries,
-            methods: ['POST'],
-            statusCodes: RETRYABLE_STATUSES,
-            errorCodes: retryableErrorCodes(),
-            calculateDelay: ({ attemptCount, computedValue }) =>
-              computedValue === 0 ? 0 : retryDelay(attemptCount, options.retry),
-          },
-          hooks: {
-            beforeRetry: [
-              (error) => {
-                const status = error.response?.statusCode;
-                options.onRetry?.(batch.host, status ? `ingest-${status}` : (error.code ?? 'other'));
-              },
-            ],
-          },
-        })
-        .json<IngestResult>();
+      return await withRetry(
+        () =>
+          got
+            .post(url, {
+              json: { host: batch.host, entries: batch.entries },
+              headers: { authorization: `Bearer ${token}` },
+              timeout: { request: options.timeoutMs },
+              retry: { limit: 0 },
+            })
+            .json<IngestResult>(),
+        options.retry,
+        {
+          safety: 'repeatable',
+          onRetry: (err) => options.onRetry?.(batch.host, retryCause(err)),
+        },
+      );
     } catch (err) {
       if (err instanceof HTTPError) {
         const status = err.response.statusCode;
@@ -75,4 +67,12 @@ function upstreamError(body: unknown): { code: string; message: string } {
   } catch {
     return { code: 'UNKNOWN', message: '' };
   }
+}
+
+/** A retried post's cause: `ingest-<status>` for an answer, else the network error's code. */
+function retryCause(err: unknown): string {
+  const status = (err as { response?: { statusCode?: unknown } } | null)?.response?.statusCode;
+  if (typeof status === 'number') return `ingest-${status}`;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'other';
 }

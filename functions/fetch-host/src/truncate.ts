@@ -1,11 +1,18 @@
-import { InfralogsError, isValidUtf8, messageBytes, type Entry } from '@infralogs/core';
+import {
+  ENTRY_FIELDS,
+  InfralogsError,
+  isValidUtf8,
+  messageBytes,
+  SHORTENED_TEXT_BYTES,
+  type Entry,
+} from '@infralogs/core';
 import { utf8Prefix } from './cut-line';
 
 /** Appended to a truncated MESSAGE; `bytes` is the size of the whole original MESSAGE. */
 export const truncationMarker = (bytes: number) => ` [truncated by infralogs: MESSAGE was ${bytes} bytes]`;
 
-/** hostname, comm, syslogIdentifier and unit are cut to this when an entry is too large. */
-export const OTHER_TEXT_MAX_BYTES = 4096;
+/** The text fields other than MESSAGE that ENTRY_FIELDS lets fetch-host shorten (`shorten`). */
+const SHORTENED = ENTRY_FIELDS.filter((f) => 'shorten' in f && f.shorten).map((f) => f.key);
 
 /** The entry's size as one JSON value (what it adds to an ingest body). */
 export const entryBytes = (entry: Entry) => Buffer.byteLength(JSON.stringify(entry));
@@ -16,7 +23,7 @@ export const entryBytes = (entry: Entry) => Buffer.byteLength(JSON.stringify(ent
  * `truncationMarker`. `messageRaw` stays consistent with `message`, as the agent sends them: when
  * the kept bytes (marker included) are valid UTF-8 it is null and `message` is exactly them;
  * otherwise it is their base64 and `message` their lossy text. The other text fields are cut to
- * OTHER_TEXT_MAX_BYTES without a marker (journald's own ones are far shorter). A UTF-8 message is
+ * SHORTENED_TEXT_BYTES without a marker (journald's own ones are far shorter). A UTF-8 message is
  * cut between characters.
  *
  * @param message the original MESSAGE: its whole size in bytes, and whether `entry` holds only a
@@ -27,14 +34,12 @@ export function truncateEntry(
   maxBytes: number,
   message: { bytes: number; partial: boolean },
 ): Entry {
-  const cap = (v: string | null) => (v === null ? null : utf8Prefix(v, OTHER_TEXT_MAX_BYTES));
-  const capped: Entry = {
-    ...entry,
-    hostname: cap(entry.hostname),
-    comm: cap(entry.comm),
-    syslogIdentifier: cap(entry.syslogIdentifier),
-    unit: cap(entry.unit),
-  };
+  const capped: Entry = { ...entry };
+  const fields = capped as Record<string, unknown>;
+  for (const key of SHORTENED) {
+    const v = fields[key];
+    if (typeof v === 'string') fields[key] = utf8Prefix(v, SHORTENED_TEXT_BYTES);
+  }
   if (!message.partial && entryBytes(capped) <= maxBytes) return capped;
   const source = messageBytes(entry);
   if (source === null) {

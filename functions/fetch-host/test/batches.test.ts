@@ -16,6 +16,8 @@ const entry = (seqnum: number, message = `message ${seqnum}`): Entry => ({
   priority: 6,
   syslogIdentifier: 'sshd',
   unit: null,
+  machineId: null,
+  transport: 'syslog',
 });
 
 const limits = (maxBytes: number, maxEntries: number) => ({ maxBytes, maxEntries, maxEntryBytes: 100_000 });

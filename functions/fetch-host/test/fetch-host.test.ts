@@ -1,4 +1,16 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createTestCa,
+  makeJournalDir,
+  syslogToExport,
+  type LeafOptions,
+  type TestCa,
+} from '@infralogs/devkit';
+// The real agent, for the mTLS handshake the stand-in does not do.
+import { startAgent } from '../../../agent/src/index';
 import {
   createLogger,
   getCheckpoint,
@@ -7,7 +19,7 @@ import {
   type Database,
   type IngestResult,
 } from '@infralogs/core';
-import { entries, freshStore } from '../../../packages/core/test/store/fixtures';
+import { entries, freshStore } from '@infralogs/devkit/fixtures';
 import { openPage } from '../src/agent-client';
 import type { Batch } from '../src/batches';
 import { createFetchHost } from '../src/fetch-host';
@@ -34,7 +46,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   host = `web-${++hostCount}`;
-  await upsertHost(store.pool, { name: host, agentUrl: agent.url, enabled: true });
+  await upsertHost(store.pool, { name: host, agentUrl: agent.url, enabled: true, insecure: true });
   agent.requests.length = 0;
   agent.faults = { statuses: [] };
   ingested = [];
@@ -51,6 +63,8 @@ function fetcher(
   over: {
     ingest?: (batch: Batch) => Promise<IngestResult>;
     token?: string;
+    ca?: string;
+    clientCert?: { cert: string; key: string };
     maxDurationMs?: number;
     maxEntryBytes?: number;
   } = {},
@@ -59,6 +73,7 @@ function fetcher(
   return createFetchHost({
     getDatabase: async () => database,
     readAgentToken: async () => over.token ?? TOKEN,
+    agentTls: async () => ({ ca: over.ca ?? null, clientCert: over.clientCert ?? null }),
     openPage: (request) => openPage(request, { connectMs: 2000, responseMs: 5000, idleMs: 5000 }),
     ingest:
       over.ingest ??
@@ -67,7 +82,7 @@ function fetcher(
         return ingestBatch(store.pool, batch);
       }),
     pageLimit: 40,
-    batchLimits: { maxBytes: 6000, maxEntries: 15, maxEntryBytes: over.maxEntryBytes ?? 100_000 },
+    batchLimits: { maxBytes: 8000, maxEntries: 15, maxEntryBytes: over.maxEntryBytes ?? 100_000 },
     retry: { retries: 2, baseMs: 5, maxMs: 20 },
     ...(over.maxDurationMs === undefined ? {} : { maxDurationMs: over.maxDurationMs }),
     log: createLogger({}, { write: (line) => logged.push(JSON.parse(line) as Record<string, unknown>) }),
@@ -92,13 +107,14 @@ describe('fetchHost', () => {
       inserted: 100,
       duplicates: 0,
       batches: ingested.length,
-      cursor: JOURNAL[99]!.cursor,
+      checkpoint: JOURNAL[99]!.cursor,
+      error: null,
     });
     // Pages of 40: 40 + 40 + 20, each resuming after the last entry of the one before.
     expect(agent.requests).toEqual([null, JOURNAL[39]!.cursor, JOURNAL[79]!.cursor]);
     for (const batch of ingested) {
       expect(batch.entries.length).toBeLessThanOrEqual(15);
-      expect(batch.bytes).toBeLessThanOrEqual(6000);
+      expect(batch.bytes).toBeLessThanOrEqual(8000);
     }
     expect(await storedSeqnums()).toEqual(range(1, 100));
     expect(await getCheckpoint(store.pool, host)).toBe(JOURNAL[99]!.cursor);
@@ -109,19 +125,19 @@ describe('fetchHost', () => {
       inserted: 0,
       duplicates: 0,
       batches: 0,
-      cursor: JOURNAL[99]!.cursor,
+      checkpoint: JOURNAL[99]!.cursor,
     });
-    expect(again.error).toBeUndefined();
+    expect(again.error).toBeNull();
     expect(agent.requests.at(-1)).toBe(JOURNAL[99]!.cursor);
   });
 
   it('stops after a full page once its time budget is spent, and the next call goes on', async () => {
     const first = await fetcher({ maxDurationMs: 0 })(host);
-    expect(first).toMatchObject({ fetched: 40, inserted: 40, more: true, cursor: JOURNAL[39]!.cursor });
-    expect(first.error).toBeUndefined();
+    expect(first).toMatchObject({ fetched: 40, inserted: 40, more: true, checkpoint: JOURNAL[39]!.cursor });
+    expect(first.error).toBeNull();
     expect(await storedSeqnums()).toEqual(range(1, 40));
     const rest = await fetcher()(host);
-    expect(rest).toMatchObject({ fetched: 60, inserted: 60, cursor: JOURNAL[99]!.cursor });
+    expect(rest).toMatchObject({ fetched: 60, inserted: 60, checkpoint: JOURNAL[99]!.cursor });
     expect(rest.more).toBeUndefined();
     expect(await storedSeqnums()).toEqual(range(1, 100));
   });
@@ -129,7 +145,7 @@ describe('fetchHost', () => {
   it('retries a page the agent could not serve yet', async () => {
     agent.faults.statuses = [503, 502];
     const result = await fetcher()(host);
-    expect(result.error).toBeUndefined();
+    expect(result.error).toBeNull();
     expect(result.inserted).toBe(100);
     expect(agent.requests.slice(0, 3)).toEqual([null, null, null]);
   });
@@ -137,7 +153,7 @@ describe('fetchHost', () => {
   it('keeps what was ingested when the stream breaks and resumes after the checkpoint', async () => {
     agent.faults.cutAfterLines = 25;
     const result = await fetcher()(host);
-    expect(result.error).toBeUndefined();
+    expect(result.error).toBeNull();
     expect(result).toMatchObject({ fetched: 100, inserted: 100, duplicates: 0 });
     // The broken first page delivered 25 entries; the next page starts right after the 25th.
     expect(agent.requests.slice(0, 2)).toEqual([null, JOURNAL[24]!.cursor]);
@@ -149,7 +165,7 @@ describe('fetchHost', () => {
     const result = await fetcher()(host);
     expect(result.error).toMatchObject({ code: 'UPSTREAM_FAILED' });
     expect(result.error!.message).toMatch(/invalid entry/);
-    expect(result).toMatchObject({ fetched: 52, inserted: 52, cursor: JOURNAL[51]!.cursor });
+    expect(result).toMatchObject({ fetched: 52, inserted: 52, checkpoint: JOURNAL[51]!.cursor });
     expect(await storedSeqnums()).toEqual(range(1, 52));
     expect(await getCheckpoint(store.pool, host)).toBe(JOURNAL[51]!.cursor);
   });
@@ -159,7 +175,7 @@ describe('fetchHost', () => {
     expect(result).toMatchObject({
       fetched: 0,
       inserted: 0,
-      cursor: null,
+      checkpoint: null,
       error: { code: 'UPSTREAM_FAILED' },
     });
     expect(result.error!.message).toContain('401');
@@ -196,10 +212,10 @@ describe('fetchHost', () => {
     );
     const large = await startStandInAgent(journal, TOKEN);
     try {
-      await upsertHost(store.pool, { name: host, agentUrl: large.url, enabled: true });
+      await upsertHost(store.pool, { name: host, agentUrl: large.url, enabled: true, insecure: true });
       const result = await fetcher({ maxEntryBytes: 3_000_000 })(host);
-      expect(result.error).toBeUndefined();
-      expect(result).toMatchObject({ fetched: 10, inserted: 10, cursor: journal[9]!.cursor });
+      expect(result.error).toBeNull();
+      expect(result).toMatchObject({ fetched: 10, inserted: 10, checkpoint: journal[9]!.cursor });
       expect(await storedSeqnums()).toEqual(range(1, 10));
       expect(await getCheckpoint(store.pool, host)).toBe(journal[9]!.cursor);
       // Each large entry went alone; the small ones around them were batched as usual.
@@ -241,7 +257,7 @@ describe('fetchHost', () => {
 
       // Nothing blocks: the next call starts after the last entry.
       const again = await fetcher({ maxEntryBytes: 3_000_000 })(host);
-      expect(again).toMatchObject({ fetched: 0, inserted: 0, cursor: journal[9]!.cursor });
+      expect(again).toMatchObject({ fetched: 0, inserted: 0, checkpoint: journal[9]!.cursor });
       expect(large.requests.at(-1)).toBe(journal[9]!.cursor);
     } finally {
       await large.close();
@@ -250,5 +266,107 @@ describe('fetchHost', () => {
 
   it('refuses an unknown host', async () => {
     await expect(fetcher()('nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
+describe('fetch-host over TLS', () => {
+  let work: string;
+  let ca: TestCa;
+  const agents: StandInAgent[] = [];
+  /** A stand-in agent serving HTTPS with a leaf of `issuer` (default: the trusted CA). */
+  const tlsAgent = async (name: string, options: LeafOptions = {}, issuer?: TestCa) => {
+    const leaf = await (issuer ?? ca).issue(name, { altNames: ['IP:127.0.0.1'], ...options });
+    const a = await startStandInAgent(JOURNAL, TOKEN, {
+      cert: leaf.certPem,
+      key: await readFile(leaf.keyFile, 'utf8'),
+    });
+    agents.push(a);
+    return a;
+  };
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'infralogs-fetch-tls-'));
+    ca = await createTestCa(join(work, 'ca'));
+  });
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.close()));
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('pulls an https:// agent whose certificate chains to the CA bundle', async () => {
+    const a = await tlsAgent('good');
+    await upsertHost(store.pool, { name: host, agentUrl: a.url });
+    const result = await fetcher({ ca: ca.certPem })(host);
+    expect(result.error).toBeUndefined();
+    expect(result).toMatchObject({ fetched: 100, inserted: 100 });
+  });
+
+  it('prefers the host’s own CA bundle to the fleet’s', async () => {
+    const own = await createTestCa(join(work, 'own-ca'), 'Host CA');
+    const a = await tlsAgent('own', {}, own);
+    await upsertHost(store.pool, { name: host, agentUrl: a.url, agentCa: own.certPem });
+    expect((await fetcher({ ca: ca.certPem })(host)).error).toBeUndefined();
+  });
+
+  it('ends the host with a coded error, without retrying, for each kind of bad certificate', async () => {
+    const other = await createTestCa(join(work, 'other-ca'), 'Not trusted');
+    const cases: [StandInAgent, string][] = [
+      [await tlsAgent('wrong-ca', {}, other), 'AGENT_TLS_UNTRUSTED'],
+      [
+        await tlsAgent('expired', { startDate: '20200101000000Z', endDate: '20200201000000Z' }),
+        'AGENT_TLS_EXPIRED',
+      ],
+      [
+        await tlsAgent('wrong-name', { altNames: ['DNS:elsewhere.example', 'IP:10.9.9.9'] }),
+        'AGENT_TLS_NAME_MISMATCH',
+      ],
+    ];
+    for (const [a, code] of cases) {
+      const name = `${host}-${code.toLowerCase()}`;
+      await upsertHost(store.pool, { name, agentUrl: a.url });
+      const result = await fetcher({ ca: ca.certPem })(name);
+      expect(result.error?.code, JSON.stringify(result.error)).toBe(code);
+      expect(result).toMatchObject({ fetched: 0, inserted: 0 });
+      expect(logged.some((l) => l.event === 'fetch_host.page_retry' && l.host === name)).toBe(false);
+    }
+  });
+
+  it('presents its client certificate to an agent that requires one (mTLS), and says when it is refused', async () => {
+    const clients = await createTestCa(join(work, 'clients-ca'), 'fetch-host clients');
+    const leaf = await ca.issue('mtls-agent', { altNames: ['IP:127.0.0.1'] });
+    const journalDir = await makeJournalDir(
+      syslogToExport(['sshd[1]: a', 'sshd[2]: b', 'sshd[3]: c'], { hostname: 'mtls', boots: 1 }),
+      join(work, 'mtls-journal'),
+    );
+    const tokensFile = join(work, 'mtls-tokens');
+    await writeFile(tokensFile, `${TOKEN}\n`);
+    const real = await startAgent(
+      {
+        host: '127.0.0.1',
+        port: 0,
+        tokensFile,
+        journalDir,
+        tls: { certFile: leaf.certFile, keyFile: leaf.keyFile, clientCaFile: clients.certFile },
+      },
+      createLogger({}, { level: 'error' }),
+    );
+    try {
+      await upsertHost(store.pool, { name: host, agentUrl: real.url });
+      const client = await clients.issue('fetch-host', { usage: 'client', altNames: ['DNS:fetch-host'] });
+      const clientCert = { cert: client.certPem, key: await readFile(client.keyFile, 'utf8') };
+      expect(await fetcher({ ca: ca.certPem, clientCert })(host)).toMatchObject({ fetched: 3, inserted: 3 });
+      const refused = await fetcher({ ca: ca.certPem })(`${host}`);
+      expect(refused.error?.code, JSON.stringify(refused.error)).toBe('AGENT_TLS_CLIENT_REFUSED');
+    } finally {
+      await real.close();
+    }
+  });
+
+  it('refuses a plain http:// agent unless the host is marked insecure', async () => {
+    await upsertHost(store.pool, { name: host, agentUrl: agent.url });
+    const refused = await fetcher()(host);
+    expect(refused.error?.code).toBe('AGENT_INSECURE');
+    expect(agent.requests).toEqual([]);
+    await upsertHost(store.pool, { name: host, agentUrl: agent.url, insecure: true });
+    expect((await fetcher()(host)).error).toBeUndefined();
   });
 });

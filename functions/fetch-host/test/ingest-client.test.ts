@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { entries } from '../../../packages/core/test/store/fixtures';
+import { entries } from '@infralogs/devkit/fixtures';
 import { createIngestClient } from '../src/ingest-client';
 
 /** A gateway stand-in for `/function/ingest` answering a scripted status sequence. */

@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Entry } from '@infralogs/core';
 
@@ -23,9 +24,14 @@ export interface StandInAgent {
   close(): Promise<void>;
 }
 
-export async function startStandInAgent(entries: Entry[], token: string): Promise<StandInAgent> {
+/** With `tls`, the stand-in serves HTTPS with that certificate and key (PEM). */
+export async function startStandInAgent(
+  entries: Entry[],
+  token: string,
+  tls?: { cert: string; key: string },
+): Promise<StandInAgent> {
   const agent: Omit<StandInAgent, 'url' | 'close'> = { requests: [], entries, faults: { statuses: [] } };
-  const server: Server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.headers.authorization !== `Bearer ${token}`) {
       res
@@ -60,11 +66,12 @@ export async function startStandInAgent(entries: Entry[], token: string): Promis
       return;
     }
     res.end();
-  });
+  };
+  const server = tls ? createHttpsServer(tls, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return Object.assign(agent as StandInAgent, {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   });
 }

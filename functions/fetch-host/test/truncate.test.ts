@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { entrySchema, messageBytes, type Entry } from '@infralogs/core';
+import { entrySchema, messageBytes, SHORTENED_TEXT_BYTES, type Entry } from '@infralogs/core';
 import { entryFromLine } from '../src/entry-line';
 import { ndjsonLines } from '../src/ndjson';
-import { OTHER_TEXT_MAX_BYTES, entryBytes, truncateEntry, truncationMarker } from '../src/truncate';
+import { entryBytes, truncateEntry, truncationMarker } from '../src/truncate';
 
 const entry = (seqnum: number, over: Partial<Entry> = {}): Entry => ({
   cursor: `s=${'a'.repeat(32)};i=${seqnum.toString(16)};b=${'b'.repeat(32)};m=1;t=1;x=1`,
@@ -18,6 +18,8 @@ const entry = (seqnum: number, over: Partial<Entry> = {}): Entry => ({
   priority: 6,
   syslogIdentifier: 'app',
   unit: 'app.service',
+  machineId: 'c'.repeat(32),
+  transport: 'journal',
   ...over,
 });
 
@@ -75,7 +77,7 @@ describe('truncateEntry', () => {
   it('caps the other text fields and leaves a message that fits unmarked', () => {
     const big = entry(1, { message: 'short', syslogIdentifier: 'i'.repeat(200_000), unit: 'u'.repeat(100) });
     const result = truncateEntry(big, 100_000, { bytes: 5, partial: false });
-    expect(result).toEqual({ ...big, syslogIdentifier: 'i'.repeat(OTHER_TEXT_MAX_BYTES) });
+    expect(result).toEqual({ ...big, syslogIdentifier: 'i'.repeat(SHORTENED_TEXT_BYTES) });
   });
 
   it('marks a message that was read only in part, even when it fits', () => {

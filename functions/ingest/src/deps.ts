@@ -6,8 +6,9 @@ import { closeVaultSessions, lazyDatabase, type Database } from '@infralogs/core
  * log in to Vault (VAULT_ADDR, VAULT_AUTH, ...); AppRole ids come from the OpenFaaS secrets
  * `vault-role-id` and `vault-secret-id`. No MySQL password exists anywhere in its configuration.
  *
- * The first request connects; while Vault is unreachable that request fails with a coded 503
- * (VAULT_UNAVAILABLE) and the next one tries again.
+ * That environment is validated when the module loads (the function's start: a missing DB_HOST
+ * stops it with CONFIG_INVALID naming the variable). The first request connects; while Vault is
+ * unreachable that request fails with a coded 503 (VAULT_UNAVAILABLE) and the next one tries again.
  */
 const database = lazyDatabase('writer');
 

@@ -4,7 +4,7 @@ import { createStorePool, getCheckpoint, upsertHost } from '@infralogs/core';
 import { createIngestHandler } from '../src/ingest';
 import { parseTokens } from '@infralogs/core';
 import { recordingContext } from '@infralogs/devkit';
-import { entries, entry, freshStore } from '../../../packages/core/test/store/fixtures';
+import { entries, entry, freshStore } from '@infralogs/devkit/fixtures';
 
 const fakeContext = recordingContext;
 

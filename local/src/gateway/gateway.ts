@@ -128,22 +128,20 @@ const header = (req: IncomingMessage, name: string) => {
   return Array.isArray(value) ? value[0] : value;
 };
 
-export async function startGateway(options: StartGatewayOptions): Promise<Gateway> {
-  const { stack } = options;
-  const log = options.log ?? createLogger({ component: 'gateway' });
-  const output = options.output ?? ((fn: string, line: string) => process.stderr.write(`[${fn}] ${line}\n`));
-  const names = options.only ?? Object.keys(stack.functions);
-  const baseDir = stack.dir ?? process.cwd();
+/** The finished calls, oldest first, capped; each is logged as it is recorded. */
+function callRecorder(log: Logger) {
   const calls: CallRecord[] = [];
-  const hosted = new Map<string, Hosted>();
-
   const record = (call: CallRecord) => {
     calls.push(call);
     if (calls.length > MAX_CALL_RECORDS) calls.splice(0, calls.length - MAX_CALL_RECORDS);
     log.info('gateway.call', { ...call });
   };
+  return { calls, record };
+}
 
-  const queue = new AsyncQueue(
+/** `/async-function/` calls run one at a time against the hosted function's process. */
+function asyncQueue(hosted: Map<string, Hosted>, log: Logger, record: (call: CallRecord) => void) {
+  return new AsyncQueue(
     (call: AsyncCall) => {
       const h = hosted.get(call.function) as Hosted;
       return invoke({ port: h.process.port, timeoutMs: h.execTimeoutMs }, call);
@@ -160,23 +158,29 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
         durationMs: Math.round(durationSeconds * 1000),
       }),
   );
+}
 
-  const lookup = (req: Request, res: Response): [string, Hosted] | undefined => {
-    const name = functionName(String(req.params.name));
-    const found = name === undefined ? undefined : hosted.get(name);
-    if (name === undefined || !found) {
-      sendError(res, 'NOT_FOUND', `function ${String(req.params.name)} not found`);
-      return undefined;
-    }
-    return [name, found];
-  };
+interface Routing {
+  hosted: Map<string, Hosted>;
+  calls: CallRecord[];
+  record: (call: CallRecord) => void;
+  queue: AsyncQueue;
+}
 
-  const app = express();
-  app.disable('x-powered-by');
-  const health = (_req: Request, res: Response) => void res.json({ status: 'ok' });
-  app.get('/healthz', health);
-  app.get('/_/health', health);
-  app.get('/system/functions', (_req, res) => {
+/** The function a route names, or a 404 answered. */
+function lookup(hosted: Map<string, Hosted>, req: Request, res: Response): [string, Hosted] | undefined {
+  const name = functionName(String(req.params.name));
+  const found = name === undefined ? undefined : hosted.get(name);
+  if (name === undefined || !found) {
+    sendError(res, 'NOT_FOUND', `function ${String(req.params.name)} not found`);
+    return undefined;
+  }
+  return [name, found];
+}
+
+/** GET /system/functions, shaped like the gateway API's answer. */
+function listFunctions({ hosted, calls }: Routing) {
+  return (_req: Request, res: Response) => {
     res.json(
       [...hosted.entries()].map(([name, h]) => ({
         name,
@@ -190,10 +194,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
         invocationCount: calls.filter((c) => c.function === name).length,
       })),
     );
-  });
+  };
+}
 
-  app.use('/function/:name', async (req: Request, res: Response) => {
-    const target = lookup(req, res);
+/** ANY /function/NAME[/path]: streamed to the function's process and back, then recorded. */
+function syncCall({ hosted, record }: Routing) {
+  return async (req: Request, res: Response) => {
+    const target = lookup(hosted, req, res);
     if (!target) return;
     const [name, h] = target;
     const callId = header(req, 'x-call-id') ?? randomUUID();
@@ -216,14 +223,17 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       durationMs: Math.round(performance.now() - startedAt),
       ...(connector ? { connector } : {}),
     });
-  });
+  };
+}
 
-  app.use('/async-function/:name', (req: Request, res: Response) => {
+/** POST /async-function/NAME[/path]: the body read (CE's size cap), queued, 202 with the call id. */
+function asyncCall({ hosted, queue }: Routing) {
+  return (req: Request, res: Response) => {
     if (req.method !== 'POST') {
       sendError(res, 'METHOD_NOT_ALLOWED', 'async calls are POST only', { allow: 'POST' });
       return;
     }
-    const target = lookup(req, res);
+    const target = lookup(hosted, req, res);
     if (!target) return;
     const [name] = target;
     const chunks: Buffer[] = [];
@@ -249,19 +259,34 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       });
       res.writeHead(202, { 'x-call-id': callId }).end();
     });
-  });
+  };
+}
 
+/** The gateway's routes (see the top of this file). */
+function gatewayApp(routing: Routing) {
+  const app = express();
+  app.disable('x-powered-by');
+  const health = (_req: Request, res: Response) => void res.json({ status: 'ok' });
+  app.get('/healthz', health);
+  app.get('/_/health', health);
+  app.get('/system/functions', listFunctions(routing));
+  app.use('/function/:name', syncCall(routing));
+  app.use('/async-function/:name', asyncCall(routing));
   app.use((req: Request, res: Response) => sendError(res, 'NOT_FOUND', `no route ${req.method} ${req.path}`));
+  return app;
+}
 
+async function listen(app: express.Express, port: number, host: string) {
   const server = await new Promise<Server>((ok, fail) => {
-    const s = app.listen(options.port ?? 0, options.host ?? '127.0.0.1', (err?: Error) =>
-      err ? fail(err) : ok(s),
-    );
+    const s = app.listen(port, host, (err?: Error) => (err ? fail(err) : ok(s)));
   });
   const address = server.address() as AddressInfo;
-  const url = `http://${address.address}:${address.port}`;
+  return { server, url: `http://${address.address}:${address.port}` };
+}
 
-  const cron = new CronScheduler(
+/** The cron entries of the started functions: `topic: cron-function` with a `schedule`. */
+function cronScheduler(stack: Stack, names: string[], url: string, log: Logger) {
+  return new CronScheduler(
     names.flatMap((name) => {
       const annotations = stack.functions[name]?.annotations ?? {};
       const schedule = annotations.schedule;
@@ -270,6 +295,70 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     () => url,
     log,
   );
+}
+
+/**
+ * One function of the stack, checked as faas-netes would check its deployment, with its process
+ * defined (not started): stack.yml's environment, GATEWAY_URL pointed here, the caller's overrides.
+ */
+function hostFunction(
+  name: string,
+  options: StartGatewayOptions,
+  url: string,
+  log: Logger,
+  output: (fn: string, line: string) => void,
+): Hosted {
+  const fn = options.stack.functions[name];
+  if (!fn) throw new InfralogsError('CONFIG_INVALID', `function ${name} is not in the stack`);
+  if (fn.environment_file?.length) {
+    throw new InfralogsError(
+      'CONFIG_INVALID',
+      `${name}: environment_file is not supported by the local gateway`,
+    );
+  }
+  const own = options.functions?.[name] ?? {};
+  checkSecrets(name, fn, own.secretsDir);
+  const functionDir = resolve(options.stack.dir ?? process.cwd(), fn.handler);
+  // In the cluster GATEWAY_URL names the gateway; here that is this process.
+  const stackEnv = fn.environment ?? {};
+  const env = { ...stackEnv, ...('GATEWAY_URL' in stackEnv ? { GATEWAY_URL: url } : {}), ...own.env };
+  const proc = new FunctionProcess({
+    name,
+    handlerFile: own.handlerFile ?? findHandlerFile(functionDir),
+    functionDir,
+    env,
+    ...(own.secretsDir ? { secretsDir: own.secretsDir } : {}),
+    log,
+    output,
+  });
+  return { fn, process: proc, execTimeoutMs: execTimeout(name, env) };
+}
+
+/** Starts every process; settles every start before failing, so none is left starting behind us. */
+async function startFunctions(hosted: Map<string, Hosted>) {
+  const started = await Promise.allSettled([...hosted.values()].map((h) => h.process.start()));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
+ * Starts the gateway: routes first (listening, so the functions' GATEWAY_URL can name it), then
+ * one process per function, then the cron schedules. A failure stops whatever had started.
+ */
+export async function startGateway(options: StartGatewayOptions): Promise<Gateway> {
+  const { stack } = options;
+  const log = options.log ?? createLogger({ component: 'gateway' });
+  const output = options.output ?? ((fn: string, line: string) => process.stderr.write(`[${fn}] ${line}\n`));
+  const names = options.only ?? Object.keys(stack.functions);
+  const hosted = new Map<string, Hosted>();
+  const { calls, record } = callRecorder(log);
+  const queue = asyncQueue(hosted, log, record);
+  const { server, url } = await listen(
+    gatewayApp({ hosted, calls, record, queue }),
+    options.port ?? 0,
+    options.host ?? '127.0.0.1',
+  );
+  const cron = cronScheduler(stack, names, url, log);
 
   const stop = async () => {
     cron.stop();
@@ -280,36 +369,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   };
 
   try {
-    for (const name of names) {
-      const fn = stack.functions[name];
-      if (!fn) throw new InfralogsError('CONFIG_INVALID', `function ${name} is not in the stack`);
-      if (fn.environment_file?.length) {
-        throw new InfralogsError(
-          'CONFIG_INVALID',
-          `${name}: environment_file is not supported by the local gateway`,
-        );
-      }
-      const own = options.functions?.[name] ?? {};
-      checkSecrets(name, fn, own.secretsDir);
-      const functionDir = resolve(baseDir, fn.handler);
-      // In the cluster GATEWAY_URL names the gateway; here that is this process.
-      const stackEnv = fn.environment ?? {};
-      const env = { ...stackEnv, ...('GATEWAY_URL' in stackEnv ? { GATEWAY_URL: url } : {}), ...own.env };
-      const proc = new FunctionProcess({
-        name,
-        handlerFile: own.handlerFile ?? findHandlerFile(functionDir),
-        functionDir,
-        env,
-        ...(own.secretsDir ? { secretsDir: own.secretsDir } : {}),
-        log,
-        output,
-      });
-      hosted.set(name, { fn, process: proc, execTimeoutMs: execTimeout(name, env) });
-    }
-    // Settle every start before stopping anything, so no process is left starting behind our back.
-    const started = await Promise.allSettled([...hosted.values()].map((h) => h.process.start()));
-    const failed = started.find((s) => s.status === 'rejected');
-    if (failed) throw failed.reason;
+    for (const name of names) hosted.set(name, hostFunction(name, options, url, log, output));
+    await startFunctions(hosted);
     if (options.cron !== false) cron.start(typeof options.cron === 'object' ? options.cron : {});
   } catch (err) {
     await stop();

@@ -1,4 +1,5 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
+import { get } from 'node:https';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,21 +20,32 @@ export interface StackAgent {
   metricsAddress: string;
   journalDir: string | null;
   tokensFile: string;
+  /** The agent's certificate and key (issued by OpenBao PKI). */
+  tls: { certFile: string; keyFile: string };
   pid: number | undefined;
   stop(): Promise<void>;
 }
 
 /**
  * Starts one agent process per journal, each on its own loopback address, as each VM runs its own
- * agent. `issueToken` must put the host's token into the tokens file (and KV) before the agent
- * starts: the agent reads the file at start-up. Each agent's JSON log goes to `<logDir>/agent-<host>.log`.
+ * agent, serving HTTPS with a certificate from OpenBao PKI. `ensureToken` must put the host's token
+ * into the tokens file (and KV) before the agent starts: the agent reads the file at start-up.
+ * Tokens and certificates live in `<stateDir>/agents/<host>/`. Each agent's JSON log goes to
+ * `<logDir>/agent-<host>.log`.
  */
 export async function startAgents(
   journals: JournalSource[],
   options: {
     stateDir: string;
     logDir: string;
-    issueToken: (host: string, tokensFile: string) => Promise<void>;
+    /** The CA the agents' certificates chain to (to check them as fetch-host will). */
+    ca: string;
+    ensureToken: (host: string, tokensFile: string) => Promise<void>;
+    issueCertificate: (
+      host: string,
+      agentUrl: string,
+      files: { certFile: string; keyFile: string },
+    ) => Promise<void>;
     progress: Progress;
   },
 ): Promise<StackAgent[]> {
@@ -45,9 +57,15 @@ export async function startAgents(
       const address = AGENT_ADDRESSES[i]!;
       const tokensFile = join(options.stateDir, 'agents', journal.host, 'tokens');
       mkdirSync(dirname(tokensFile), { recursive: true, mode: 0o700 });
-      await options.issueToken(journal.host, tokensFile);
+      await options.ensureToken(journal.host, tokensFile);
       const port = await freePort(address);
       const metricsPort = await freePort(address);
+      const url = `https://${address}:${port}`;
+      const tls = {
+        certFile: join(dirname(tokensFile), 'tls.crt'),
+        keyFile: join(dirname(tokensFile), 'tls.key'),
+      };
+      await options.issueCertificate(journal.host, url, tls);
       const proc = startProcess(process.execPath, ['--import', TSX_LOADER, AGENT_MAIN], {
         cwd: repoRoot,
         env: {
@@ -56,6 +74,8 @@ export async function startAgents(
           AGENT_HOST: address,
           AGENT_PORT: String(port),
           AGENT_TOKENS_FILE: tokensFile,
+          AGENT_TLS_CERT_FILE: tls.certFile,
+          AGENT_TLS_KEY_FILE: tls.keyFile,
           AGENT_METRICS_HOST: address,
           AGENT_METRICS_PORT: String(metricsPort),
           ...(journal.dir ? { JOURNAL_DIR: journal.dir } : {}),
@@ -66,10 +86,11 @@ export async function startAgents(
       proc.child.stderr?.pipe(log, { end: false });
       const agent: StackAgent = {
         host: journal.host,
-        url: `http://${address}:${port}`,
+        url,
         metricsAddress: `${address}:${metricsPort}`,
         journalDir: journal.dir,
         tokensFile,
+        tls,
         pid: proc.child.pid,
         stop: async () => {
           await proc.stop('SIGTERM', 5000);
@@ -79,10 +100,10 @@ export async function startAgents(
       started.push(agent);
       await waitFor(`the agent of ${journal.host} at ${agent.url}`, async () => {
         if (proc.child.exitCode !== null) throw new Error(`agent exited: ${proc.output().slice(-1000)}`);
-        return (await fetch(`${agent.url}/healthz`)).ok;
+        return healthy(agent.url, options.ca);
       });
       options.progress(
-        `agent ${journal.host} on ${agent.url} serving ${journal.dir ?? "this machine's journal"}`,
+        `agent ${journal.host} on ${agent.url} (TLS, certificate from OpenBao PKI) serving ${journal.dir ?? "this machine's journal"}`,
       );
     }
     return started;
@@ -90,4 +111,15 @@ export async function startAgents(
     await Promise.all(started.map((a) => a.stop()));
     throw err;
   }
+}
+
+/** GET /healthz over HTTPS, verifying the agent's certificate against the CA. */
+function healthy(url: string, ca: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const req = get(`${url}/healthz`, { ca, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', reject);
+  });
 }

@@ -6,8 +6,8 @@ const shown = (path: string) => (path.startsWith(repoRoot) ? relative(repoRoot, 
 
 /**
  * What `npm start` prints on stdout once the stack is up: where everything is and how to use it.
- * No MySQL password: functions lease short-lived users from OpenBao; the only secret shown is the
- * OpenBao dev server's root token, which exists only in this throw-away in-memory server.
+ * No secret is printed: functions lease short-lived MySQL users from OpenBao, and this local
+ * OpenBao's root token stays in its 0600 file in the state directory.
  */
 export function stackBanner(stack: LocalStack): string {
   const { primary, replica } = stack.topology;
@@ -21,17 +21,22 @@ export function stackBanner(stack: LocalStack): string {
     `  gateway     ${stack.gatewayUrl}   (OpenFaaS routes: /function/NAME, /async-function/NAME)`,
     ...stack.hosts.map(
       (h) =>
-        `  host        ${h.name.padEnd(10)} agent ${h.agentUrl}   journal ${h.journalDir ? shown(h.journalDir) : "this machine's own"}`,
+        `  host        ${h.name.padEnd(10)} agent ${h.agentUrl}   ` +
+        (h.certFile
+          ? `journal ${h.journalDir ? shown(h.journalDir) : "this machine's own"}`
+          : 'from the inventory'),
     ),
+    '              every agent is reached over TLS; certificates come from OpenBao PKI',
     `  collect     ${curl}`,
     `  Prometheus  ${stack.prometheus.url}   (scrapes every agent and function; alerts: ${stack.prometheus.url}/alerts)`,
     stack.schedule ? `  schedule    collect also runs on "${stack.schedule}" (UTC, stack.yml)` : '',
     `  MariaDB     primary ${primary.host}:${primary.port}, replica ${replica.host}:${replica.port}, database ${stack.database}`,
     '              functions use short-lived users leased from OpenBao; no password is printed',
-    `  OpenBao     ${stack.vault.addr}   root token ${stack.vault.rootToken}`,
-    '              (dev server only: in memory, gone when the stack stops; never a production token)',
+    `  OpenBao     ${stack.vault.addr}   root token in ${shown(stack.vault.rootTokenFile)} (local server only)`,
+    `  hosts       set -a; . ${shown(stack.hostsEnvFile)}; set +a; npm run hosts -- list`,
     `  logs        ${shown(stack.logDir)}/`,
-    `  stop        Ctrl-C or SIGTERM stops everything and removes ${shown(stack.stateDir)}`,
+    `  stop        Ctrl-C or SIGTERM stops everything; the data stays in ${shown(stack.stateDir)}`,
+    '              (npm start resumes from it; npm start -- --fresh starts over)',
   ]
     .filter(Boolean)
     .join('\n');

@@ -8,11 +8,22 @@ export const DATABASE_NAME = 'infralogs';
 /**
  * The stack's MariaDB primary + GTID replica, with the Infralogs schema migrated on the primary by
  * the operator (the topology's admin account): functions only ever get leased writer/reader users.
- * Data is fresh on every start (the journals are regenerated too, so nothing stale lingers).
+ * The data directories stay in `<stateDir>/mariadb` across restarts (rows, hosts, checkpoints);
+ * the ports of the last run are used again when they are free.
  */
-export async function startDatabase(stateDir: string, progress: Progress): Promise<Topology> {
-  progress('starting MariaDB primary + replica…');
-  const topology = await startTopology({ baseDir: join(stateDir, 'mariadb') });
+export async function startDatabase(
+  stateDir: string,
+  ports: { primary?: number; replica?: number },
+  progress: Progress,
+): Promise<Topology> {
+  progress('starting MariaDB primary + replica (data kept in the state directory)…');
+  const topology = await startTopology({
+    baseDir: join(stateDir, 'mariadb'),
+    keepData: true,
+    reuseData: true,
+    ...(ports.primary === undefined ? {} : { primaryPort: ports.primary }),
+    ...(ports.replica === undefined ? {} : { replicaPort: ports.replica }),
+  });
   try {
     const admin = await topology.connect('primary');
     await admin.query(`CREATE DATABASE IF NOT EXISTS ${DATABASE_NAME} CHARACTER SET utf8mb4`);

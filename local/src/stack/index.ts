@@ -1,10 +1,13 @@
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import type { Pool } from 'mysql2/promise';
 import { upsertHost } from '@infralogs/core';
 import { freePort, repoRoot, type RunningPrometheus, type Topology } from '@infralogs/devkit';
-import { loadStack } from '../stack-file';
-import { startAgents } from './agents';
+import { addHost, readInventory } from '@infralogs/vault';
+import type { FunctionInfo } from '../gateway';
+import { loadStack, type Stack } from '../stack-file';
+import { startAgents, type StackAgent } from './agents';
 import { collectNow, type CollectAnswer } from './collect-run';
 import { DATABASE_NAME, operatorPool, startDatabase } from './database';
 import { functionSettings, startFunctions } from './functions';
@@ -13,13 +16,22 @@ import { silentProgress, type Progress } from './progress';
 import { startMysqldExporter } from './mysqld-exporter';
 import { startStackPrometheus } from './prometheus';
 import { CALLER_TOKEN_SECRETS, newToken } from './secrets';
-import { bootstrapVault, startVaultServer } from './vault';
+import { bootstrapVault, startVaultServer, type StackVault } from './vault';
 
 export { stackBanner } from './banner';
 
 export interface LocalStackOptions {
-  /** Where state goes (data, journals, secrets, logs); emptied on start, removed on stop. Default `.work/stack`. */
+  /**
+   * Where state goes (MariaDB and OpenBao data, journals, tokens, certificates, secrets, logs);
+   * kept across restarts. Default `.work/stack`.
+   */
   stateDir?: string;
+  /** Start over: empty the state directory first (`npm start -- --fresh`). */
+  fresh?: boolean;
+  /** A hosts inventory (YAML, as for `hosts sync`) of real agents to collect too. */
+  inventory?: string;
+  /** Serve and collect the demo journals (default true; false with an inventory: real agents only). */
+  demoAgents?: boolean;
   /** The stack file; default the repository's stack.yml. */
   stackFile?: string;
   /** The gateway's port; 0 = any free port. Default 8080, or a free port when 8080 is taken. */
@@ -43,10 +55,12 @@ export interface LocalStackOptions {
 export interface StackHost {
   name: string;
   agentUrl: string;
-  /** `host:port` of the agent's metrics listener. */
-  metricsAddress: string;
+  /** `host:port` of the agent's metrics listener (null for an inventory host: not scraped here). */
+  metricsAddress: string | null;
   /** The journal directory the agent serves; null = the machine's own journal. */
   journalDir: string | null;
+  /** Where the agent's certificate is (null for an inventory host: its own VM has it). */
+  certFile: string | null;
 }
 
 export interface LocalStack {
@@ -57,8 +71,12 @@ export interface LocalStack {
   hosts: StackHost[];
   topology: Topology;
   database: string;
-  vault: { addr: string; rootToken: string };
+  vault: { addr: string; rootToken: string; rootTokenFile: string };
   stateDir: string;
+  /** Environment for `npm run hosts` against this stack (`set -a; . <file>`). */
+  hostsEnvFile: string;
+  /** True when the state directory held a previous run's data. */
+  resumed: boolean;
   /** The file holding collect's caller token (for curl). */
   collectTokenFile: string;
   /** The gateway's, the functions' and the agents' JSON logs. */
@@ -105,150 +123,126 @@ async function startTogether<A, B>(
 
 const DEFAULT_GATEWAY_PORT = 8080;
 const STATE_MARKER = '.infralogs-local-stack';
+const PORTS_FILE = 'ports.json';
 
 /**
- * Empties the state directory for a fresh start. It is removed wholesale on stop, so a folder the
- * stack did not make itself (no marker file) is refused unless empty: a mistyped STACK_DIR must not
- * delete someone's files.
+ * Claims the state directory: a folder the stack did not make itself (no marker file) is refused
+ * unless empty, so a mistyped STACK_DIR never touches someone's files. With `fresh` it is emptied;
+ * otherwise what is there is kept. Returns whether a previous run's state is there.
  */
-async function claimStateDir(dir: string) {
+export async function claimStateDir(dir: string, fresh: boolean): Promise<boolean> {
   const entries = await readdir(dir).catch(() => [] as string[]);
   if (entries.length > 0 && !entries.includes(STATE_MARKER)) {
     throw new Error(`${dir} is not empty and was not made by the local stack; choose another STACK_DIR`);
   }
-  await rm(dir, { recursive: true, force: true });
+  const resumed = !fresh && entries.includes(STATE_MARKER) && entries.includes(PORTS_FILE);
+  if (fresh) await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(join(dir, STATE_MARKER), 'state of the Infralogs local stack; removed when it stops\n');
+  await writeFile(
+    join(dir, STATE_MARKER),
+    'state of the Infralogs local stack, kept across restarts; `npm start -- --fresh` starts over\n',
+  );
+  return resumed;
 }
+
+interface Ports {
+  primary?: number;
+  replica?: number;
+  bao?: number;
+}
+
+/** The last run's ports that are still free (so Vault's connection URL stays the same). */
+async function loadPorts(dir: string): Promise<Ports> {
+  const saved = JSON.parse(await readFile(join(dir, PORTS_FILE), 'utf8').catch(() => '{}')) as Ports;
+  const out: Ports = {};
+  for (const key of ['primary', 'replica', 'bao'] as const) {
+    const port = saved[key];
+    if (port !== undefined && (await portFree(port))) out[key] = port;
+  }
+  return out;
+}
+
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const probe = createServer()
+      .once('error', () => resolve(false))
+      .listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
 
 async function gatewayPort(requested: number | undefined, progress: Progress): Promise<number> {
   if (requested !== undefined) return requested === 0 ? freePort('127.0.0.1') : requested;
-  const free = await new Promise<boolean>((resolve) => {
-    const probe = createServer()
-      .once('error', () => resolve(false))
-      .listen(DEFAULT_GATEWAY_PORT, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-  if (free) return DEFAULT_GATEWAY_PORT;
+  if (await portFree(DEFAULT_GATEWAY_PORT)) return DEFAULT_GATEWAY_PORT;
   const port = await freePort('127.0.0.1');
   progress(`port ${DEFAULT_GATEWAY_PORT} is taken; the gateway uses ${port}`);
   return port;
 }
 
+/** What start-up has made so far, for the steps after it and for the teardown. */
+interface Started {
+  stateDir: string;
+  logDir: string;
+  progress: Progress;
+  teardown: Teardown;
+  step: () => void;
+}
+
 /**
- * The whole stack on this machine, as `npm start` and the end-to-end test use it: MariaDB primary +
- * GTID replica (schema migrated), an OpenBao dev server bootstrapped like production Vault, three
- * agents on 127.0.0.2-4 serving real journal files, and the gateway running every function of
- * stack.yml with local addresses and secrets; the gateway fires collect on its stack.yml schedule.
- * State is fresh on every start (nothing to migrate or reconcile) and removed on stop.
+ * The whole stack on this machine, as `npm start` and the end-to-end tests use it: MariaDB primary +
+ * GTID replica (schema migrated), OpenBao as a real server bootstrapped like production Vault
+ * (PKI included), three agents on 127.0.0.2-4 serving real journal files over TLS with
+ * certificates from OpenBao PKI (and the hosts of an inventory, if given), and the gateway running
+ * every function of stack.yml with local addresses and secrets; the gateway fires collect on its
+ * stack.yml schedule. State stays in the state directory across restarts: the next collection
+ * resumes from each host's checkpoint. Stopping stops every process and keeps the data.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const progress = options.progress ?? silentProgress;
-  const stateDir = options.stateDir ?? join(repoRoot, '.work/stack');
+  const stateDir = resolve(options.stateDir ?? join(repoRoot, '.work/stack'));
   const teardown = new Teardown();
-  const step = () => {
-    if (options.signal?.aborted) throw new Error('start-up aborted');
+  const started: Started = {
+    stateDir,
+    logDir: join(stateDir, 'logs'),
+    progress,
+    teardown,
+    step: () => {
+      if (options.signal?.aborted) throw new Error('start-up aborted');
+    },
   };
   try {
-    await claimStateDir(stateDir);
-    const logDir = join(stateDir, 'logs');
-    teardown.add('the state directory', () => rm(stateDir, { recursive: true, force: true }));
+    const resumed = await claimStateDir(stateDir, options.fresh ?? false);
+    progress(resumed ? `resuming the stack kept in ${stateDir}` : `new stack state in ${stateDir}`);
     const stack = await loadStack(options.stackFile ?? join(repoRoot, 'stack.yml'), {});
-
-    const [topology, bao] = await startTogether(
-      startDatabase(stateDir, progress),
-      startVaultServer(progress),
-      (t) => t.stop(),
-      (b) => b.stop(),
-    );
-    teardown.add('MariaDB', () => topology.stop());
-    teardown.add('OpenBao', () => bao.stop());
-    progress(`MariaDB and OpenBao (${bao.addr}) are up`);
-    step();
-    const vault = await bootstrapVault(bao, topology, progress);
-    step();
-
-    progress('preparing journals…');
-    const journals = await prepareJournals(stateDir, {
-      useMachineJournal: options.useMachineJournal ?? true,
-      edgeCases: options.edgeCases ?? false,
-    });
-    step();
-    const agents = await startAgents(journals, {
-      stateDir,
-      logDir,
-      issueToken: (host, tokensFile) => vault.issueAgentToken(host, tokensFile),
-      progress,
-    });
-    teardown.add('the agents', () => Promise.all(agents.map((a) => a.stop())));
+    const { topology, vault } = await startServers(started);
     const pool = operatorPool(topology);
     teardown.add('the operator pool', () => pool.end());
-    for (const agent of agents)
-      await upsertHost(pool, { name: agent.host, agentUrl: agent.url, enabled: true });
-    progress(`registered ${agents.length} hosts; their agent tokens are in OpenBao KV`);
-    step();
-
-    const secrets = Object.fromEntries(CALLER_TOKEN_SECRETS.map((name) => [name, newToken()]));
-    const settings = functionSettings(stack, {
-      topology,
-      vaultAddr: vault.addr,
-      secrets,
-      secretsRoot: join(stateDir, 'secrets'),
-    });
-    const port = await gatewayPort(options.gatewayPort, progress);
-    progress(`starting the gateway on 127.0.0.1:${port} with ${Object.keys(settings).join(', ')}…`);
-    const gateway = await startFunctions({
-      stack,
-      settings,
-      writeVaultSecrets: (role, dir) => vault.writeFunctionSecrets(role, dir),
-      port,
-      logFile: join(logDir, 'functions.log'),
-      progress,
-    });
-    teardown.add('the gateway and functions', () => gateway.stop());
-    step();
-
-    const exporter = await startMysqldExporter(stateDir, topology);
-    teardown.add('mysqld_exporter', () => exporter.stop());
-    const prometheus = await startStackPrometheus({
-      stateDir,
-      functions: gateway.functions(),
-      agents,
-      exporter: exporter.address,
-      progress,
-      ...(options.prometheusInterval ? { scrapeInterval: options.prometheusInterval } : {}),
-    });
-    teardown.add('Prometheus', () => prometheus.stop());
-    step();
-
-    const collect = (hosts?: string[]) =>
+    const agents = options.demoAgents === false ? [] : await startDemoAgents(started, vault, options);
+    const hosts = await registerHosts(started, pool, vault, agents, options.inventory);
+    const gateway = await startGatewayAndFunctions(started, stack, topology, vault, options.gatewayPort);
+    const prometheus = await startMonitoring(started, topology, gateway.functions, agents, options);
+    const collect = (only?: string[]) =>
       collectNow({
         gatewayUrl: gateway.url,
-        token: secrets['collect-token']!,
-        ...(hosts ? { hosts } : {}),
+        token: gateway.collectToken,
+        ...(only ? { hosts: only } : {}),
         pool,
         progress,
       });
     const firstRun = options.collectOnStart === false ? null : await collect();
     if (firstRun) progress(`first collection: run ${firstRun.runId} ${firstRun.status}`);
-
-    const schedule = stack.functions.collect?.annotations?.schedule ?? null;
     return {
       gatewayUrl: gateway.url,
       dashboardUrl: `${gateway.url}/function/dashboard`,
       prometheus,
-      hosts: agents.map((a) => ({
-        name: a.host,
-        agentUrl: a.url,
-        metricsAddress: a.metricsAddress,
-        journalDir: a.journalDir,
-      })),
+      hosts,
       topology,
       database: DATABASE_NAME,
-      vault: { addr: vault.addr, rootToken: vault.rootToken },
+      vault: { addr: vault.addr, rootToken: vault.rootToken, rootTokenFile: vault.rootTokenFile },
       stateDir,
-      collectTokenFile: join(settings.collect!.secretsDir, 'collect-token'),
-      logDir,
-      schedule,
+      hostsEnvFile: await writeHostsEnv(stateDir, topology, vault),
+      resumed,
+      collectTokenFile: gateway.collectTokenFile,
+      logDir: started.logDir,
+      schedule: stack.functions.collect?.annotations?.schedule ?? null,
       firstRun,
       collect,
       stopAgent: async (host) => {
@@ -262,4 +256,179 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await teardown.run(progress);
     throw err;
   }
+}
+
+/** MariaDB and OpenBao (together, on the last run's ports when free), then the bootstrap. */
+async function startServers({ stateDir, progress, teardown, step }: Started) {
+  const ports = await loadPorts(stateDir);
+  const [topology, bao] = await startTogether(
+    startDatabase(stateDir, ports, progress),
+    startVaultServer(stateDir, ports.bao, progress),
+    (t) => t.stop(),
+    (b) => b.stop(),
+  );
+  teardown.add('MariaDB', () => topology.stop());
+  teardown.add('OpenBao', () => bao.stop());
+  const baoPort = Number(new URL(bao.addr).port);
+  await writeFile(
+    join(stateDir, PORTS_FILE),
+    JSON.stringify({ primary: topology.primary.port, replica: topology.replica.port, bao: baoPort }) + '\n',
+  );
+  progress(`MariaDB and OpenBao (${bao.addr}) are up`);
+  step();
+  const vault = await bootstrapVault(bao, topology, stateDir, progress);
+  step();
+  return { topology, vault };
+}
+
+async function startDemoAgents(
+  { stateDir, logDir, progress, teardown, step }: Started,
+  vault: StackVault,
+  options: LocalStackOptions,
+): Promise<StackAgent[]> {
+  progress('preparing journals…');
+  const journals = await prepareJournals(stateDir, {
+    useMachineJournal: options.useMachineJournal ?? true,
+    edgeCases: options.edgeCases ?? false,
+  });
+  step();
+  const agents = await startAgents(journals, {
+    stateDir,
+    logDir,
+    ca: vault.pki.ca,
+    ensureToken: (host, tokensFile) => vault.ensureAgentToken(host, tokensFile),
+    issueCertificate: (host, url, files) => vault.issueAgentCertificate(host, url, files),
+    progress,
+  });
+  teardown.add('the agents', () => Promise.all(agents.map((a) => a.stop())));
+  step();
+  return agents;
+}
+
+/**
+ * The demo agents (their URLs change with their ports) and the inventory's hosts, as `hosts add`
+ * registers them: a new inventory host's token is written to `<stateDir>/inventory/<host>/tokens`
+ * for its VM's agent.
+ */
+async function registerHosts(
+  { stateDir, progress, step }: Started,
+  pool: Pool,
+  vault: StackVault,
+  agents: StackAgent[],
+  inventory: string | undefined,
+): Promise<StackHost[]> {
+  for (const agent of agents)
+    await upsertHost(pool, { name: agent.host, agentUrl: agent.url, enabled: true });
+  const hosts: StackHost[] = agents.map((a) => ({
+    name: a.host,
+    agentUrl: a.url,
+    metricsAddress: a.metricsAddress,
+    journalDir: a.journalDir,
+    certFile: a.tls.certFile,
+  }));
+  if (agents.length > 0)
+    progress(`registered ${agents.length} demo hosts; their agent tokens are in OpenBao KV`);
+  if (inventory) {
+    const ctx = {
+      pool,
+      vault: vault.client,
+      kvMount: vault.kvMount,
+      pki: { mount: vault.pki.mount, role: vault.pki.role },
+      out: (line: string) => progress(`inventory: ${line}`),
+      progress,
+    };
+    for (const h of await readInventory(inventory)) {
+      const tokensFile = join(stateDir, 'inventory', h.name, 'tokens');
+      await addHost(ctx, {
+        name: h.name,
+        url: h.url,
+        enabled: h.enabled,
+        insecure: h.insecure,
+        ca: h.ca,
+        tokensFile,
+      });
+      hosts.push({ name: h.name, agentUrl: h.url, metricsAddress: null, journalDir: null, certFile: null });
+    }
+  }
+  step();
+  return hosts;
+}
+
+async function startGatewayAndFunctions(
+  { stateDir, logDir, progress, teardown, step }: Started,
+  stack: Stack,
+  topology: Topology,
+  vault: StackVault,
+  requestedPort: number | undefined,
+) {
+  // fetch-host trusts the PKI's CA for every agent (the secret agent-ca, as in the cluster).
+  const secrets: Record<string, string> = {
+    ...Object.fromEntries(CALLER_TOKEN_SECRETS.map((name) => [name, newToken()])),
+    'agent-ca': vault.pki.ca,
+  };
+  const settings = functionSettings(stack, {
+    topology,
+    vaultAddr: vault.addr,
+    secrets,
+    secretsRoot: join(stateDir, 'secrets'),
+  });
+  const port = await gatewayPort(requestedPort, progress);
+  progress(`starting the gateway on 127.0.0.1:${port} with ${Object.keys(settings).join(', ')}…`);
+  const gateway = await startFunctions({
+    stack,
+    settings,
+    writeVaultSecrets: (role, dir) => vault.writeFunctionSecrets(role, dir),
+    port,
+    logFile: join(logDir, 'functions.log'),
+    progress,
+  });
+  teardown.add('the gateway and functions', () => gateway.stop());
+  step();
+  return {
+    url: gateway.url,
+    functions: gateway.functions(),
+    collectToken: secrets['collect-token']!,
+    collectTokenFile: join(settings.collect!.secretsDir, 'collect-token'),
+  };
+}
+
+/** mysqld_exporter on the replica, then a real Prometheus scraping the functions and demo agents. */
+async function startMonitoring(
+  { stateDir, progress, teardown, step }: Started,
+  topology: Topology,
+  functions: FunctionInfo[],
+  agents: StackAgent[],
+  options: LocalStackOptions,
+): Promise<RunningPrometheus> {
+  const exporter = await startMysqldExporter(stateDir, topology);
+  teardown.add('mysqld_exporter', () => exporter.stop());
+  const prometheus = await startStackPrometheus({
+    stateDir,
+    functions,
+    agents,
+    exporter: exporter.address,
+    progress,
+    ...(options.prometheusInterval ? { scrapeInterval: options.prometheusInterval } : {}),
+  });
+  teardown.add('Prometheus', () => prometheus.stop());
+  step();
+  return prometheus;
+}
+
+/** `npm run hosts` against this stack: `set -a; . .work/stack/hosts.env; set +a`. No secret inside. */
+async function writeHostsEnv(stateDir: string, topology: Topology, vault: StackVault): Promise<string> {
+  const file = join(stateDir, 'hosts.env');
+  await writeFile(
+    file,
+    [
+      `VAULT_ADDR=${vault.addr}`,
+      `VAULT_TOKEN_FILE=${vault.rootTokenFile}`,
+      `DB_HOST=${topology.primary.host}`,
+      `DB_PORT=${topology.primary.port}`,
+      `DB_NAME=${DATABASE_NAME}`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  return file;
 }

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -67,6 +67,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.stop();
+  // The stack keeps its data on stop (npm start resumes from it); this test's is thrown away.
+  if (stack) await rm(stack.stateDir, { recursive: true, force: true });
 }, 120_000);
 
 /** Opens the dashboard and waits for app.js to say it has drawn; collects every error the page shows. */

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import mysql from 'mysql2/promise';
-import { ExportParser, entryFromFields, formatTs, readAll, type Entry } from '@infralogs/core';
-import type { Topology } from '@infralogs/devkit';
+import { ExportParser, entryFromFields, formatTs, PLAIN_FIELDS, type Entry } from '@infralogs/core';
+import { readAll, type Topology } from '@infralogs/devkit';
 
 /**
  * The two sides the end-to-end test compares: what journalctl itself reads from a journal
@@ -59,27 +59,29 @@ export async function storedRows(
   try {
     const [rows] = await c.query(
       `SELECT LOWER(HEX(l.boot_id)) AS bootId, LOWER(HEX(l.seqnum_id)) AS seqnumId, l.seqnum, l.ts, l.message,
-              l.message_raw AS messageRaw, l.hostname, l.comm, l.pid, l.priority,
-              l.syslog_identifier AS syslogIdentifier, l.unit, l.cursor,
+              l.message_raw AS messageRaw, ${PLAIN_FIELDS.map((f) => `l.\`${f.column}\` AS \`${f.key}\``).join(', ')}, l.cursor,
               COALESCE(l.message_raw, CAST(l.message AS BINARY)) AS messageBytes
          FROM logs l JOIN hosts h ON h.id = l.host_id WHERE h.name = ?`,
       [host],
     );
     return (rows as Record<string, unknown>[])
-      .map((r): ComparableRow => ({
-        identity: `${String(r.bootId)}/${String(r.seqnumId)}/${String(r.seqnum)}`,
-        ts: String(r.ts),
-        message: r.message as string | null,
-        messageRaw: r.messageRaw === null ? null : (r.messageRaw as Buffer).toString('base64'),
-        hostname: r.hostname as string | null,
-        comm: r.comm as string | null,
-        pid: r.pid === null ? null : Number(r.pid),
-        priority: r.priority === null ? null : Number(r.priority),
-        syslogIdentifier: r.syslogIdentifier as string | null,
-        unit: r.unit as string | null,
-        cursor: String(r.cursor),
-        messageBytes: r.messageBytes === null ? null : Buffer.from(r.messageBytes as Buffer),
-      }))
+      .map((r): ComparableRow => {
+        const plain = Object.fromEntries(
+          PLAIN_FIELDS.map((f) => {
+            const v = r[f.key];
+            return [f.key, v === null ? null : f.kind === 'integer' ? Number(v) : String(v)];
+          }),
+        );
+        return {
+          identity: `${String(r.bootId)}/${String(r.seqnumId)}/${String(r.seqnum)}`,
+          ts: String(r.ts),
+          message: r.message as string | null,
+          messageRaw: r.messageRaw === null ? null : (r.messageRaw as Buffer).toString('base64'),
+          ...plain,
+          cursor: String(r.cursor),
+          messageBytes: r.messageBytes === null ? null : Buffer.from(r.messageBytes as Buffer),
+        } as ComparableRow;
+      })
       .sort(byIdentity);
   } finally {
     await c.end();

@@ -10,7 +10,7 @@ import { repoRoot, waitFor } from '@infralogs/devkit';
 
 /**
  * `npm start` as a user runs it: it prints `READY <dashboard-url>`, a real Chromium loads that
- * page, and a SIGTERM to npm stops every process the stack started and removes its state.
+ * page, and a SIGTERM to npm stops every process the stack started and keeps its data.
  */
 
 /** Every live descendant of `pid` (from /proc: each process's parent is field 4 of its stat). */
@@ -117,6 +117,8 @@ describe('npm start', () => {
     await waitFor('the stack to stop', async () => started.filter(alive).length === 0, 90_000, 250);
     stopped = true;
     expect(stderr).toContain('[stack] stopped');
-    expect(existsSync(stateDir)).toBe(false);
+    // The data stays for the next npm start (npm start -- --fresh starts over).
+    expect(existsSync(join(stateDir, 'mariadb', 'primary'))).toBe(true);
+    expect(stdout.join('\n')).toContain('npm start -- --fresh starts over');
   }, 300_000);
 });

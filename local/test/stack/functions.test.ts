@@ -9,7 +9,7 @@ describe('functionSettings', () => {
     primary: { host: '127.0.0.1', port: 3310, socket: '', dataDir: '' },
     replica: { host: '127.0.0.1', port: 3311, socket: '', dataDir: '' },
   };
-  const secrets = { 'collect-token': 'c', 'fetch-host-token': 'f', 'ingest-token': 'i' };
+  const secrets = { 'collect-token': 'c', 'fetch-host-token': 'f', 'ingest-token': 'i', 'agent-ca': 'pem' };
 
   it('gives each function of the real stack.yml its server, Vault role and exactly its secrets', async () => {
     const stack = await loadStack(join(repoRoot, 'stack.yml'), {});
@@ -29,7 +29,7 @@ describe('functionSettings', () => {
       },
       secretsDir: '/s/fetch-host',
       vaultRole: 'infralogs-writer',
-      secretValues: { 'fetch-host-token': 'f', 'ingest-token': 'i' },
+      secretValues: { 'fetch-host-token': 'f', 'ingest-token': 'i', 'agent-ca': 'pem' },
     });
     // The dashboard reads the replica with the reader role and holds no caller token.
     expect(settings.dashboard).toMatchObject({

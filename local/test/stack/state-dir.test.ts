@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startLocalStack } from '../../src/stack';
+import { claimStateDir, startLocalStack } from '../../src/stack';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -19,5 +19,22 @@ describe('the state directory', () => {
       /not made by the local stack/,
     );
     expect(existsSync(join(dir, 'precious.txt'))).toBe(true);
+  });
+});
+
+describe('keeping state across starts', () => {
+  it('resumes on a state directory a previous start left, and empties it with fresh', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'infralogs-state-'));
+    dirs.push(dir);
+    expect(await claimStateDir(dir, false)).toBe(false);
+    // What a start leaves behind: its ports and its data.
+    await writeFile(join(dir, 'ports.json'), '{"primary":1}\n');
+    await mkdir(join(dir, 'mariadb'));
+    expect(await claimStateDir(dir, false)).toBe(true);
+    expect(existsSync(join(dir, 'mariadb'))).toBe(true);
+    // npm start -- --fresh
+    expect(await claimStateDir(dir, true)).toBe(false);
+    expect(existsSync(join(dir, 'mariadb'))).toBe(false);
+    expect(existsSync(join(dir, 'ports.json'))).toBe(false);
   });
 });

@@ -1,29 +1,29 @@
 import { createHash } from 'node:crypto';
-import type { Entry } from '../src/entry';
+import { entryFromFields, type Entry, type JournalFields } from '../src/entry';
 import type { IngestBatch } from '../src/store/batch';
 // The module itself, not the devkit index: the ingest worker bundle must not pull in esbuild.
-import { datasetLines, parseSyslogLine } from '../../devkit/src/journals';
+import { datasetLines, syslogEntries, type ExportEntry } from '../../devkit/src/journals';
 
 /**
  * Deterministic, realistic journal entries for the benchmark: syslog lines from the shared
- * datasets (or built-in ones), several hosts with their own boot and seqnum ids, mostly short
- * messages with some long ones, 1 % with invalid UTF-8, priorities skewed towards info.
- * The same seed gives the same entries in every process, so each method loads identical rows.
+ * datasets (or built-in ones) as journald would store them (devkit's syslogEntries), several hosts
+ * with their own boot and seqnum ids, mostly short messages with some long ones, 1 % with invalid
+ * UTF-8, mapped to entries by the entry model itself (entryFromFields). The same seed gives the
+ * same entries in every process, so each method loads identical rows.
  */
-interface Template {
-  identifier: string;
-  pid: number | null;
-  message: string;
-}
+const DATASETS = ['OpenSSH_2k', 'Linux_2k'] as const;
 
-/** Both loghub datasets (devkit's reader: built-in sample lines when they are absent). */
-function templates(dir: string | null): Template[] {
-  return (['OpenSSH_2k', 'Linux_2k'] as const)
-    .flatMap((name) => datasetLines(name, dir))
-    .map((line) => {
-      const l = parseSyslogLine(line, 2024);
-      return { identifier: l.identifier ?? 'kernel', pid: l.pid, message: l.message };
-    });
+/** An export entry as the readers hand it over: every value as bytes. */
+function journalFields(entry: ExportEntry): JournalFields {
+  const fields: JournalFields = new Map();
+  for (const [name, value] of Object.entries(entry)) {
+    const values = Array.isArray(value) ? value : [value];
+    fields.set(
+      name,
+      values.map((v) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v)),
+    );
+  }
+  return fields;
 }
 
 /** A small deterministic PRNG (mulberry32), so runs are comparable. */
@@ -39,15 +39,6 @@ function random(seed: number) {
 }
 
 const hex = (s: string) => createHash('md5').update(s).digest('hex');
-const UNITS = [
-  'ssh.service',
-  'cron.service',
-  'nginx.service',
-  'systemd-journald.service',
-  'docker.service',
-  null,
-];
-const PRIORITIES = [6, 6, 6, 6, 6, 5, 4, 3, 7, 2, null];
 
 export const benchHosts = (n: number) =>
   Array.from({ length: n }, (_, i) => `bench-${String(i + 1).padStart(2, '0')}`);
@@ -64,7 +55,7 @@ export function* benchBatches(options: {
   seed?: number;
   datasetsDir: string | null;
 }): Generator<IngestBatch> {
-  const lines = templates(options.datasetsDir);
+  const lines = DATASETS.flatMap((name) => datasetLines(name, options.datasetsDir));
   const rnd = random(options.seed ?? 42);
   const names = benchHosts(options.hosts);
   const state = names.map((name) => ({
@@ -79,36 +70,24 @@ export function* benchBatches(options: {
   while (made < options.total) {
     const h = state[turn++ % state.length]!;
     const n = Math.min(options.batchSize, options.total - made);
-    const entries: Entry[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      h.seqnum++;
-      h.us += 1 + Math.floor(rnd() * 20_000);
-      const t = lines[Math.floor(rnd() * lines.length)]!;
-      let message = t.message;
-      let messageRaw: string | null = null;
+    const picked = Array.from({ length: n }, () => lines[Math.floor(rnd() * lines.length)]!);
+    const journal = syslogEntries(picked, {
+      hostname: h.name,
+      seed: h.name,
+      bootIds: [h.bootId],
+      seqnumId: h.seqnumId,
+      startSeqnum: h.seqnum + 1,
+      realtimeUs: () => (h.us += 1 + Math.floor(rnd() * 20_000)),
+    });
+    const entries: Entry[] = [];
+    for (const x of journal) {
+      const message = String(x.MESSAGE);
       const r = rnd();
-      if (r < 0.005) message = `${message} ${'x'.repeat(4096 + Math.floor(rnd() * 12_000))}`;
-      else if (r < 0.015) {
-        const raw = Buffer.concat([Buffer.from(message), Buffer.from([0xff, 0xfe, 0x0d])]);
-        message = raw.toString('utf8');
-        messageRaw = raw.toString('base64');
-      }
-      entries[i] = {
-        cursor: `s=${h.seqnumId};i=${h.seqnum.toString(16)};b=${h.bootId};m=${(h.us - options.startUs).toString(16)};t=${h.us.toString(16)};x=${(h.seqnum * 2654435761).toString(16)}`,
-        bootId: h.bootId,
-        seqnumId: h.seqnumId,
-        seqnum: h.seqnum,
-        realtimeUs: h.us,
-        message,
-        messageRaw,
-        hostname: h.name,
-        comm: t.identifier.slice(0, 15),
-        pid: t.pid ?? 1 + Math.floor(rnd() * 30_000),
-        priority: PRIORITIES[Math.floor(rnd() * PRIORITIES.length)]!,
-        syslogIdentifier: t.identifier,
-        unit: UNITS[Math.floor(rnd() * UNITS.length)]!,
-      };
+      if (r < 0.005) x.MESSAGE = `${message} ${'x'.repeat(4096 + Math.floor(rnd() * 12_000))}`;
+      else if (r < 0.015) x.MESSAGE = Buffer.concat([Buffer.from(message), Buffer.from([0xff, 0xfe, 0x0d])]);
+      entries.push(entryFromFields(journalFields(x)));
     }
+    h.seqnum += n;
     made += n;
     yield { host: h.name, entries };
   }

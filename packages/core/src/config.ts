@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InfralogsError } from './errors';
+import { LOG_LEVELS } from './log';
 
 /**
  * Reads a component's environment once and validates it with one zod schema. A bad or missing
@@ -23,7 +24,13 @@ export const env = {
   int: (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
     z.coerce.number().int().min(min).max(max).default(def),
   str: (def: string) => z.string().min(1).default(def),
-  url: (def?: string) => (def === undefined ? z.string().url() : z.string().url().default(def)),
+  /** An http(s) address: `vault:8200` parses as a URL of scheme `vault:`, so the scheme is checked. */
+  url: (def?: string) => {
+    const url = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+    return def === undefined ? url : url.default(def);
+  },
+  /** LOG_LEVEL: unset means the logger's default (info). */
+  logLevel: () => z.enum(LOG_LEVELS).optional(),
   bool: (def: boolean) =>
     z
       .enum(['true', 'false', '1', '0', 'yes', 'no'])

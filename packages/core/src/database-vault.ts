@@ -2,11 +2,11 @@ import { z } from 'zod';
 import { createRotator, type Rotator } from '@infralogs/vault-mysql-rotator';
 import { env as field, loadConfig } from './config';
 import type { Database, DatabaseRole } from './database';
-import { createLogger, type LogLevel, type Logger } from './log';
+import { createLogger, type Logger } from './log';
 import { exposeLeaseRemaining, recordRotatorEvent } from './rotator-metrics';
 import { onShutdown } from './shutdown';
 import { STORE_POOL_OPTIONS } from './store/sql';
-import { toInfralogsError, vaultConfigFromEnv, vaultSession } from './vault';
+import { toInfralogsError, vaultConfigFromEnv, vaultSession, type VaultConfig } from './vault';
 
 /**
  * The Database every function uses: a mysql2 pool whose credentials are leased from Vault's
@@ -14,7 +14,8 @@ import { toInfralogsError, vaultConfigFromEnv, vaultSession } from './vault';
  * DB_HOST is the primary for the writer and the replica for the reader (the stack sets it).
  */
 const databaseEnvSchema = z.object({
-  DB_HOST: z.string().min(1),
+  /** A name or an address (IPv6 without brackets): a URL here would only fail when connecting. */
+  DB_HOST: z.string().regex(/^[\w.-]+$|^[0-9A-Fa-f:.]+$/, 'expected a host name or IP address'),
   DB_PORT: field.port(3306),
   DB_NAME: field.str('infralogs'),
   DB_POOL_SIZE: field.int(10, 1, 1000),
@@ -31,20 +32,49 @@ export interface VaultDatabase extends Database {
   rotator: Rotator;
 }
 
+/**
+ * Everything a Database needs, read from the environment and validated: the MySQL server, pool
+ * and timeouts, where the credentials are leased, the Vault login and LOG_LEVEL. Throws
+ * CONFIG_INVALID naming the variable; nothing is connected yet.
+ */
+export interface DatabaseSettings {
+  role: DatabaseRole;
+  mysql: z.infer<typeof databaseEnvSchema>;
+  vault: VaultConfig;
+  credentialsPath: string;
+}
+
+export function databaseSettingsFromEnv(
+  role: DatabaseRole,
+  env: Record<string, string | undefined> = process.env,
+): DatabaseSettings {
+  const mysql = loadConfig(databaseEnvSchema, env);
+  const vault = vaultConfigFromEnv(env);
+  const credentialsPath = `${mysql.VAULT_DB_MOUNT}/creds/${mysql.VAULT_DB_ROLE ?? `infralogs-${role}`}`;
+  return { role, mysql, vault, credentialsPath };
+}
+
 export async function connectDatabase(
   role: DatabaseRole,
   env: Record<string, string | undefined> = process.env,
   options: { logger?: Logger } = {},
 ): Promise<VaultDatabase> {
-  const c = loadConfig(databaseEnvSchema, env);
-  const vault = vaultConfigFromEnv(env);
-  const level = env.LOG_LEVEL as LogLevel | undefined;
+  return openDatabase(databaseSettingsFromEnv(role, env), options);
+}
+
+/** Connects with settings already validated (lazyDatabase validates at start, connects later). */
+export async function openDatabase(
+  settings: DatabaseSettings,
+  options: { logger?: Logger } = {},
+): Promise<VaultDatabase> {
+  const { role, mysql: c, vault } = settings;
+  const level = vault.logLevel;
   const logger = (options.logger ?? createLogger({ component: 'database' }, level ? { level } : {})).child({
     role,
   });
   const rotator = createRotator({
     vault: vaultSession(vault),
-    credentialsPath: `${c.VAULT_DB_MOUNT}/creds/${c.VAULT_DB_ROLE ?? `infralogs-${role}`}`,
+    credentialsPath: settings.credentialsPath,
     mysql: {
       host: c.DB_HOST,
       port: c.DB_PORT,
@@ -84,16 +114,19 @@ export async function connectDatabase(
 }
 
 /**
- * A lazily connected Database for a function's deps: the first caller connects, later callers
- * share it, and a failed connect is forgotten so the next request tries again (the caller got a
- * coded 503 meanwhile, not a crash).
+ * A lazily connected Database for a function's deps. The environment is validated now, when the
+ * function starts (a bad or missing DB_HOST, VAULT_ADDR or LOG_LEVEL throws CONFIG_INVALID naming
+ * it, so the process stops at start instead of answering 500); only the connection waits: the
+ * first caller connects, later callers share it, and a failed connect is forgotten so the next
+ * request tries again (the caller got a coded 503 meanwhile, not a crash).
  */
 export function lazyDatabase(role: DatabaseRole, env: Record<string, string | undefined> = process.env) {
+  const settings = databaseSettingsFromEnv(role, env);
   let connecting: Promise<VaultDatabase> | undefined;
   let unregister: (() => void) | undefined;
   const lazy = {
     get(): Promise<VaultDatabase> {
-      connecting ??= connectDatabase(role, env).then(
+      connecting ??= openDatabase(settings).then(
         (db) => {
           // Registered after the Vault session (made while connecting), so it closes first.
           unregister = onShutdown(() => lazy.close());

@@ -3,38 +3,228 @@ import { InfralogsError } from './errors';
 
 /**
  * The entry model: one journal entry as it travels agent → fetch-host → ingest (one NDJSON line
- * each) and as it is stored. Field names are camelCase on the wire; columns are snake_case.
- *
- * journald field        → entry field        → column
- * __CURSOR              → cursor             → cursor
- * _BOOT_ID              → bootId             → boot_id
- * __SEQNUM_ID (or s=)   → seqnumId           → seqnum_id
- * __SEQNUM    (or i=)   → seqnum             → seqnum
- * __REALTIME_TIMESTAMP  → realtimeUs         → ts DATETIME(6) UTC
- * MESSAGE               → message (+ messageRaw base64 when not valid UTF-8) → message, message_raw
- * _HOSTNAME             → hostname           → hostname
- * _COMM                 → comm               → comm
- * _PID                  → pid                → pid
- * PRIORITY              → priority (0-7, null when absent or invalid) → priority
- * SYSLOG_IDENTIFIER     → syslogIdentifier   → syslog_identifier
- * _SYSTEMD_UNIT         → unit               → unit
+ * each) and as it is stored in `logs`. ENTRY_FIELDS below is the one description of its fields;
+ * the Entry type, entrySchema, the journal readers' field list, the NDJSON encoder's keys, the
+ * batch check, the row builder, LOAD DATA's column list and fetch-host's truncation all derive
+ * from it. Adding a column = one row here + one migration (`addColumnsSql` writes its ALTER).
  */
-export interface Entry {
-  cursor: string;
-  bootId: string;
-  seqnumId: string;
-  seqnum: number;
-  /** __REALTIME_TIMESTAMP: microseconds since the epoch, UTC. */
-  realtimeUs: number;
-  message: string | null;
-  /** Base64 of MESSAGE's exact bytes, present only when they are not valid UTF-8. */
-  messageRaw: string | null;
-  hostname: string | null;
-  comm: string | null;
-  pid: number | null;
-  priority: number | null;
-  syslogIdentifier: string | null;
-  unit: string | null;
+
+/**
+ * How a field's journal value becomes its entry value and its column value. The first six are the
+ * entry's identity and message, each read by code of its own; `text` and `integer` are generic.
+ * - cursor: `__CURSOR`, the entry's own position (ASCII), VARCHAR;
+ * - id128: 32 lowercase hex digits (from the cursor when the field is missing), BINARY(16);
+ * - seqnum / realtime: integers (from the cursor when missing); realtime is µs since the epoch,
+ *   stored as DATETIME(6) UTC;
+ * - message: MESSAGE as UTF-8 text (lossy when the bytes are not UTF-8), and
+ * - raw: base64 of MESSAGE's exact bytes, only when they are not valid UTF-8 (null otherwise);
+ * - text: the field's first value as UTF-8 text, null when absent; clipped to the column's width;
+ * - integer: trimmed decimal digits up to `max`, else null.
+ */
+export type FieldKind = 'cursor' | 'id128' | 'seqnum' | 'realtime' | 'message' | 'raw' | 'text' | 'integer';
+
+export interface FieldSpec {
+  /** The key on the wire (NDJSON lines, ingest batches) and in Entry. */
+  readonly key: string;
+  /** The journald field it is read from; null when derived from another (messageRaw). */
+  readonly journal: string | null;
+  /** Its column in `logs`. */
+  readonly column: string;
+  /** The column's SQL type (MySQL 8 and MariaDB alike). */
+  readonly sql: string;
+  readonly kind: FieldKind;
+  /** text: the column's width in characters; longer values are clipped on the way in, never refused. */
+  readonly chars?: number;
+  /** integer: the largest value kept; larger or malformed values become null. */
+  readonly max?: number;
+  /** text that fetch-host may shorten (to SHORTENED_TEXT_BYTES) when an entry is too large to send. */
+  readonly shorten?: boolean;
+  /**
+   * Added after the first release: an agent older than the field leaves it out of its lines, and
+   * fetch-host and ingest read it as null instead of refusing the entry (rolling upgrades).
+   */
+  readonly optional?: boolean;
+  /** What the field is, for docs and readers of this table. */
+  readonly doc: string;
+}
+
+/** Wire order = this order (agent, encoder and readers write keys in it; tests hold them to it). */
+export const ENTRY_FIELDS = [
+  {
+    key: 'cursor',
+    journal: '__CURSOR',
+    column: 'cursor',
+    sql: 'VARCHAR(512) NOT NULL',
+    kind: 'cursor',
+    chars: 512,
+    doc: "the entry's journal cursor, opaque (a host's checkpoint is one); a reserved word in SQL: always quote it",
+  },
+  {
+    key: 'bootId',
+    journal: '_BOOT_ID',
+    column: 'boot_id',
+    sql: 'BINARY(16) NOT NULL',
+    kind: 'id128',
+    doc: 'boot id (identity): 32 hex digits stored as 16 bytes, read with LOWER(HEX(boot_id)), filter with UNHEX(?); from the cursor’s b= when missing',
+  },
+  {
+    key: 'seqnumId',
+    journal: '__SEQNUM_ID',
+    column: 'seqnum_id',
+    sql: 'BINARY(16) NOT NULL',
+    kind: 'id128',
+    doc: 'sequence-number space of the journal file set (identity), stored as boot_id; from the cursor’s s= when missing',
+  },
+  {
+    key: 'seqnum',
+    journal: '__SEQNUM',
+    column: 'seqnum',
+    sql: 'BIGINT UNSIGNED NOT NULL',
+    kind: 'seqnum',
+    doc: 'sequence number within seqnum_id (identity); from the cursor’s i= when missing',
+  },
+  {
+    key: 'realtimeUs',
+    journal: '__REALTIME_TIMESTAMP',
+    column: 'ts',
+    sql: 'DATETIME(6) NOT NULL',
+    kind: 'realtime',
+    doc: 'wall-clock time in µs since the epoch, stored UTC (the partitioning column); from the cursor’s t= when missing',
+  },
+  {
+    key: 'message',
+    journal: 'MESSAGE',
+    column: 'message',
+    sql: 'MEDIUMTEXT NULL',
+    kind: 'message',
+    doc: 'MESSAGE as UTF-8 text, up to 16 MiB, never clipped (lossy when its bytes are not UTF-8)',
+  },
+  {
+    key: 'messageRaw',
+    journal: null,
+    column: 'message_raw',
+    sql: 'MEDIUMBLOB NULL',
+    kind: 'raw',
+    doc: 'MESSAGE’s exact bytes (base64 on the wire), only when they are not valid UTF-8: exact bytes = COALESCE(message_raw, message)',
+  },
+  {
+    key: 'hostname',
+    journal: '_HOSTNAME',
+    column: 'hostname',
+    sql: 'VARCHAR(255) NULL',
+    kind: 'text',
+    chars: 255,
+    shorten: true,
+    doc: 'host name the entry was logged under (may change; see machineId)',
+  },
+  {
+    key: 'comm',
+    journal: '_COMM',
+    column: 'comm',
+    sql: 'VARCHAR(64) NULL',
+    kind: 'text',
+    chars: 64,
+    shorten: true,
+    doc: 'process name (the kernel cuts it to 15 characters)',
+  },
+  {
+    key: 'pid',
+    journal: '_PID',
+    column: 'pid',
+    sql: 'INT UNSIGNED NULL',
+    kind: 'integer',
+    max: 4294967295,
+    doc: 'process id',
+  },
+  {
+    key: 'priority',
+    journal: 'PRIORITY',
+    column: 'priority',
+    sql: 'TINYINT UNSIGNED NULL',
+    kind: 'integer',
+    max: 7,
+    doc: 'syslog priority 0 emerg … 7 debug; null when absent or out of range',
+  },
+  {
+    key: 'syslogIdentifier',
+    journal: 'SYSLOG_IDENTIFIER',
+    column: 'syslog_identifier',
+    sql: 'VARCHAR(255) NULL',
+    kind: 'text',
+    chars: 255,
+    shorten: true,
+    doc: 'syslog identifier (program tag)',
+  },
+  {
+    key: 'unit',
+    journal: '_SYSTEMD_UNIT',
+    column: 'unit',
+    sql: 'VARCHAR(255) NULL',
+    kind: 'text',
+    chars: 255,
+    shorten: true,
+    doc: 'systemd unit',
+  },
+  {
+    key: 'machineId',
+    journal: '_MACHINE_ID',
+    column: 'machine_id',
+    sql: 'VARCHAR(32) NULL',
+    kind: 'text',
+    chars: 32,
+    shorten: true,
+    optional: true,
+    doc: "the VM's machine id (/etc/machine-id): its stable identity, kept across hostname changes",
+  },
+  {
+    key: 'transport',
+    journal: '_TRANSPORT',
+    column: 'transport',
+    sql: 'VARCHAR(32) NULL',
+    kind: 'text',
+    chars: 32,
+    shorten: true,
+    optional: true,
+    doc: 'how the entry reached journald: journal, syslog, kernel, stdout, audit, driver',
+  },
+] as const satisfies readonly FieldSpec[];
+
+/** One row of ENTRY_FIELDS, with its literal types. */
+export type EntryFieldDef = (typeof ENTRY_FIELDS)[number];
+type Field = EntryFieldDef;
+export type EntryKey = Field['key'];
+type ValueOf<F extends Field> = F['kind'] extends 'cursor' | 'id128'
+  ? string
+  : F['kind'] extends 'seqnum' | 'realtime'
+    ? number
+    : F['kind'] extends 'integer'
+      ? number | null
+      : string | null;
+
+/** One entry: every key of ENTRY_FIELDS with its value (see FieldKind). */
+export type Entry = { -readonly [F in Field as F['key']]: ValueOf<F> };
+
+/** The field with this key. */
+export function entryField(key: EntryKey): FieldSpec {
+  return ENTRY_FIELDS.find((f) => f.key === key)!;
+}
+
+/** The generic fields (text and integer), in wire order: code that is not about identity loops over these. */
+export const PLAIN_FIELDS: readonly FieldSpec[] = ENTRY_FIELDS.filter(
+  (f) => f.kind === 'text' || f.kind === 'integer',
+);
+
+/** The journald fields the entry is read from, in table order (what readers keep). */
+export const JOURNAL_FIELDS: readonly string[] = ENTRY_FIELDS.flatMap((f) =>
+  f.journal === null ? [] : [f.journal],
+);
+
+/** fetch-host cuts `shorten` fields to this many bytes when an entry is too large to send. */
+export const SHORTENED_TEXT_BYTES = 4096;
+
+/** `ALTER TABLE logs` clauses adding these fields' columns, typed as the table says (for a migration). */
+export function addColumnsSql(keys: readonly EntryKey[]): string {
+  return keys.map((k) => `ADD COLUMN \`${entryField(k).column}\` ${entryField(k).sql}`).join(', ');
 }
 
 export const PRIORITY_NAMES = [
@@ -69,30 +259,33 @@ export function parsePriorityRange(value: string): { from: number; to: number } 
   return { from: Math.min(from, to), to: Math.max(from, to) };
 }
 
-const hex128 = z.string().regex(/^[0-9a-f]{32}$/, 'must be 32 lowercase hex digits');
-const nullableText = z.string().nullable();
+/** The wire rules of each kind (what ingest and fetch-host accept). */
+export const HEX128 = /^[0-9a-f]{32}$/;
+export const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const counter = () => z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const WIRE_RULE: Record<FieldKind, (f: FieldSpec) => z.ZodType> = {
+  cursor: (f) => z.string().min(1).max(f.chars!),
+  id128: () => z.string().regex(HEX128, 'must be 32 lowercase hex digits'),
+  seqnum: counter,
+  realtime: counter,
+  message: () => z.string().nullable(),
+  raw: () => z.string().regex(BASE64, 'must be base64').nullable(),
+  text: () => z.string().nullable(),
+  integer: (f) => z.number().int().min(0).max(f.max!).nullable(),
+};
 
-/** Validates one entry received over the wire (ingest trusts nothing it did not check). */
-export const entrySchema = z
-  .object({
-    cursor: z.string().min(1).max(512),
-    bootId: hex128,
-    seqnumId: hex128,
-    seqnum: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-    realtimeUs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-    message: nullableText,
-    messageRaw: z
-      .string()
-      .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
-      .nullable(),
-    hostname: nullableText,
-    comm: nullableText,
-    pid: z.number().int().min(0).max(4294967295).nullable(),
-    priority: z.number().int().min(0).max(7).nullable(),
-    syslogIdentifier: nullableText,
-    unit: nullableText,
-  })
-  .strict();
+/**
+ * Validates one entry received over the wire (ingest trusts nothing it did not check). Unknown keys
+ * are refused; an `optional` field left out (an older agent) is read as null.
+ */
+export const entrySchema = z.strictObject(
+  Object.fromEntries(
+    ENTRY_FIELDS.map((f: FieldSpec) => {
+      const rule = WIRE_RULE[f.kind](f);
+      return [f.key, f.optional ? rule.default(null) : rule];
+    }),
+  ),
+) as unknown as z.ZodType<Entry, unknown>;
 
 export interface CursorParts {
   seqnumId: string;
@@ -157,18 +350,27 @@ const int = (fields: JournalFields, name: string, max: number): number | null =>
   return n <= max ? n : null;
 };
 
+const journalName = (key: EntryKey) => entryField(key).journal!;
+const CURSOR = journalName('cursor');
+const BOOT_ID = journalName('bootId');
+const SEQNUM_ID = journalName('seqnumId');
+const SEQNUM = journalName('seqnum');
+const REALTIME = journalName('realtimeUs');
+const MESSAGE = journalName('message');
+
 /**
- * Maps raw journal fields to an Entry. The first value of a repeated field wins (as with
- * sd_journal_get_data). Identity comes from __SEQNUM/__SEQNUM_ID, or from the cursor when an older
- * systemd omits them. Throws BAD_CURSOR when neither gives an identity.
+ * Maps raw journal fields to an Entry: the reference mapping, which the fast readers must match.
+ * The first value of a repeated field wins (as with sd_journal_get_data). Identity comes from
+ * __SEQNUM/__SEQNUM_ID, or from the cursor when an older systemd omits them. Throws BAD_CURSOR
+ * when neither gives an identity.
  */
 export function entryFromFields(fields: JournalFields): Entry {
-  const cursor = text(fields, '__CURSOR');
+  const cursor = text(fields, CURSOR);
   if (!cursor) throw new InfralogsError('BAD_CURSOR', 'journal entry has no __CURSOR');
-  let seqnumId = text(fields, '__SEQNUM_ID');
-  let seqnum = int(fields, '__SEQNUM', Number.MAX_SAFE_INTEGER);
-  let bootId = text(fields, '_BOOT_ID');
-  let realtimeUs = int(fields, '__REALTIME_TIMESTAMP', Number.MAX_SAFE_INTEGER);
+  let seqnumId = text(fields, SEQNUM_ID);
+  let seqnum = int(fields, SEQNUM, Number.MAX_SAFE_INTEGER);
+  let bootId = text(fields, BOOT_ID);
+  let realtimeUs = int(fields, REALTIME, Number.MAX_SAFE_INTEGER);
   if (seqnumId === null || seqnum === null || bootId === null || realtimeUs === null) {
     const c = parseCursor(cursor);
     seqnumId ??= c.seqnumId;
@@ -176,9 +378,9 @@ export function entryFromFields(fields: JournalFields): Entry {
     bootId ??= c.bootId;
     realtimeUs ??= c.realtimeUs;
   }
-  const raw = fields.get('MESSAGE')?.[0];
+  const raw = fields.get(MESSAGE)?.[0];
   const valid = raw === undefined || isValidUtf8(raw);
-  return {
+  const entry: Record<string, unknown> = {
     cursor,
     bootId,
     seqnumId,
@@ -186,13 +388,11 @@ export function entryFromFields(fields: JournalFields): Entry {
     realtimeUs,
     message: raw === undefined ? null : raw.toString('utf8'),
     messageRaw: valid ? null : raw!.toString('base64'),
-    hostname: text(fields, '_HOSTNAME'),
-    comm: text(fields, '_COMM'),
-    pid: int(fields, '_PID', 4294967295),
-    priority: int(fields, 'PRIORITY', 7),
-    syslogIdentifier: text(fields, 'SYSLOG_IDENTIFIER'),
-    unit: text(fields, '_SYSTEMD_UNIT'),
   };
+  for (const f of PLAIN_FIELDS) {
+    entry[f.key] = f.kind === 'integer' ? int(fields, f.journal!, f.max!) : text(fields, f.journal!);
+  }
+  return entry as Entry;
 }
 
 /** The exact MESSAGE bytes of an entry (raw when present, else the UTF-8 text). */

@@ -17,6 +17,16 @@ export const ErrorCodes = {
   JOURNAL_UNAVAILABLE: 503,
   JOURNAL_FAILED: 502,
   UPSTREAM_FAILED: 502,
+  /** An agent URL is plain http:// and its host is not marked insecure. */
+  AGENT_INSECURE: 502,
+  /** The agent's certificate does not chain to the CA bundle fetch-host trusts for it. */
+  AGENT_TLS_UNTRUSTED: 502,
+  /** The agent's certificate has expired or is not valid yet. */
+  AGENT_TLS_EXPIRED: 502,
+  /** The agent's certificate is not for the name (or address) in the host's URL. */
+  AGENT_TLS_NAME_MISMATCH: 502,
+  /** The agent requires a client certificate (mTLS) and refused fetch-host's, or got none. */
+  AGENT_TLS_CLIENT_REFUSED: 502,
   EXEC_TIMEOUT: 504,
   DATABASE_FAILED: 503,
   VAULT_UNAVAILABLE: 503,

@@ -2,7 +2,8 @@
  * Structured logs: one JSON object per line on stderr. Values under keys that look secret are
  * replaced, so a careless `log.info('x', { password })` still never prints the secret.
  */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const SECRET_KEY = /pass(word)?|secret|token|authorization|credential|private|dsn/i;
 

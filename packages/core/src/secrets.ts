@@ -23,3 +23,17 @@ export async function readSecret(name: string, env: Record<string, string | unde
     });
   }
 }
+
+/** An optional secret: its value, or null when the file is absent (any other failure throws). */
+export async function readOptionalSecret(
+  name: string,
+  env: Record<string, string | undefined> = process.env,
+): Promise<string | null> {
+  try {
+    const value = (await readFile(join(secretsDir(env), name), 'utf8')).trim();
+    return value === '' ? null : value;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new InfralogsError('CONFIG_INVALID', `secret "${name}" cannot be read`, { cause: err });
+  }
+}

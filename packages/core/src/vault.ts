@@ -32,6 +32,7 @@ const vaultEnvSchema = z
     VAULT_TOKEN_FILE: z.string().min(1).optional(),
     VAULT_NAMESPACE: z.string().min(1).optional(),
     VAULT_REQUEST_TIMEOUT_MS: field.int(10_000, 100, 120_000),
+    LOG_LEVEL: field.logLevel(),
   })
   .refine((v) => v.VAULT_AUTH !== 'kubernetes' || v.VAULT_K8S_ROLE, {
     message: 'required when VAULT_AUTH=kubernetes',
@@ -82,7 +83,7 @@ export function vaultConfigFromEnv(env: Record<string, string | undefined> = pro
       : `${auth.method}:${auth.method === 'approle' ? auth.mount : ''}:${c.VAULT_TOKEN_FILE ?? secretsDir(env)}`;
   return {
     identity,
-    logLevel: env.LOG_LEVEL as LogLevel | undefined,
+    logLevel: c.LOG_LEVEL,
     vault: {
       addr: c.VAULT_ADDR,
       auth,
@@ -91,6 +92,11 @@ export function vaultConfigFromEnv(env: Record<string, string | undefined> = pro
     },
     kvMount: c.VAULT_KV_MOUNT,
   };
+}
+
+function isVaultConfig(value: object): value is VaultConfig {
+  // An environment holds strings only; a VaultConfig holds the Vault options object.
+  return 'vault' in value && typeof value.vault === 'object' && 'identity' in value;
 }
 
 async function readTokenFile(path: string): Promise<string> {
@@ -147,12 +153,15 @@ export function agentTokenPath(kvMount: string, host: string): string {
   return `${kvMount}/data/agents/${host}`;
 }
 
-/** The bearer token of a host's agent, read from KV (for fetch-host). NOT_FOUND when none is stored. */
+/**
+ * The bearer token of a host's agent, read from KV (for fetch-host). NOT_FOUND when none is
+ * stored. Give the VaultConfig read at start, or the environment to read it from now.
+ */
 export async function readAgentToken(
   host: string,
-  env: Record<string, string | undefined> = process.env,
+  source: Record<string, string | undefined> | VaultConfig = process.env,
 ): Promise<string> {
-  const config = vaultConfigFromEnv(env);
+  const config = isVaultConfig(source) ? source : vaultConfigFromEnv(source);
   const path = agentTokenPath(config.kvMount, host);
   const answer = await vaultSession(config)
     .withClient((c) => c.readIfExists<{ data?: { token?: unknown } }>(path))

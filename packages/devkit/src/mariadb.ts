@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +61,12 @@ export interface TopologyOptions {
   extraArgs?: string[];
   /** Keep the data directories on stop (the local stack keeps them between runs). */
   keepData?: boolean;
+  /**
+   * Start on the data directories already in `baseDir` when both are there (a previous run with
+   * keepData), instead of initialising new ones: the rows, the schema and the replica's position
+   * survive. Accounts get new passwords and replication is pointed at the primary's port again.
+   */
+  reuseData?: boolean;
   log?: (message: string) => void;
 }
 
@@ -191,130 +198,158 @@ function serverArgs(info: ServerInfo, serverId: number, extra: string[]): string
   ];
 }
 
-export async function startTopology(options: TopologyOptions = {}): Promise<Topology> {
-  const log = options.log ?? (() => {});
+type Which = 'primary' | 'replica';
+
+/** Step 1: where each server lives (ports, sockets, data directories); nothing is created yet. */
+async function planServers(options: TopologyOptions) {
   const host = options.host ?? '127.0.0.1';
   const baseDir = options.baseDir ?? (await mkdtemp(join(tmpdir(), 'infralogs-mariadb-')));
   // Unix socket paths are limited to 108 bytes, so sockets live in a short temporary directory.
   const sockDir = await mkdtemp(join('/tmp', 'ilg-'));
-  const admin = { user: 'infralogs_admin', password: randomBytes(18).toString('base64url') };
-  const replPassword = randomBytes(18).toString('base64url');
-  const primary: ServerInfo = {
+  const server = async (which: Which, port: number | undefined): Promise<ServerInfo> => ({
     host,
-    port: options.primaryPort ?? (await freePort(host)),
-    socket: join(sockDir, 'primary.sock'),
-    dataDir: join(baseDir, 'primary'),
-  };
-  const replica: ServerInfo = {
+    port: port ?? (await freePort(host)),
+    socket: join(sockDir, `${which}.sock`),
+    dataDir: join(baseDir, which),
+  });
+  return {
     host,
-    port: options.replicaPort ?? (await freePort(host)),
-    socket: join(sockDir, 'replica.sock'),
-    dataDir: join(baseDir, 'replica'),
+    baseDir,
+    sockDir,
+    primary: await server('primary', options.primaryPort),
+    replica: await server('replica', options.replicaPort),
   };
+}
 
+/** Step 2: one data directory initialised once, copied for each server (unless reused). */
+async function prepareDataDirs(baseDir: string, servers: ServerInfo[], log: (message: string) => void) {
   const template = join(baseDir, 'template');
   await mkdir(baseDir, { recursive: true });
   await rm(template, { recursive: true, force: true });
   log('initialising MariaDB data directories');
   await mkdir(`${template}-tmp`, { recursive: true });
   await initDataDir(template, `${template}-tmp`);
-  for (const s of [primary, replica]) {
+  for (const s of servers) {
     await rm(s.dataDir, { recursive: true, force: true });
     await cp(template, s.dataDir, { recursive: true });
     await mkdir(`${s.dataDir}-tmp`, { recursive: true });
   }
   await rm(template, { recursive: true, force: true });
   await rm(`${template}-tmp`, { recursive: true, force: true });
+}
 
-  const procs: { which: 'primary' | 'replica'; proc: Managed }[] = [];
-  let stopping: Promise<void> | undefined;
-  const stopAll = () =>
-    (stopping ??= (async () => {
-      // Replication first, so the replica neither retries a vanishing primary nor stops mid-event;
-      // then the replica, then the primary (SIGTERM is mariadbd's clean shutdown).
-      const replicaProc = procs.find((p) => p.which === 'replica')?.proc;
-      if (replicaProc && replicaProc.child.exitCode === null) {
-        const c = await mysql
-          .createConnection({ socketPath: replica.socket, user: 'root' })
-          .catch(() => null);
-        await c?.query('STOP SLAVE').catch(() => undefined);
-        await c?.end().catch(() => undefined);
+const rootConnection = (info: ServerInfo, multipleStatements = false) =>
+  mysql.createConnection({ socketPath: info.socket, user: 'root', multipleStatements });
+
+/**
+ * Step 3: one mariadbd, resolved once it accepts connections on its socket. `started` gets the
+ * process at once, so a server that never becomes ready is still stopped.
+ */
+async function startServer(info: ServerInfo, args: string[], started: (p: Managed) => void) {
+  const p = startProcess(MARIADBD, args);
+  started(p);
+  await waitFor(
+    `mariadbd on ${info.host}:${info.port}`,
+    async () => {
+      if (p.child.exitCode !== null) {
+        throw new Error(`mariadbd exited (${p.child.exitCode}); see ${info.dataDir}/error.log`);
       }
-      for (const which of ['replica', 'primary'] as const) {
-        for (const p of procs.filter((x) => x.which === which)) await p.proc.stop('SIGTERM', 20_000);
-      }
-      await rm(sockDir, { recursive: true, force: true });
-      if (!options.keepData) await rm(baseDir, { recursive: true, force: true });
-      else for (const s of [primary, replica]) await rm(`${s.dataDir}-tmp`, { recursive: true, force: true });
-    })());
-
-  try {
-    const extra = options.extraArgs ?? [];
-    const start = async (info: ServerInfo, id: number, more: string[]) => {
-      const p = startProcess(MARIADBD, [...serverArgs(info, id, extra), ...more]);
-      procs.push({ which: info === primary ? 'primary' : 'replica', proc: p });
-      await waitFor(
-        `mariadbd on ${info.host}:${info.port}`,
-        async () => {
-          if (p.child.exitCode !== null) {
-            throw new Error(`mariadbd exited (${p.child.exitCode}); see ${info.dataDir}/error.log`);
-          }
-          const c = await mysql.createConnection({ socketPath: info.socket, user: 'root' });
-          await c.end();
-          return true;
-        },
-        60_000,
-      );
-    };
-    log(`starting primary on ${host}:${primary.port} and replica on ${host}:${replica.port}`);
-    await Promise.all([start(primary, 1, []), start(replica, 2, ['--read-only=1'])]);
-
-    // Accounts are created with the binlog off so each server has its own and nothing replicates twice.
-    for (const s of [primary, replica]) {
-      const c = await mysql.createConnection({
-        socketPath: s.socket,
-        user: 'root',
-        multipleStatements: true,
-      });
-      await c.query(
-        `SET sql_log_bin=0;
-         CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?;
-         GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION;
-         CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY ?;
-         GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';
-         SET sql_log_bin=1;`,
-        [admin.user, admin.password, admin.user, replPassword],
-      );
+      const c = await rootConnection(info);
       await c.end();
-    }
-    const r = await mysql.createConnection({ socketPath: replica.socket, user: 'root' });
-    await r.query(`SET GLOBAL gtid_slave_pos = ''`);
-    await r.query(
-      `CHANGE MASTER TO MASTER_HOST=?, MASTER_PORT=?, MASTER_USER='repl', MASTER_PASSWORD=?, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1`,
-      [primary.host, primary.port, replPassword],
-    );
-    await r.query('START SLAVE');
-    await r.end();
-    await waitFor(
-      'replication to start',
-      async () => {
-        const c = await mysql.createConnection({ socketPath: replica.socket, user: 'root' });
-        const [rows] = await c.query('SHOW SLAVE STATUS');
-        await c.end();
-        const s = (rows as Record<string, unknown>[])[0];
-        if (s?.Last_IO_Error) log(`replica: ${String(s.Last_IO_Error)}`);
-        return s?.Slave_IO_Running === 'Yes' && s?.Slave_SQL_Running === 'Yes';
-      },
-      30_000,
-    );
-    log('replication running');
-  } catch (err) {
-    await stopAll();
-    throw err;
-  }
+      return true;
+    },
+    60_000,
+  );
+}
 
-  const connect = (which: 'primary' | 'replica', database?: string) => {
-    const s = which === 'primary' ? primary : replica;
+/**
+ * Step 4: the admin and replication accounts on both servers, created with the binlog off so
+ * each server has its own and nothing replicates twice.
+ */
+async function createAccounts(
+  servers: ServerInfo[],
+  admin: { user: string; password: string },
+  replPassword: string,
+) {
+  for (const s of servers) {
+    const c = await rootConnection(s, true);
+    await c.query(
+      `SET sql_log_bin=0;
+       CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?;
+       ALTER USER ?@'%' IDENTIFIED BY ?;
+       GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION;
+       CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY ?;
+       ALTER USER 'repl'@'%' IDENTIFIED BY ?;
+       GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';
+       SET sql_log_bin=1;`,
+      [admin.user, admin.password, admin.user, admin.password, admin.user, replPassword, replPassword],
+    );
+    await c.end();
+  }
+}
+
+/** Step 5: the replica follows the primary by GTID; resolved once both threads run. */
+async function startReplication(
+  primary: ServerInfo,
+  replica: ServerInfo,
+  replPassword: string,
+  reused: boolean,
+  log: (message: string) => void,
+) {
+  const r = await rootConnection(replica);
+  // A reused replica resumes from its own GTID position; a new one starts from the beginning.
+  await r.query('STOP SLAVE').catch(() => undefined);
+  if (!reused) await r.query(`SET GLOBAL gtid_slave_pos = ''`);
+  await r.query(
+    `CHANGE MASTER TO MASTER_HOST=?, MASTER_PORT=?, MASTER_USER='repl', MASTER_PASSWORD=?, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1`,
+    [primary.host, primary.port, replPassword],
+  );
+  await r.query('START SLAVE');
+  await r.end();
+  await waitFor(
+    'replication to start',
+    async () => {
+      const c = await rootConnection(replica);
+      const [rows] = await c.query('SHOW SLAVE STATUS');
+      await c.end();
+      const s = (rows as Record<string, unknown>[])[0];
+      if (s?.Last_IO_Error) log(`replica: ${String(s.Last_IO_Error)}`);
+      return s?.Slave_IO_Running === 'Yes' && s?.Slave_SQL_Running === 'Yes';
+    },
+    30_000,
+  );
+  log('replication running');
+}
+
+/**
+ * Stopping: replication first, so the replica neither retries a vanishing primary nor stops
+ * mid-event; then the replica, then the primary (SIGTERM is mariadbd's clean shutdown); then the
+ * sockets and, unless kept, the data.
+ */
+async function stopServers(
+  plan: Awaited<ReturnType<typeof planServers>>,
+  procs: Partial<Record<Which, Managed>>,
+  keepData: boolean,
+) {
+  const { primary, replica } = plan;
+  if (procs.replica && procs.replica.child.exitCode === null) {
+    const c = await rootConnection(replica).catch(() => null);
+    await c?.query('STOP SLAVE').catch(() => undefined);
+    await c?.end().catch(() => undefined);
+  }
+  for (const which of ['replica', 'primary'] as const) await procs[which]?.stop('SIGTERM', 20_000);
+  await rm(plan.sockDir, { recursive: true, force: true });
+  if (!keepData) await rm(plan.baseDir, { recursive: true, force: true });
+  else for (const s of [primary, replica]) await rm(`${s.dataDir}-tmp`, { recursive: true, force: true });
+}
+
+/** Admin connections over TCP, as tests and the stack use them. */
+function adminConnector(
+  servers: Record<Which, ServerInfo>,
+  admin: { user: string; password: string },
+): Topology['connect'] {
+  return (which, database) => {
+    const s = servers[which];
     return mysql.createConnection({
       host: s.host,
       port: s.port,
@@ -325,9 +360,41 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       supportBigNumbers: true,
     });
   };
+}
 
+/** Plans, prepares and starts both servers, creates the accounts and starts replication. */
+export async function startTopology(options: TopologyOptions = {}): Promise<Topology> {
+  const log = options.log ?? (() => {});
+  const plan = await planServers(options);
+  const { host, primary, replica } = plan;
+  const admin = { user: 'infralogs_admin', password: randomBytes(18).toString('base64url') };
+  const replPassword = randomBytes(18).toString('base64url');
+  const reused =
+    options.reuseData === true && [primary, replica].every((s) => existsSync(join(s.dataDir, 'mysql')));
+  if (reused) {
+    log('starting on the existing MariaDB data directories');
+    for (const s of [primary, replica]) await mkdir(`${s.dataDir}-tmp`, { recursive: true });
+  } else await prepareDataDirs(plan.baseDir, [primary, replica], log);
+
+  const procs: Partial<Record<Which, Managed>> = {};
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= stopServers(plan, procs, options.keepData ?? false));
+  try {
+    const extra = options.extraArgs ?? [];
+    log(`starting primary on ${host}:${primary.port} and replica on ${host}:${replica.port}`);
+    await Promise.all([
+      startServer(primary, serverArgs(primary, 1, extra), (p) => (procs.primary = p)),
+      startServer(replica, [...serverArgs(replica, 2, extra), '--read-only=1'], (p) => (procs.replica = p)),
+    ]);
+    await createAccounts([primary, replica], admin, replPassword);
+    await startReplication(primary, replica, replPassword, reused, log);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  const connect = adminConnector({ primary, replica }, admin);
   const replicaStatus = () => readReplicaStatus(connect);
-
   return {
     primary,
     replica,
@@ -338,6 +405,6 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     },
     replicaStatus,
     waitForReplica: (timeoutMs = 60_000) => waitForReplicaWith(connect, timeoutMs),
-    stop: stopAll,
+    stop,
   };
 }

@@ -105,6 +105,8 @@ describe('node22-ts image build steps (without Docker)', () => {
       join(context, 'function', 'src', 'handler.ts'),
       [
         `import { InfralogsError, type Handler } from '@infralogs/core';`,
+        // As a function's deps do: its settings are checked when the module is imported.
+        `if (process.env.PROBE_SETTING === 'bad') throw new InfralogsError('CONFIG_INVALID', 'PROBE_SETTING: bad');`,
         `const handler: Handler = async (event) => {`,
         `  if (event.path === '/bad') throw new InfralogsError('BAD_REQUEST', 'bad probe');`,
         `  return { bundled: true, got: event.body ?? null };`,
@@ -168,6 +170,34 @@ describe('node22-ts image build steps (without Docker)', () => {
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: { code: 'BAD_REQUEST', message: 'bad probe' } });
   });
+
+  it.each([
+    ['the wrapper', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    ['the bundled handler', { PROBE_SETTING: 'bad' }, 'PROBE_SETTING'],
+  ])(
+    'whose index.js exits at start, in one JSON line, when %s finds a bad setting',
+    async (_who, bad, name) => {
+      const runtime = join(context, 'runtime');
+      const port = await freePort();
+      const proc = startProcess(process.execPath, [join(runtime, 'index.js')], {
+        cwd: runtime,
+        env: { PATH: process.env.PATH, http_port: String(port), ...bad },
+      });
+      try {
+        expect(await proc.exited).toBe(1);
+        const line = proc
+          .output()
+          .split('\n')
+          .find((l) => l.includes('wrapper.failed'));
+        expect(JSON.parse(line ?? '{}')).toMatchObject({
+          event: 'wrapper.failed',
+          message: expect.stringContaining(name),
+        });
+      } finally {
+        await proc.stop('SIGKILL');
+      }
+    },
+  );
 });
 
 describe("the functions' npm test as the image build runs it (no Docker, no database)", () => {

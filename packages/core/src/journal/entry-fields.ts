@@ -1,26 +1,35 @@
-import { parseCursor } from '../entry';
+import {
+  entryField,
+  JOURNAL_FIELDS,
+  parseCursor,
+  PLAIN_FIELDS,
+  type EntryKey,
+  type FieldSpec,
+} from '../entry';
 import { InfralogsError } from '../errors';
-import { ENTRY_FIELDS } from './reader';
 
 /**
- * The twelve fields of one entry as the export scanner found them: byte ranges into the stream's
- * buffers (which stay valid while referenced), plus the identity rules of `entryFromFields`.
+ * The fields of one entry as the export scanner found them: byte ranges into the stream's buffers
+ * (which stay valid while referenced), plus the identity rules of `entryFromFields`. A field's id
+ * is its position in JOURNAL_FIELDS (ENTRY_FIELDS' journald names, the scanner's `wanted` list).
  * EntryReader turns a captured entry into an Entry; NdjsonEncoder writes its JSON line straight
  * from the bytes. Both must give exactly what `entryFromFields` gives; the tests hold them to it.
  */
-export const CURSOR = 0;
-export const REALTIME = 1;
-export const SEQNUM = 2;
-export const SEQNUM_ID = 3;
-export const BOOT_ID = 4;
-export const MESSAGE = 5;
-export const HOSTNAME = 6;
-export const COMM = 7;
-export const PID = 8;
-export const PRIORITY = 9;
-export const SYSLOG_IDENTIFIER = 10;
-export const UNIT = 11;
-const COUNT = ENTRY_FIELDS.length;
+export const fieldId = (key: EntryKey): number => JOURNAL_FIELDS.indexOf(entryField(key).journal!);
+export const CURSOR = fieldId('cursor');
+export const REALTIME = fieldId('realtimeUs');
+export const SEQNUM = fieldId('seqnum');
+export const SEQNUM_ID = fieldId('seqnumId');
+export const BOOT_ID = fieldId('bootId');
+export const MESSAGE = fieldId('message');
+/** The generic (text and integer) fields with their ids, in wire order. */
+export const PLAIN: readonly (FieldSpec & { id: number })[] = PLAIN_FIELDS.map((f) => ({
+  ...f,
+  id: JOURNAL_FIELDS.indexOf(f.journal!),
+}));
+const COUNT = JOURNAL_FIELDS.length;
+// CapturedEntry keeps which fields it has in the bits of one 32-bit integer.
+if (COUNT > 31) throw new Error(`CapturedEntry holds at most 31 journal fields, ENTRY_FIELDS has ${COUNT}`);
 
 /** The bytes as a string when they are all ASCII, else null. */
 export function asciiText(buf: Buffer, start: number, end: number): string | null {

@@ -1,23 +1,9 @@
 import { isUtf8 } from 'node:buffer';
-import type { Entry } from '../entry';
+import { JOURNAL_FIELDS, type Entry } from '../entry';
 import { InfralogsError } from '../errors';
-import {
-  BOOT_ID,
-  CapturedEntry,
-  COMM,
-  CURSOR,
-  asciiText,
-  decode,
-  HOSTNAME,
-  MESSAGE,
-  PID,
-  PRIORITY,
-  SEQNUM_ID,
-  SYSLOG_IDENTIFIER,
-  UNIT,
-} from './entry-fields';
+import { BOOT_ID, CapturedEntry, CURSOR, asciiText, decode, MESSAGE, PLAIN, SEQNUM_ID } from './entry-fields';
 import { ExportScanner, type ExportSink, type FieldName } from './export-parser';
-import { ENTRY_FIELDS, type InvalidLine, type JournalReader } from './reader';
+import type { InvalidLine, JournalReader } from './reader';
 
 export interface EntryProblemHandlers {
   onInvalid?: (problem: InvalidLine) => void;
@@ -26,7 +12,7 @@ export interface EntryProblemHandlers {
 }
 
 /**
- * Reads `journalctl -o export` keeping only the twelve fields of the entry model, captured as
+ * Reads `journalctl -o export` keeping only the fields of the entry model (JOURNAL_FIELDS), captured as
  * byte ranges; subclasses turn each captured entry into their output.
  */
 export abstract class EntrySink implements JournalReader, ExportSink {
@@ -36,7 +22,7 @@ export abstract class EntrySink implements JournalReader, ExportSink {
 
   constructor(problems: EntryProblemHandlers) {
     this.problems = problems;
-    this.scanner = new ExportScanner(this, { wanted: ENTRY_FIELDS });
+    this.scanner = new ExportScanner(this, { wanted: JOURNAL_FIELDS });
   }
 
   push(chunk: Buffer): void {
@@ -82,7 +68,7 @@ export abstract class EntrySink implements JournalReader, ExportSink {
 export class EntryReader extends EntrySink {
   private readonly onEntry: (entry: Entry) => void;
   /** The previous entry's text of each field, for reuse(). */
-  private readonly last: string[] = ENTRY_FIELDS.map(() => '');
+  private readonly last: string[] = JOURNAL_FIELDS.map(() => '');
 
   constructor(handlers: EntryProblemHandlers & { onEntry: (entry: Entry) => void }) {
     super(handlers);
@@ -97,7 +83,8 @@ export class EntryReader extends EntrySink {
       message = decode(bytes, 0, bytes.length);
       if (!isUtf8(bytes)) messageRaw = bytes.toString('base64');
     }
-    this.onEntry({
+    // Keys in ENTRY_FIELDS order: identity and message first, then the plain fields.
+    const entry: Record<string, unknown> = {
       cursor: e.text(CURSOR)!,
       bootId: e.bootIdText ?? this.reuse(e, BOOT_ID)!,
       seqnumId: e.seqnumIdText ?? this.reuse(e, SEQNUM_ID)!,
@@ -105,13 +92,10 @@ export class EntryReader extends EntrySink {
       realtimeUs: e.realtimeUs,
       message,
       messageRaw,
-      hostname: this.reuse(e, HOSTNAME),
-      comm: this.reuse(e, COMM),
-      pid: e.integer(PID, 4294967295),
-      priority: e.integer(PRIORITY, 7),
-      syslogIdentifier: this.reuse(e, SYSLOG_IDENTIFIER),
-      unit: this.reuse(e, UNIT),
-    });
+    };
+    for (const f of PLAIN)
+      entry[f.key] = f.kind === 'integer' ? e.integer(f.id, f.max!) : this.reuse(e, f.id);
+    this.onEntry(entry as Entry);
   }
 
   /** The field's text; the previous entry's string when the bytes are the same. */

@@ -3,7 +3,7 @@
  * - ExportParser: raw fields of each entry (JournalFields), for any use;
  * - EntryReader: Entry objects, as entryFromFields would map them;
  * - NdjsonEncoder: the NDJSON wire lines of those entries, straight from the bytes (the agent).
- * JsonParser and VerboseParser read `-o json` and `-o verbose` and report what those lose.
+ * (The `-o json` and `-o verbose` readers, which only tests use, are in devkit's journal-readers.)
  */
 export * from './reader';
 export * from './lines';
@@ -11,5 +11,3 @@ export * from './export-parser';
 export { CapturedEntry } from './entry-fields';
 export * from './entry-reader';
 export * from './ndjson-encoder';
-export * from './json-parser';
-export * from './verbose-parser';

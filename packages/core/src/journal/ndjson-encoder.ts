@@ -1,18 +1,14 @@
 import { isUtf8 } from 'node:buffer';
+import { ENTRY_FIELDS, type EntryKey } from '../entry';
 import {
   BOOT_ID,
   type CapturedEntry,
-  COMM,
   CURSOR,
-  HOSTNAME,
   MESSAGE,
-  PID,
-  PRIORITY,
+  PLAIN,
   REALTIME,
   SEQNUM,
   SEQNUM_ID,
-  SYSLOG_IDENTIFIER,
-  UNIT,
 } from './entry-fields';
 import { EntrySink, type EntryProblemHandlers } from './entry-reader';
 
@@ -34,22 +30,21 @@ const MIN_FREE = 16 * 1024;
 const LINE_OVERHEAD = 512;
 
 const key = (text: string) => Uint8Array.from(Buffer.from(text, 'latin1'));
-const K_CURSOR = key('{"cursor":');
-const K_BOOT_ID = key(',"bootId":');
-const K_SEQNUM_ID = key(',"seqnumId":');
-const K_SEQNUM = key(',"seqnum":');
-const K_REALTIME = key(',"realtimeUs":');
-const K_MESSAGE = key(',"message":');
-const K_MESSAGE_RAW = key(',"messageRaw":');
-const K_HOSTNAME = key(',"hostname":');
-const K_COMM = key(',"comm":');
-const K_PID = key(',"pid":');
-const K_PRIORITY = key(',"priority":');
-const K_IDENTIFIER = key(',"syslogIdentifier":');
-const K_UNIT = key(',"unit":');
+/** `{"key":` for the first field, `,"key":` for the others: the keys and their order come from ENTRY_FIELDS. */
+const KEY = Object.fromEntries(
+  ENTRY_FIELDS.map((f, i) => [f.key, key(`${i === 0 ? '{' : ','}${JSON.stringify(f.key)}:`)]),
+) as Record<EntryKey, Uint8Array>;
+const PLAIN_KEYS = PLAIN.map((f) => KEY[f.key as EntryKey]);
 const K_END = key('}\n');
 const NULL = key('null');
-const TEXT_FIELDS = [CURSOR, BOOT_ID, SEQNUM_ID, MESSAGE, HOSTNAME, COMM, SYSLOG_IDENTIFIER, UNIT];
+/** Fields whose bytes may be copied into the line (their length bounds its size). */
+const TEXT_FIELDS = [
+  CURSOR,
+  BOOT_ID,
+  SEQNUM_ID,
+  MESSAGE,
+  ...PLAIN.filter((f) => f.kind === 'text').map((f) => f.id),
+];
 const QUOTE = 34;
 /** Per byte: 1 when JSON needs it escaped (controls, '"', '\\'), 2 when it is not ASCII. */
 const BYTE_CLASS = new Uint8Array(256);
@@ -90,36 +85,31 @@ export class NdjsonEncoder extends EntrySink {
     for (const id of TEXT_FIELDS) if (e.has(id)) size += e.end(id) - e.start(id);
     this.lineSize = size;
     this.reserve(size);
-    this.constant(K_CURSOR);
+    // Identity and message, written by code of their own, in ENTRY_FIELDS order (a test checks).
+    this.constant(KEY.cursor);
     if (e.cursorPlain) this.plain(e, CURSOR);
     else this.jsonField(e, CURSOR);
-    this.constant(K_BOOT_ID);
+    this.constant(KEY.bootId);
     if (e.bootIdText !== null) this.string(e.bootIdText);
     else this.jsonField(e, BOOT_ID);
-    this.constant(K_SEQNUM_ID);
+    this.constant(KEY.seqnumId);
     if (e.seqnumIdText !== null) this.string(e.seqnumIdText);
     else this.jsonField(e, SEQNUM_ID);
-    this.constant(K_SEQNUM);
+    this.constant(KEY.seqnum);
     this.numberField(e, SEQNUM, e.seqnum);
-    this.constant(K_REALTIME);
+    this.constant(KEY.realtimeUs);
     this.numberField(e, REALTIME, e.realtimeUs);
-    this.constant(K_MESSAGE);
+    this.constant(KEY.message);
     const valid = this.jsonField(e, MESSAGE);
-    this.constant(K_MESSAGE_RAW);
+    this.constant(KEY.messageRaw);
     if (valid) this.constant(NULL);
     else this.raw(e);
-    this.constant(K_HOSTNAME);
-    this.jsonField(e, HOSTNAME);
-    this.constant(K_COMM);
-    this.jsonField(e, COMM);
-    this.constant(K_PID);
-    this.numberField(e, PID, e.integer(PID, 4294967295));
-    this.constant(K_PRIORITY);
-    this.numberField(e, PRIORITY, e.integer(PRIORITY, 7));
-    this.constant(K_IDENTIFIER);
-    this.jsonField(e, SYSLOG_IDENTIFIER);
-    this.constant(K_UNIT);
-    this.jsonField(e, UNIT);
+    for (let i = 0; i < PLAIN.length; i++) {
+      const f = PLAIN[i]!;
+      this.constant(PLAIN_KEYS[i]!);
+      if (f.kind === 'integer') this.numberField(e, f.id, e.integer(f.id, f.max!));
+      else this.jsonField(e, f.id);
+    }
     this.constant(K_END);
   }
 

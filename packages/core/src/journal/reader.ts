@@ -1,4 +1,4 @@
-import type { JournalFields } from '../entry';
+import { JOURNAL_FIELDS, type JournalFields } from '../entry';
 
 /**
  * What the three journal readers (export, json, verbose) share: they take the output of
@@ -35,25 +35,8 @@ export interface ReaderHandlers {
   onLost?: (loss: LostField) => void;
 }
 
-/**
- * The journal fields the entry model reads (see entryFromFields), in a fixed order: readers given
- * this list keep only these, which saves work on the agent's hot path.
- */
-export const ENTRY_FIELDS = [
-  '__CURSOR',
-  '__REALTIME_TIMESTAMP',
-  '__SEQNUM',
-  '__SEQNUM_ID',
-  '_BOOT_ID',
-  'MESSAGE',
-  '_HOSTNAME',
-  '_COMM',
-  '_PID',
-  'PRIORITY',
-  'SYSLOG_IDENTIFIER',
-  '_SYSTEMD_UNIT',
-] as const;
-export const ENTRY_FIELD_NAMES: ReadonlySet<string> = new Set(ENTRY_FIELDS);
+/** The journal fields the entry model reads (ENTRY_FIELDS' journald names): readers given this set keep only these. */
+export const ENTRY_FIELD_NAMES: ReadonlySet<string> = new Set(JOURNAL_FIELDS);
 
 export const MAX_REPORTED_LINE = 1024;
 
@@ -62,22 +45,4 @@ export function addField(fields: JournalFields, name: string, value: Buffer): vo
   const values = fields.get(name);
   if (values === undefined) fields.set(name, [value]);
   else values.push(value);
-}
-
-/** Reads a whole buffer with a reader; handy for tests and small inputs. */
-export function readAll<R extends JournalReader>(
-  make: (handlers: ReaderHandlers) => R,
-  bytes: Buffer,
-): { entries: JournalFields[]; invalid: InvalidLine[]; lost: LostField[] } {
-  const entries: JournalFields[] = [];
-  const invalid: InvalidLine[] = [];
-  const lost: LostField[] = [];
-  const reader = make({
-    onEntry: (f) => entries.push(f),
-    onInvalid: (p) => invalid.push(p),
-    onLost: (l) => lost.push(l),
-  });
-  reader.push(bytes);
-  reader.end();
-  return { entries, invalid, lost };
 }

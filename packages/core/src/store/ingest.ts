@@ -69,7 +69,8 @@ const loadRefused = new WeakSet<object>();
 
 interface HostState {
   id: number;
-  cursor: string | null;
+  /** The host's checkpoint: the cursor of the last entry committed. */
+  checkpoint: string | null;
   seqnumId: string | null;
   seqnum: number | string | null;
   realtimeUs: number | string | null;
@@ -150,7 +151,7 @@ async function ingestOnce(
         ? null
         : { seqnumId: state.seqnumId, seqnum: Number(state.seqnum), realtimeUs: Number(state.realtimeUs) };
     if (entries.length === 0) {
-      return { host, received: 0, inserted: 0, duplicates: 0, checkpoint: state.cursor, gaps: 0 };
+      return { host, received: 0, inserted: 0, duplicates: 0, checkpoint: state.checkpoint, gaps: 0 };
     }
 
     const ahead =
@@ -190,7 +191,7 @@ async function ingestOnce(
 async function lockHost(conn: PoolConnection, host: string): Promise<HostState> {
   const [state] = await select<HostState>(
     conn,
-    `SELECT h.id, c.\`cursor\` AS \`cursor\`, LOWER(HEX(c.seqnum_id)) AS seqnumId, c.seqnum,
+    `SELECT h.id, c.\`cursor\` AS \`checkpoint\`, LOWER(HEX(c.seqnum_id)) AS seqnumId, c.seqnum,
             TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', c.ts) AS realtimeUs
        FROM hosts h LEFT JOIN checkpoints c ON c.host_id = h.id
       WHERE h.name = ? FOR UPDATE`,
@@ -221,7 +222,7 @@ async function newRows(conn: PoolConnection | null, hostId: number, entries: Ent
   const fresh: LogRow[] = [];
   for (let i = 0; i < rows.length; i++) {
     const e = entries[i]!;
-    const id = identityKey(e.bootId, e.seqnumId, e.seqnum, rows[i]![1]);
+    const id = identityKey(e.bootId, e.seqnumId, e.seqnum, rows[i]!.ts);
     if (seen.has(id)) continue;
     seen.add(id);
     fresh.push(rows[i]!);
@@ -232,13 +233,13 @@ async function newRows(conn: PoolConnection | null, hostId: number, entries: Ent
 async function storedIdentities(conn: PoolConnection, hostId: number, rows: LogRow[]): Promise<Set<string>> {
   const ranges = new Map<string, { lo: number; hi: number; from: string; to: string }>();
   for (const r of rows) {
-    const g = ranges.get(r[3]);
-    if (!g) ranges.set(r[3], { lo: r[4], hi: r[4], from: r[1], to: r[1] });
+    const g = ranges.get(r.seqnum_id);
+    if (!g) ranges.set(r.seqnum_id, { lo: r.seqnum, hi: r.seqnum, from: r.ts, to: r.ts });
     else {
-      if (r[4] < g.lo) g.lo = r[4];
-      if (r[4] > g.hi) g.hi = r[4];
-      if (r[1] < g.from) g.from = r[1];
-      if (r[1] > g.to) g.to = r[1];
+      if (r.seqnum < g.lo) g.lo = r.seqnum;
+      if (r.seqnum > g.hi) g.hi = r.seqnum;
+      if (r.ts < g.from) g.from = r.ts;
+      if (r.ts > g.to) g.to = r.ts;
     }
   }
   const parts: string[] = [];
@@ -384,11 +385,11 @@ async function moveCheckpoint(
 ): Promise<string> {
   if (
     previous &&
-    state.cursor !== null &&
+    state.checkpoint !== null &&
     previous.seqnumId === last.seqnumId &&
     last.seqnum < previous.seqnum
   ) {
-    return state.cursor;
+    return state.checkpoint;
   }
   const values = [last.cursor, Buffer.from(last.seqnumId, 'hex'), last.seqnum, formatTs(last.realtimeUs)];
   // The row exists for hosts registered by upsertHost; the upsert covers hosts added by hand.
@@ -413,12 +414,12 @@ async function moveCheckpoint(
 
 /** The host's checkpoint (the cursor to resume after), null before its first batch. */
 export async function getCheckpoint(db: Queryable, host: string): Promise<string | null> {
-  const rows = await select<{ id: number; cursor: string | null }>(
+  const rows = await select<{ id: number; checkpoint: string | null }>(
     db,
-    'SELECT h.id, c.`cursor` AS `cursor` FROM hosts h LEFT JOIN checkpoints c ON c.host_id = h.id WHERE h.name = ?',
+    'SELECT h.id, c.`cursor` AS `checkpoint` FROM hosts h LEFT JOIN checkpoints c ON c.host_id = h.id WHERE h.name = ?',
     [host],
   );
   const row = rows[0];
   if (!row) throw new InfralogsError('NOT_FOUND', `unknown host "${host}"`);
-  return row.cursor;
+  return row.checkpoint;
 }

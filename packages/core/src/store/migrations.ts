@@ -1,3 +1,4 @@
+import { addColumnsSql } from '../entry';
 import type { Logger } from '../log';
 import { ensurePartitions, initialPartitionClause } from './partitions';
 import { execute, select, withNamedLock, type Queryable } from './sql';
@@ -140,6 +141,37 @@ export const MIGRATIONS: Migration[] = [
         PRIMARY KEY (name)
       ) ${TABLE}`,
       `INSERT IGNORE INTO run_lease (name) VALUES ('collect')`,
+    ],
+  },
+  {
+    // The VM's stable identity and the journald transport, typed as ENTRY_FIELDS says. A crash
+    // between the two statements cannot happen: ALTER TABLE adds both columns at once.
+    version: '0005_logs_machine_transport',
+    statements: () => [`ALTER TABLE logs ${addColumnsSql(['machineId', 'transport'])}`],
+  },
+  // collect's mutual exclusion is a run lock (lease is Vault's word), and where a host's run ended
+  // is its checkpoint. One statement per migration, so a crash between them re-runs none twice.
+  // RENAME COLUMN: MySQL 8.0 and MariaDB 10.5+.
+  { version: '0006_run_lock', statements: () => ['RENAME TABLE run_lease TO run_lock'] },
+  { version: '0007_runs_lock_ms', statements: () => ['ALTER TABLE runs RENAME COLUMN lease_ms TO lock_ms'] },
+  {
+    // A host's run result as one shape (core's hostResultSchema): its batches and its error's code.
+    version: '0008_run_hosts_result',
+    statements: () => [
+      `ALTER TABLE run_hosts RENAME COLUMN \`cursor\` TO \`checkpoint\`,
+         ADD COLUMN batches BIGINT UNSIGNED NOT NULL DEFAULT 0 AFTER duplicates,
+         ADD COLUMN error_code VARCHAR(64) NULL AFTER \`checkpoint\``,
+    ],
+  },
+  {
+    version: '0009_hosts_tls',
+    // How fetch-host reaches a host's agent: `insecure` allows a plain http:// URL (refused
+    // otherwise); `agent_ca` is a CA bundle (PEM) for this host's agent only, in place of the one
+    // fetch-host trusts for every agent. One ALTER, so a crash leaves it done or not done.
+    statements: () => [
+      `ALTER TABLE hosts
+        ADD COLUMN insecure TINYINT(1) NOT NULL DEFAULT 0,
+        ADD COLUMN agent_ca TEXT NULL`,
     ],
   },
 ];

@@ -1,55 +1,31 @@
-import type { Entry } from '../entry';
+import { ENTRY_FIELDS, type Entry, type EntryFieldDef, type FieldKind, type FieldSpec } from '../entry';
 
 /**
- * Mapping from an entry to a `logs` row, and the multi-row INSERT chunks. Pure: tested without a
- * server. Column order here is the order of LOGS_COLUMNS.
+ * Mapping from an entry to a `logs` row, and the multi-row INSERT chunks and LOAD DATA text. Pure:
+ * tested without a server. The columns and their order come from ENTRY_FIELDS (after host_id).
  */
-export const LOGS_COLUMNS = [
-  'host_id',
-  'ts',
-  'boot_id',
-  'seqnum_id',
-  'seqnum',
-  'priority',
-  'hostname',
-  'comm',
-  'pid',
-  'syslog_identifier',
-  'unit',
-  'cursor',
-  'message',
-  'message_raw',
-] as const;
-
-/** VARCHAR widths (in characters) of the text columns; longer values are clipped, never rejected. */
-export const COLUMN_CHARS = {
-  hostname: 255,
-  comm: 64,
-  syslog_identifier: 255,
-  unit: 255,
-  cursor: 512,
-} as const;
+export const LOGS_COLUMNS: readonly string[] = ['host_id', ...ENTRY_FIELDS.map((f) => f.column)];
 
 /** Priority as stored in rollups: NULL (no PRIORITY field) becomes 255 so it can be part of a key. */
 export const NO_PRIORITY = 255;
 
-/** A logs row in LOGS_COLUMNS order; the ids stay hex here (LOAD DATA sends hex, sqlValues binary). */
-export type LogRow = [
-  hostId: number,
-  ts: string,
-  bootIdHex: string,
-  seqnumIdHex: string,
-  seqnum: number,
-  priority: number | null,
-  hostname: string | null,
-  comm: string | null,
-  pid: number | null,
-  syslogIdentifier: string | null,
-  unit: string | null,
-  cursor: string,
-  message: string | null,
-  messageRaw: Buffer | null,
-];
+type ColumnValue<K extends FieldKind> = K extends 'cursor' | 'id128' | 'realtime'
+  ? string
+  : K extends 'seqnum'
+    ? number
+    : K extends 'integer'
+      ? number | null
+      : K extends 'raw'
+        ? Buffer | null
+        : string | null;
+
+/**
+ * A logs row, by column: `ts` formatted (formatTs), the 128-bit ids still hex (LOAD DATA sends hex,
+ * sqlValues binary), message_raw as its bytes, text clipped to the column's width.
+ */
+export type LogRow = { host_id: number } & {
+  -readonly [F in EntryFieldDef as F['column']]: ColumnValue<F['kind']>;
+};
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
@@ -86,31 +62,36 @@ export function clip(value: string | null, max: number): string | null {
   return value.slice(0, units);
 }
 
+/** Entry value → column value, per kind. */
+const TO_COLUMN: Record<FieldKind, (v: never, f: FieldSpec) => unknown> = {
+  cursor: (v: string, f) => clip(v, f.chars!),
+  id128: (v: string) => v,
+  seqnum: (v: number) => v,
+  realtime: (v: number) => formatTs(v),
+  message: (v: string | null) => v,
+  raw: (v: string | null) => (v === null ? null : Buffer.from(v, 'base64')),
+  text: (v: string | null, f) => clip(v, f.chars!),
+  integer: (v: number | null) => v,
+};
+const COLUMNS = ENTRY_FIELDS.map((f: FieldSpec) => ({ ...f, toColumn: TO_COLUMN[f.kind] }));
+/** Columns sent as binary: by INSERT as bytes, by LOAD DATA as hex that the statement UNHEX()es. */
+const BINARY: ReadonlySet<string> = new Set(
+  ENTRY_FIELDS.filter((f) => f.kind === 'id128' || f.kind === 'raw').map((f) => f.column),
+);
+
 export function toRow(hostId: number, e: Entry): LogRow {
-  return [
-    hostId,
-    formatTs(e.realtimeUs),
-    e.bootId,
-    e.seqnumId,
-    e.seqnum,
-    e.priority,
-    clip(e.hostname, COLUMN_CHARS.hostname),
-    clip(e.comm, COLUMN_CHARS.comm),
-    e.pid,
-    clip(e.syslogIdentifier, COLUMN_CHARS.syslog_identifier),
-    clip(e.unit, COLUMN_CHARS.unit),
-    clip(e.cursor, COLUMN_CHARS.cursor) ?? '',
-    e.message,
-    e.messageRaw === null ? null : Buffer.from(e.messageRaw, 'base64'),
-  ];
+  const row: Record<string, unknown> = { host_id: hostId };
+  const values = e as Record<string, unknown>;
+  for (const c of COLUMNS) row[c.column] = c.toColumn(values[c.key] as never, c);
+  return row as LogRow;
 }
 
-/** The row's values for an INSERT: ids as binary. */
+/** The row's values for an INSERT, in LOGS_COLUMNS order: ids as binary. */
 export function sqlValues(r: LogRow): unknown[] {
-  const v: unknown[] = r.slice();
-  v[2] = Buffer.from(r[2], 'hex');
-  v[3] = Buffer.from(r[3], 'hex');
-  return v;
+  const row = r as unknown as Record<string, unknown>;
+  return LOGS_COLUMNS.map((c) =>
+    BINARY.has(c) && typeof row[c] === 'string' ? Buffer.from(row[c], 'hex') : row[c],
+  );
 }
 
 /** The identity of a row as one string: (boot_id, seqnum_id, seqnum, ts) within a host. */
@@ -124,7 +105,7 @@ export function identityKey(bootIdHex: string, seqnumIdHex: string, seqnum: numb
  */
 export function rowSqlBytes(r: LogRow): number {
   let n = 200;
-  for (const v of r) {
+  for (const v of Object.values(r)) {
     if (typeof v === 'string') n += 2 * Buffer.byteLength(v, 'utf8');
     else if (Buffer.isBuffer(v)) n += 2 * v.length;
   }
@@ -168,24 +149,35 @@ const tsvText = (v: string | null) =>
   v === null ? '\\N' : HAS_TSV_SPECIAL.test(v) ? v.replace(TSV_SPECIAL, (c) => TSV_ESCAPES[c]!) : v;
 const tsvNumber = (v: number | null) => (v === null ? '\\N' : String(v));
 
+/** Column value → LOAD DATA text, per kind. */
+const TO_TSV: Record<FieldKind, (v: never) => string> = {
+  cursor: tsvText,
+  id128: (v: string) => v,
+  seqnum: tsvNumber,
+  realtime: (v: string) => v,
+  message: tsvText,
+  raw: (v: Buffer | null) => (v === null ? '\\N' : v.toString('hex')),
+  text: tsvText,
+  integer: tsvNumber,
+};
+const TSV_COLUMNS = COLUMNS.map((c) => ({ column: c.column, toTsv: TO_TSV[c.kind] }));
+
 /**
  * One row in LOAD DATA's default text format (tab-separated, backslash escapes, \N for NULL,
- * newline-terminated); binary columns travel as hex and are UNHEX()ed by the statement. One
- * template per row: the fastest way found to build it (this runs for every entry).
+ * newline-terminated), in LOGS_COLUMNS order; binary columns travel as hex and are UNHEX()ed by the
+ * statement. This runs for every entry.
  */
 export function tsvRow(r: LogRow): string {
-  const raw = r[13] === null ? '\\N' : r[13].toString('hex');
-  return (
-    `${r[0]}\t${r[1]}\t${r[2]}\t${r[3]}\t${r[4]}\t${tsvNumber(r[5])}\t${tsvText(r[6])}\t${tsvText(r[7])}\t` +
-    `${tsvNumber(r[8])}\t${tsvText(r[9])}\t${tsvText(r[10])}\t${tsvText(r[11])}\t${tsvText(r[12])}\t${raw}\n`
-  );
+  const row = r as unknown as Record<string, unknown>;
+  let line = String(r.host_id);
+  for (const c of TSV_COLUMNS) line += `\t${c.toTsv(row[c.column] as never)}`;
+  return `${line}\n`;
 }
 
 /** The LOAD DATA column list and SET clause matching tsvRow. */
 export const LOAD_COLUMNS = (() => {
-  const binary = new Set<string>(['boot_id', 'seqnum_id', 'message_raw']);
-  const targets = LOGS_COLUMNS.map((c) => (binary.has(c) ? `@${c}` : `\`${c}\``));
-  const sets = [...binary].map((c) => `${c} = UNHEX(@${c})`);
+  const targets = LOGS_COLUMNS.map((c) => (BINARY.has(c) ? `@${c}` : `\`${c}\``));
+  const sets = [...BINARY].map((c) => `${c} = UNHEX(@${c})`);
   return `(${targets.join(', ')}) SET ${sets.join(', ')}`;
 })();
 
@@ -193,8 +185,8 @@ export const LOAD_COLUMNS = (() => {
 export function hourlyCounts(rows: LogRow[]): { hour: string; priority: number; n: number }[] {
   const counts = new Map<string, { hour: string; priority: number; n: number }>();
   for (const r of rows) {
-    const hour = hourOf(r[1]);
-    const priority = r[5] ?? NO_PRIORITY;
+    const hour = hourOf(r.ts);
+    const priority = r.priority ?? NO_PRIORITY;
     const key = `${hour}|${priority}`;
     const c = counts.get(key);
     if (c) c.n++;

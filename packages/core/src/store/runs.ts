@@ -1,25 +1,16 @@
 import type { Pool } from 'mysql2/promise';
 import { InfralogsError } from '../errors';
+import type { HostResult, RunOutcome } from '../host-result';
 import { execute, inTransaction, select, type Queryable } from './sql';
 
 /**
- * Collection runs. cron-connector fires overlapping calls, so a run holds the `collect` lease row:
- * beginRun refuses while the lease is held and unexpired. Every recorded host result renews the
- * lease; a crashed run's lease expires after staleAfterMs and the next run marks it abandoned.
+ * Collection runs. cron-connector fires overlapping calls, so a run holds the `collect` row of
+ * run_lock: beginRun refuses while the lock is held and unexpired. Every recorded host result
+ * extends the lock; a crashed run's lock expires after staleAfterMs and the next run marks it
+ * abandoned.
  */
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'partial' | 'abandoned';
+export type RunStatus = 'running' | RunOutcome | 'abandoned';
 export type HostRunStatus = 'pending' | 'succeeded' | 'failed';
-
-export interface HostRunResult {
-  host: string;
-  fetched: number;
-  inserted: number;
-  duplicates: number;
-  /** The checkpoint the host reached in this run. */
-  cursor: string | null;
-  /** Why the host failed; null when it succeeded. */
-  error: string | null;
-}
 
 export interface Run {
   id: number;
@@ -27,43 +18,43 @@ export interface Run {
   status: RunStatus;
   startedAt: Date;
   finishedAt: Date | null;
-  hosts: (HostRunResult & { status: HostRunStatus })[];
+  hosts: (HostResult & { status: HostRunStatus })[];
 }
 
-const LEASE = 'collect';
+const LOCK = 'collect';
 export const DEFAULT_STALE_AFTER_MS = 10 * 60_000;
 
 export async function beginRun(
   pool: Pool,
   options: { trigger: string; hosts: string[]; staleAfterMs?: number },
 ): Promise<{ runId: number }> {
-  const leaseMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
-  if (!Number.isInteger(leaseMs) || leaseMs < 1000) {
+  const lockMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+  if (!Number.isInteger(lockMs) || lockMs < 1000) {
     throw new InfralogsError('BAD_REQUEST', 'staleAfterMs must be an integer >= 1000');
   }
   return inTransaction(pool, async (conn) => {
-    const [lease] = await select<{ runId: number | null; live: number | null }>(
+    const [lock] = await select<{ runId: number | null; live: number | null }>(
       conn,
-      `SELECT run_id AS runId, expires_at > UTC_TIMESTAMP(6) AS live FROM run_lease WHERE name = ? FOR UPDATE`,
-      [LEASE],
+      `SELECT run_id AS runId, expires_at > UTC_TIMESTAMP(6) AS live FROM run_lock WHERE name = ? FOR UPDATE`,
+      [LOCK],
     );
-    if (!lease) throw new InfralogsError('CONFIG_INVALID', 'run_lease row missing: run migrate');
-    if (lease.runId !== null && Number(lease.live) === 1) {
-      throw new InfralogsError('CONFLICT', `run ${lease.runId} is still active`, {
-        details: { activeRunId: Number(lease.runId) },
+    if (!lock) throw new InfralogsError('CONFIG_INVALID', 'run_lock row missing: run migrate');
+    if (lock.runId !== null && Number(lock.live) === 1) {
+      throw new InfralogsError('CONFLICT', `run ${lock.runId} is still active`, {
+        details: { activeRunId: Number(lock.runId) },
       });
     }
-    if (lease.runId !== null) {
+    if (lock.runId !== null) {
       await execute(
         conn,
         `UPDATE runs SET status = 'abandoned', finished_at = UTC_TIMESTAMP(6) WHERE id = ? AND status = 'running'`,
-        [lease.runId],
+        [lock.runId],
       );
     }
     const { insertId: runId } = await execute(
       conn,
-      `INSERT INTO runs (triggered_by, status, lease_ms, started_at) VALUES (?, 'running', ?, UTC_TIMESTAMP(6))`,
-      [options.trigger.slice(0, 64), leaseMs],
+      `INSERT INTO runs (triggered_by, status, lock_ms, started_at) VALUES (?, 'running', ?, UTC_TIMESTAMP(6))`,
+      [options.trigger.slice(0, 64), lockMs],
     );
     const hosts = [...new Set(options.hosts)];
     if (hosts.length > 0) {
@@ -73,29 +64,28 @@ export async function beginRun(
     }
     await execute(
       conn,
-      `UPDATE run_lease SET run_id = ?, expires_at = DATE_ADD(UTC_TIMESTAMP(6), INTERVAL ? MICROSECOND) WHERE name = ?`,
-      [runId, leaseMs * 1000, LEASE],
+      `UPDATE run_lock SET run_id = ?, expires_at = DATE_ADD(UTC_TIMESTAMP(6), INTERVAL ? MICROSECOND) WHERE name = ?`,
+      [runId, lockMs * 1000, LOCK],
     );
     return { runId };
   });
 }
 
-/** Records (or overwrites) one host's result in a run and renews the run's lease. */
-export async function recordHostResult(pool: Pool, runId: number, result: HostRunResult): Promise<void> {
+/** Records (or overwrites) one host's result in a run and extends the run's lock. */
+export async function recordHostResult(pool: Pool, runId: number, result: HostResult): Promise<void> {
   await inTransaction(pool, async (conn) => {
-    const [run] = await select<{ leaseMs: number }>(
-      conn,
-      'SELECT lease_ms AS leaseMs FROM runs WHERE id = ?',
-      [runId],
-    );
+    const [run] = await select<{ lockMs: number }>(conn, 'SELECT lock_ms AS lockMs FROM runs WHERE id = ?', [
+      runId,
+    ]);
     if (!run) throw new InfralogsError('NOT_FOUND', `run ${runId} does not exist`);
     await execute(
       conn,
-      `INSERT INTO run_hosts (run_id, host, status, fetched, inserted, duplicates, \`cursor\`, error_message, finished_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
+      `INSERT INTO run_hosts (run_id, host, status, fetched, inserted, duplicates, batches, \`checkpoint\`,
+         error_code, error_message, finished_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
        ON DUPLICATE KEY UPDATE status = VALUES(status), fetched = VALUES(fetched), inserted = VALUES(inserted),
-         duplicates = VALUES(duplicates), \`cursor\` = VALUES(\`cursor\`), error_message = VALUES(error_message),
-         finished_at = VALUES(finished_at)`,
+         duplicates = VALUES(duplicates), batches = VALUES(batches), \`checkpoint\` = VALUES(\`checkpoint\`),
+         error_code = VALUES(error_code), error_message = VALUES(error_message), finished_at = VALUES(finished_at)`,
       [
         runId,
         result.host,
@@ -103,24 +93,22 @@ export async function recordHostResult(pool: Pool, runId: number, result: HostRu
         result.fetched,
         result.inserted,
         result.duplicates,
-        result.cursor,
-        result.error === null ? null : result.error.slice(0, 2000),
+        result.batches,
+        result.checkpoint,
+        result.error?.code ?? null,
+        result.error?.message.slice(0, 2000) ?? null,
       ],
     );
     await execute(
       conn,
-      `UPDATE run_lease SET expires_at = DATE_ADD(UTC_TIMESTAMP(6), INTERVAL ? MICROSECOND) WHERE name = ? AND run_id = ?`,
-      [run.leaseMs * 1000, LEASE, runId],
+      `UPDATE run_lock SET expires_at = DATE_ADD(UTC_TIMESTAMP(6), INTERVAL ? MICROSECOND) WHERE name = ? AND run_id = ?`,
+      [run.lockMs * 1000, LOCK, runId],
     );
   });
 }
 
-/** Ends a run with its status and releases the lease if this run still holds it. */
-export async function finishRun(
-  pool: Pool,
-  runId: number,
-  options: { status: 'succeeded' | 'failed' | 'partial' },
-): Promise<void> {
+/** Ends a run with its status and releases the run lock if this run still holds it. */
+export async function finishRun(pool: Pool, runId: number, options: { status: RunOutcome }): Promise<void> {
   await inTransaction(pool, async (conn) => {
     const { affectedRows } = await execute(
       conn,
@@ -130,8 +118,8 @@ export async function finishRun(
     if (affectedRows === 0) throw new InfralogsError('NOT_FOUND', `run ${runId} does not exist`);
     await execute(
       conn,
-      'UPDATE run_lease SET run_id = NULL, expires_at = NULL WHERE name = ? AND run_id = ?',
-      [LEASE, runId],
+      'UPDATE run_lock SET run_id = NULL, expires_at = NULL WHERE name = ? AND run_id = ?',
+      [LOCK, runId],
     );
   });
 }
@@ -156,22 +144,28 @@ export async function getRun(db: Queryable, runId: number): Promise<Run | null> 
     fetched: number | string;
     inserted: number | string;
     duplicates: number | string;
-    cursor: string | null;
-    error: string | null;
+    batches: number | string;
+    checkpoint: string | null;
+    errorCode: string | null;
+    errorMessage: string | null;
   }>(
     db,
-    `SELECT host, status, fetched, inserted, duplicates, \`cursor\` AS \`cursor\`, error_message AS error
+    `SELECT host, status, fetched, inserted, duplicates, batches, \`checkpoint\` AS \`checkpoint\`,
+            error_code AS errorCode, error_message AS errorMessage
        FROM run_hosts WHERE run_id = ? ORDER BY host`,
     [runId],
   );
   return {
     ...run,
     id: Number(run.id),
-    hosts: hosts.map((h) => ({
+    hosts: hosts.map(({ errorCode, errorMessage, ...h }) => ({
       ...h,
       fetched: Number(h.fetched),
       inserted: Number(h.inserted),
       duplicates: Number(h.duplicates),
+      batches: Number(h.batches),
+      // A host still pending has no result yet; rows written before error_code existed have none.
+      error: errorMessage === null ? null : { code: errorCode ?? 'UNKNOWN', message: errorMessage },
     })),
   };
 }

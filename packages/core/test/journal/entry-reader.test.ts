@@ -1,8 +1,8 @@
-import { writeExport, type ExportEntry } from '@infralogs/devkit';
+import { readAll, writeExport, type ExportEntry } from '@infralogs/devkit';
 import { describe, expect, it } from 'vitest';
 import { entryFromFields, type Entry } from '../../src/entry';
 import type { InfralogsError } from '../../src/errors';
-import { EntryReader, ExportParser, NdjsonEncoder, readAll } from '../../src/journal';
+import { EntryReader, ExportParser, NdjsonEncoder } from '../../src/journal';
 
 const S = '8c7196499b954413a742eb1e2107fa5d';
 const B = '0ffe5f74a4bd49ca8597eb05fe1a512a';

@@ -1,8 +1,7 @@
-import { writeExport } from '@infralogs/devkit';
+import { feed, randomSizes, readAll, writeExport } from '@infralogs/devkit';
 import { describe, expect, it } from 'vitest';
 import type { JournalFields } from '../../src/entry';
-import { ENTRY_FIELD_NAMES, ExportParser, readAll, type InvalidLine } from '../../src/journal';
-import { feed, randomSizes } from './helpers';
+import { ENTRY_FIELD_NAMES, ExportParser, type InvalidLine } from '../../src/journal';
 
 const text = (fields: JournalFields, name: string) => fields.get(name)?.map((b) => b.toString('latin1'));
 

@@ -6,11 +6,17 @@ import {
   datasetsDir,
   EDGE_BOOT_IDS,
   edgeCaseEntries,
+  feed,
+  journalctl,
+  JsonParser,
   makeJournalDir,
   MIB_LINES,
   MIB_TEXT,
+  randomSizes,
+  readAll,
   repoRoot,
   syslogToExport,
+  VerboseParser,
   writeExport,
 } from '@infralogs/devkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,15 +24,11 @@ import { entryFromFields, entrySchema, parseCursor, type Entry, type JournalFiel
 import {
   EntryReader,
   ExportParser,
-  JsonParser,
   NdjsonEncoder,
-  readAll,
-  VerboseParser,
   type InvalidLine,
   type JournalReader,
   type ReaderHandlers,
 } from '../../src/journal';
-import { feed, journalctl, randomSizes } from './helpers';
 
 /**
  * The three readers on real journal files written by systemd-journal-remote and read back by

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
 import { main as cli } from '../../src/store/cli';
 import { listPartitions } from '../../src/store/partitions';
-import { freshStore } from './fixtures';
+import { freshStore } from '@infralogs/devkit/fixtures';
 
 let store: Awaited<ReturnType<typeof freshStore>>;
 let dir: string;

@@ -6,7 +6,7 @@ import type { IngestBatch } from '../../src/store/batch';
 import { getCheckpoint, ingestBatch as ingest, type IngestOptions } from '../../src/store/ingest';
 import { upsertHost } from '../../src/store/hosts';
 import { createStorePool } from '../../src/store/sql';
-import { BOOT_ID, entries, entry, freshStore } from './fixtures';
+import { BOOT_ID, entries, entry, freshStore } from '@infralogs/devkit/fixtures';
 
 type Store = Awaited<ReturnType<typeof freshStore>>;
 let store: Store;

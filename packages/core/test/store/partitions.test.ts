@@ -12,9 +12,11 @@ import {
 import { ingestBatch } from '../../src/store/ingest';
 import { upsertHost } from '../../src/store/hosts';
 import { migrate } from '../../src/store/migrations';
+import { LOGS_COLUMNS } from '../../src/store/rows';
+import { ENTRY_FIELDS } from '../../src/entry';
 import { createStorePool } from '../../src/store/sql';
 import { createLogger } from '../../src/log';
-import { entry, freshStore } from './fixtures';
+import { entry, freshStore } from '@infralogs/devkit/fixtures';
 
 const day = (s: string) => new Date(`${s}T00:00:00Z`);
 const at = (s: string) => new Date(`${s}Z`);
@@ -152,6 +154,11 @@ describe('migrate', () => {
         '0002_logs',
         '0003_rollups_gaps',
         '0004_runs',
+        '0005_logs_machine_transport',
+        '0006_run_lock',
+        '0007_runs_lock_ms',
+        '0008_run_hosts_result',
+        '0009_hosts_tls',
       ]);
       expect(await migrate(store.pool)).toEqual({ applied: [] });
       const c = await store.admin();
@@ -164,10 +171,43 @@ describe('migrate', () => {
         'log_counts_hourly',
         'logs',
         'run_hosts',
-        'run_lease',
+        'run_lock',
         'runs',
         'schema_migrations',
       ]);
+    } finally {
+      await store.drop();
+    }
+  });
+
+  it('gives logs exactly the columns of ENTRY_FIELDS, typed as the table says', async () => {
+    const store = await freshStore();
+    try {
+      const c = await store.admin();
+      const [rows] = await c.query(
+        `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, IS_NULLABLE AS nullable
+           FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'logs'
+          ORDER BY ORDINAL_POSITION`,
+      );
+      await c.end();
+      const columns = rows as { name: string; type: string; nullable: 'YES' | 'NO' }[];
+      // As information_schema spells a declared type: lowercase, MariaDB without display widths.
+      const declared = (sql: string) => ({
+        type: sql
+          .replace(/ (NOT )?NULL$/, '')
+          .toLowerCase()
+          .replace(/^(int|tinyint|bigint)\((\d+)\)/, '$1'),
+        nullable: sql.endsWith('NOT NULL') ? 'NO' : 'YES',
+      });
+      const actual = (t: { type: string; nullable: string }) => ({
+        type: t.type.replace(/^(int|tinyint|bigint)\((\d+)\)/, '$1'),
+        nullable: t.nullable,
+      });
+      expect(columns.map((col) => col.name).sort()).toEqual(LOGS_COLUMNS.slice().sort());
+      for (const f of ENTRY_FIELDS) {
+        const col = columns.find((x) => x.name === f.column)!;
+        expect(actual(col), f.column).toEqual(declared(f.sql));
+      }
     } finally {
       await store.drop();
     }

@@ -4,6 +4,7 @@ import {
   clip,
   formatTs,
   hourlyCounts,
+  LOGS_COLUMNS,
   NO_PRIORITY,
   rowSqlBytes,
   sqlValues,
@@ -13,7 +14,7 @@ import {
 import { detectGaps } from '../../src/store/gaps';
 import { plainlyValid, validateBatch } from '../../src/store/batch';
 import { entrySchema } from '../../src/entry';
-import { entry, SEQNUM_ID } from './fixtures';
+import { entry, SEQNUM_ID } from '@infralogs/devkit/fixtures';
 
 describe('entry → row mapping', () => {
   it('formats __REALTIME_TIMESTAMP as UTC with microseconds', () => {
@@ -25,13 +26,13 @@ describe('entry → row mapping', () => {
   it('maps identity to binary, raw MESSAGE bytes to message_raw, and clips long text columns', () => {
     const raw = Buffer.from([0xff, 0x00, 0x41]);
     const row = toRow(3, entry(5, { messageRaw: raw.toString('base64'), unit: 'u'.repeat(300) }));
-    expect(row[0]).toBe(3);
-    expect(row[3]).toBe(SEQNUM_ID);
-    expect(sqlValues(row)[3]).toEqual(Buffer.from(SEQNUM_ID, 'hex'));
-    expect(row[4]).toBe(5);
-    expect(row[10]).toHaveLength(255);
-    expect(row[13]).toEqual(raw);
-    expect(toRow(1, entry(1))[13]).toBeNull();
+    expect(row.host_id).toBe(3);
+    expect(row.seqnum_id).toBe(SEQNUM_ID);
+    expect(sqlValues(row)[LOGS_COLUMNS.indexOf('seqnum_id')]).toEqual(Buffer.from(SEQNUM_ID, 'hex'));
+    expect(row.seqnum).toBe(5);
+    expect(row.unit).toHaveLength(255);
+    expect(row.message_raw).toEqual(raw);
+    expect(toRow(1, entry(1)).message_raw).toBeNull();
   });
 
   it('writes LOAD DATA text with escapes, \\N for NULL and hex for binary', () => {
@@ -44,11 +45,13 @@ describe('entry → row mapping', () => {
       }),
     );
     const fields = tsvRow(row).split('\t');
-    expect(fields).toHaveLength(14);
-    expect(fields[2]).toBe(entry(9).bootId);
-    expect(fields[10]).toBe('\\N');
-    expect(fields[12]).toBe('a\\tb\\nc\\\\d\\r\\0');
-    expect(fields[13]).toBe('ff01\n');
+    const at = (column: string) => fields[LOGS_COLUMNS.indexOf(column)];
+    expect(fields).toHaveLength(LOGS_COLUMNS.length);
+    expect(tsvRow(row).endsWith('\n')).toBe(true);
+    expect(at('boot_id')).toBe(entry(9).bootId);
+    expect(at('unit')).toBe('\\N');
+    expect(at('message')).toBe('a\\tb\\nc\\\\d\\r\\0');
+    expect(at('message_raw')?.replace(/\n$/, '')).toBe('ff01');
   });
 
   it('clips by code points without splitting a surrogate pair', () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHost, listHosts, upsertHost } from '../../src/store/hosts';
 import { beginRun, finishRun, getRun, recordHostResult } from '../../src/store/runs';
-import { freshStore } from './fixtures';
+import { freshStore } from '@infralogs/devkit/fixtures';
 
 let store: Awaited<ReturnType<typeof freshStore>>;
 beforeAll(async () => {
@@ -27,7 +27,7 @@ describe('hosts', () => {
 });
 
 describe('runs', () => {
-  it('refuses a second run while one is active, records host results, and frees the lease on finish', async () => {
+  it('refuses a second run while one is active, records host results, and frees the run lock on finish', async () => {
     const { runId } = await beginRun(store.pool, { trigger: 'cron', hosts: ['a-host', 'b-host'] });
     await expect(beginRun(store.pool, { trigger: 'http', hosts: [] })).rejects.toMatchObject({
       code: 'CONFLICT',
@@ -39,7 +39,8 @@ describe('runs', () => {
       fetched: 10,
       inserted: 8,
       duplicates: 2,
-      cursor: 's=1;i=2',
+      batches: 1,
+      checkpoint: 's=1;i=2',
       error: null,
     });
     await recordHostResult(store.pool, runId, {
@@ -47,8 +48,9 @@ describe('runs', () => {
       fetched: 0,
       inserted: 0,
       duplicates: 0,
-      cursor: null,
-      error: 'agent unreachable',
+      batches: 0,
+      checkpoint: null,
+      error: { code: 'UPSTREAM_FAILED', message: 'agent unreachable' },
     });
     await finishRun(store.pool, runId, { status: 'partial' });
     const run = await getRun(store.pool, runId);
@@ -61,7 +63,8 @@ describe('runs', () => {
         fetched: 10,
         inserted: 8,
         duplicates: 2,
-        cursor: 's=1;i=2',
+        batches: 1,
+        checkpoint: 's=1;i=2',
         error: null,
       },
       {
@@ -70,8 +73,9 @@ describe('runs', () => {
         fetched: 0,
         inserted: 0,
         duplicates: 0,
-        cursor: null,
-        error: 'agent unreachable',
+        batches: 0,
+        checkpoint: null,
+        error: { code: 'UPSTREAM_FAILED', message: 'agent unreachable' },
       },
     ]);
     const next = await beginRun(store.pool, { trigger: 'http', hosts: ['a-host'] });
@@ -79,11 +83,11 @@ describe('runs', () => {
     await finishRun(store.pool, next.runId, { status: 'succeeded' });
   });
 
-  it('lets a new run take over the lease of a crashed one once it expired, marking it abandoned', async () => {
+  it('lets a new run take over the run lock of a crashed one once it expired, marking it abandoned', async () => {
     const { runId: crashed } = await beginRun(store.pool, { trigger: 'cron', hosts: [], staleAfterMs: 1000 });
-    // Age the lease on the server instead of sleeping.
+    // Age the lock on the server instead of sleeping.
     const c = await store.admin();
-    await c.query(`UPDATE run_lease SET expires_at = DATE_SUB(UTC_TIMESTAMP(6), INTERVAL 1 SECOND)`);
+    await c.query(`UPDATE run_lock SET expires_at = DATE_SUB(UTC_TIMESTAMP(6), INTERVAL 1 SECOND)`);
     await c.end();
     const { runId } = await beginRun(store.pool, { trigger: 'cron', hosts: [] });
     expect(runId).not.toBe(crashed);

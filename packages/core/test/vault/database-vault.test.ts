@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminConnection, waitForReplica } from '@infralogs/devkit';
 import { writeAppRoleSecrets } from '@infralogs/vault';
-import { bootstrapForTest, type Bootstrapped } from '../../../../vault/test/helpers';
+import { bootstrapForTest, type Bootstrapped } from '@infralogs/devkit/fixtures';
 import {
   closeVaultSessions,
   connectDatabase,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InfralogsError } from '@infralogs/core';
+import { InfralogsError } from '../src/errors';
 import { isRetryable, retryDelay, withRetry } from '../src/retry';
 
 const policy = { retries: 3, baseMs: 100, maxMs: 1000 };
@@ -23,6 +23,25 @@ describe('isRetryable', () => {
     expect(isRetryable(upstream(413))).toBe(false);
     expect(isRetryable(new InfralogsError('UPSTREAM_FAILED', 'bad line'))).toBe(false);
     expect(isRetryable(new TypeError('bug'))).toBe(false);
+  });
+
+  it("reads the status of an HTTP client's error (got's HTTPError carries the response)", () => {
+    const answered = (statusCode: number) =>
+      Object.assign(new Error('x'), { code: 'ERR_NON_2XX_3XX_RESPONSE', response: { statusCode } });
+    expect(isRetryable(answered(502))).toBe(true);
+    expect(isRetryable(answered(400))).toBe(false);
+  });
+
+  it("'unreached' retries only what cannot have run: refused, unresolved, reset, the watchdog's 429", () => {
+    const network = (code: string) => Object.assign(new Error('x'), { code });
+    const answered = (statusCode: number) => Object.assign(new Error('x'), { response: { statusCode } });
+    for (const code of ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET']) {
+      expect(isRetryable(network(code), 'unreached')).toBe(true);
+    }
+    expect(isRetryable(network('ETIMEDOUT'), 'unreached')).toBe(false);
+    expect(isRetryable(answered(429), 'unreached')).toBe(true);
+    expect(isRetryable(answered(502), 'unreached')).toBe(false);
+    expect(isRetryable(answered(503), 'unreached')).toBe(false);
   });
 });
 

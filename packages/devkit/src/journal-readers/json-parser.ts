@@ -1,6 +1,5 @@
-import type { JournalFields } from '../entry';
-import { LineReader } from './lines';
-import { addField } from './reader';
+import { addField, type JournalFields } from '@infralogs/core';
+import { LineReader } from './line-reader';
 
 /**
  * A streaming parser for `journalctl -o json` (also json-seq: a leading RS byte is skipped).

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import type { JournalReader } from '../../src/journal';
+import type { InvalidLine, JournalFields, JournalReader, LostField, ReaderHandlers } from '@infralogs/core';
 
 /** journalctl's stdout as bytes (binary fields must not go through a string). */
 export function journalctl(dir: string, ...args: string[]): Buffer {
@@ -24,4 +24,22 @@ export function randomSizes(seed: number, count: number, max: number): number[] 
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     return 1 + (x % max);
   });
+}
+
+/** Reads a whole buffer with a reader; handy for tests and small inputs. */
+export function readAll<R extends JournalReader>(
+  make: (handlers: ReaderHandlers) => R,
+  bytes: Buffer,
+): { entries: JournalFields[]; invalid: InvalidLine[]; lost: LostField[] } {
+  const entries: JournalFields[] = [];
+  const invalid: InvalidLine[] = [];
+  const lost: LostField[] = [];
+  const reader = make({
+    onEntry: (f) => entries.push(f),
+    onInvalid: (p) => invalid.push(p),
+    onLost: (l) => lost.push(l),
+  });
+  reader.push(bytes);
+  reader.end();
+  return { entries, invalid, lost };
 }

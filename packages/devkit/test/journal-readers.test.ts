@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JsonParser, LineSplitter, readAll, VerboseParser } from '../../src/journal';
-import { feed } from './helpers';
+import { feed, JsonParser, LineSplitter, readAll, VerboseParser } from '../src/journal-readers';
 
 const C1 =
   's=8c7196499b954413a742eb1e2107fa5d;i=1;b=0ffe5f74a4bd49ca8597eb05fe1a512a;m=1;t=6225212a5b6da;x=1';

@@ -1,0 +1,104 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InfralogsError } from './errors';
+
+/**
+ * The one retry policy of Infralogs' HTTP callers: fetch-host opening an agent page and posting
+ * batches to ingest, collect calling fetch-host. (The credential rotator keeps its own: it is a
+ * plug-in that stands alone.) The rules, stated once:
+ *
+ * - Backoff: retry n waits for a ceiling of `baseMs * 2^(n-1)`, capped at `maxMs`, with "equal
+ *   jitter" (half of it fixed, half random), so callers that failed together do not retry in
+ *   lockstep. At most `retries` attempts after the first.
+ * - What is retried depends on what running the call twice could do (`RetrySafety`):
+ *   - 'repeatable': the call is safe to repeat (opening a page before any entry was read; posting
+ *     a batch, which ingest inserts idempotently). Retried: network failures (`NETWORK_CODES`)
+ *     and the statuses that mean "try again later" (`AGAIN_STATUSES`).
+ *   - 'unreached': the call must not run twice (collect → fetch-host pulls a whole host). Retried
+ *     only when it cannot have run: the connection was refused, the name did not resolve, a
+ *     kept-alive socket was reset before the request, or the watchdog refused it (429,
+ *     max_inflight) before the function saw it.
+ * - Never retried: other 4xx (they repeat identically), and anything that is not a network error
+ *   or an upstream answer (bugs, bad lines).
+ *
+ * An upstream answer's status is read from `details.upstreamStatus` of an InfralogsError (set
+ * where an answer becomes one) or from the `response.statusCode` of an HTTP client's error (got's
+ * HTTPError), so callers may retry before or after turning the answer into their own error.
+ */
+export interface RetryPolicy {
+  /** Attempts after the first. */
+  retries: number;
+  baseMs: number;
+  maxMs: number;
+}
+
+export type RetrySafety = 'repeatable' | 'unreached';
+
+/** Network failures worth another try: nothing was processed, or the answer was lost. */
+export const NETWORK_CODES: readonly string[] = [
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+];
+/** Gateway/upstream statuses that mean "try again later". */
+export const AGAIN_STATUSES: readonly number[] = [408, 429, 500, 502, 503, 504];
+
+export const RETRY_RULES: Record<RetrySafety, { codes: readonly string[]; statuses: readonly number[] }> = {
+  repeatable: { codes: NETWORK_CODES, statuses: AGAIN_STATUSES },
+  unreached: { codes: ['ECONNREFUSED', 'ECONNRESET', 'EAI_AGAIN', 'ENOTFOUND'], statuses: [429] },
+};
+
+/** Delay before retry number `attempt` (1 = first retry): half fixed, half random. */
+export function retryDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** The upstream status an error carries, if it is an upstream answer. */
+function upstreamStatus(err: unknown): number | undefined {
+  if (err instanceof InfralogsError) {
+    const status = err.details?.upstreamStatus;
+    return typeof status === 'number' ? status : undefined;
+  }
+  const status = (err as { response?: { statusCode?: unknown } } | null)?.response?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** Whether `err` is worth another attempt for a call of the given safety. */
+export function isRetryable(err: unknown, safety: RetrySafety = 'repeatable'): boolean {
+  const rules = RETRY_RULES[safety];
+  const status = upstreamStatus(err);
+  if (status !== undefined) return rules.statuses.includes(status);
+  if (err instanceof InfralogsError) return false;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && rules.codes.includes(code);
+}
+
+/**
+ * Runs `attempt` until it succeeds, a non-retryable error occurs or the policy is spent; the last
+ * error is thrown as it is. `onRetry` sees each error that is retried (for logs).
+ */
+export async function withRetry<T>(
+  attempt: () => Promise<T>,
+  policy: RetryPolicy,
+  options: {
+    safety?: RetrySafety;
+    onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+    random?: () => number;
+  } = {},
+): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (n > policy.retries || !isRetryable(err, options.safety)) throw err;
+      const delay = retryDelay(n, policy, options.random);
+      options.onRetry?.(err, n, delay);
+      await sleep(delay);
+    }
+  }
+}
