@@ -296,7 +296,7 @@ describe('fetch-host over TLS', () => {
     const a = await tlsAgent('good');
     await upsertHost(store.pool, { name: host, agentUrl: a.url });
     const result = await fetcher({ ca: ca.certPem })(host);
-    expect(result.error).toBeUndefined();
+    expect(result.error).toBeNull();
     expect(result).toMatchObject({ fetched: 100, inserted: 100 });
   });
 
@@ -304,7 +304,7 @@ describe('fetch-host over TLS', () => {
     const own = await createTestCa(join(work, 'own-ca'), 'Host CA');
     const a = await tlsAgent('own', {}, own);
     await upsertHost(store.pool, { name: host, agentUrl: a.url, agentCa: own.certPem });
-    expect((await fetcher({ ca: ca.certPem })(host)).error).toBeUndefined();
+    expect((await fetcher({ ca: ca.certPem })(host)).error).toBeNull();
   });
 
   it('ends the host with a coded error, without retrying, for each kind of bad certificate', async () => {
@@ -367,6 +367,6 @@ describe('fetch-host over TLS', () => {
     expect(refused.error?.code).toBe('AGENT_INSECURE');
     expect(agent.requests).toEqual([]);
     await upsertHost(store.pool, { name: host, agentUrl: agent.url, insecure: true });
-    expect((await fetcher()(host)).error).toBeUndefined();
+    expect((await fetcher()(host)).error).toBeNull();
   });
 });
