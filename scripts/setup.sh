@@ -20,7 +20,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # --- Debian packages -------------------------------------------------------------
-APT_PACKAGES=(mariadb-server mariadb-client postgresql systemd-journal-remote chromium python3-venv openssl)
+APT_PACKAGES=(mariadb-server mariadb-client postgresql systemd-journal-remote chromium python3-venv openssl prometheus prometheus-mysqld-exporter)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -39,7 +39,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # RUNLEVEL=1 keeps Debian's maintainer scripts from starting the system MariaDB and PostgreSQL services; env passes
   # both variables through sudo, which would otherwise reset the environment.
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+    apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >&2 \
     || die "apt-get install ${missing[*]} failed"
 fi
 

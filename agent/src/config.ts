@@ -28,6 +28,12 @@ export interface AgentConfig {
    */
   journalctlBuffer: string | null;
   /**
+   * The metrics listener (`GET /metrics`, no token): its own address and port, so the token-guarded
+   * port never serves it and it can stay on loopback or a management interface. null = none.
+   */
+  metricsHost: string;
+  metricsPort: number | null;
+  /**
    * HTTPS: certificate and key files (re-read when they change), and optionally a CA bundle that
    * client certificates must chain to (mTLS). Null serves plain HTTP (tests, a loopback-only agent).
    */
@@ -43,6 +49,8 @@ export const AGENT_DEFAULTS: Omit<AgentConfig, 'tokensFile'> = {
   maxStreams: 4,
   journalctl: 'journalctl',
   journalctlBuffer: '64K',
+  metricsHost: '127.0.0.1',
+  metricsPort: null,
   tls: null,
 };
 
@@ -62,6 +70,8 @@ export const agentEnvSchema = z
       .string()
       .regex(/^(\d+[KM]?|off)$/, 'must be a size such as 64K, or off')
       .default(AGENT_DEFAULTS.journalctlBuffer!),
+    AGENT_METRICS_HOST: env.str(AGENT_DEFAULTS.metricsHost),
+    AGENT_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), env.port(0).optional()),
     /** Read by the logger; checked here so a bad one stops start-up instead of logging at info. */
     LOG_LEVEL: env.logLevel(),
     AGENT_TLS_CERT_FILE: optional(z.string().min(1)),
@@ -90,6 +100,8 @@ export const agentEnvSchema = z
     maxStreams: c.AGENT_MAX_STREAMS,
     journalctl: c.JOURNALCTL,
     journalctlBuffer: c.JOURNALCTL_STDOUT_BUFFER === 'off' ? null : c.JOURNALCTL_STDOUT_BUFFER,
+    metricsHost: c.AGENT_METRICS_HOST,
+    metricsPort: c.AGENT_METRICS_PORT ?? null,
     tls:
       c.AGENT_TLS_CERT_FILE && c.AGENT_TLS_KEY_FILE
         ? {

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { createLogger, type Logger } from '@infralogs/core';
+import { createLogger, Metrics, startMetricsServer, type Logger, type MetricsServer } from '@infralogs/core';
 import { AGENT_DEFAULTS, type AgentConfig } from './config';
 import { onPath, stopJournalctl } from './journalctl';
 import { createAgentServer } from './server';
@@ -14,6 +14,10 @@ export { TLS_CHECK_MS, type TlsFilesConfig } from './tls';
 export interface RunningAgent {
   /** Base URL, e.g. https://127.0.0.2:8687 (http:// without TLS files) */
   url: string;
+  /** `http://host:port/metrics`, or null when no metrics port is configured. */
+  metricsUrl: string | null;
+  /** The agent's own registry (one per agent, so agents in one process stay apart). */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -35,11 +39,12 @@ export async function startAgent(
   const tokens = new TokenFile(config.tokensFile, log);
   await tokens.load();
   const children = new Set<ChildProcess>();
+  const metrics = new Metrics({ parts: ['agent', 'http'] });
   const tlsFiles = config.tls ? new TlsFiles(config.tls, log) : null;
   const tls = tlsFiles
     ? { ...(await tlsFiles.load()), requireClientCert: config.tls!.clientCaFile !== null }
     : null;
-  const server = createAgentServer({ config, tokens, log, children }, tls);
+  const server = createAgentServer({ config, tokens, log, children, metrics }, tls);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -50,10 +55,23 @@ export async function startAgent(
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+  let metricsServer: MetricsServer | null = null;
+  try {
+    if (config.metricsPort !== null) {
+      metricsServer = await startMetricsServer(metrics, {
+        host: config.metricsHost,
+        port: config.metricsPort,
+      });
+    }
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   log.info('agent.listening', {
     url,
     journalDir: config.journalDir ?? '(system journal)',
     clientCertificates: tls?.requireClientCert ?? false,
+    metrics: metricsServer?.url ?? null,
   });
   let checking = false;
   const tlsWatch =
@@ -71,8 +89,11 @@ export async function startAgent(
   tlsWatch?.unref();
   return {
     url,
+    metricsUrl: metricsServer?.url ?? null,
+    metrics,
     async close() {
       if (tlsWatch) clearInterval(tlsWatch);
+      await metricsServer?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const child of children) stopJournalctl(child);
       server.closeAllConnections();

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { createGzip, constants as zlib } from 'node:zlib';
-import { InfralogsError, NdjsonEncoder, type Logger } from '@infralogs/core';
+import { InfralogsError, NdjsonEncoder, type Logger, type Metrics } from '@infralogs/core';
 import type { AgentConfig } from './config';
 import { acceptsGzip, sendError } from './http';
 import { journalctlArgs, spawnJournalctl, stopJournalctl } from './journalctl';
@@ -31,6 +31,7 @@ export interface LogsContext {
   log: Logger;
   /** Running journalctl children, so that closing the agent stops them. */
   children: Set<ChildProcess>;
+  metrics: Metrics;
 }
 
 type State = 'streaming' | 'done' | 'client-gone' | 'failed';
@@ -45,6 +46,16 @@ export async function serveLogs(
   // A client gone while we checked would never see 'close' again: start nothing for it.
   if (res.destroyed) return;
   new LogStream(res, query, ctx, acceptsGzip(req)).start();
+}
+
+/** What the agent counts of the streams it serves. */
+function servedMetrics(metrics: Metrics) {
+  return {
+    entries: metrics.counter('infralogs_agent_entries_served_total'),
+    bytes: metrics.counter('infralogs_agent_bytes_served_total'),
+    journalctlFailures: metrics.counter('infralogs_agent_journalctl_failures_total'),
+    journalctlSeconds: metrics.histogram('infralogs_agent_journalctl_duration_seconds'),
+  };
 }
 
 /**
@@ -64,6 +75,7 @@ class LogStream {
   private problems = 0;
   private stderr = '';
   private grace: NodeJS.Timeout | undefined;
+  private readonly served: ReturnType<typeof servedMetrics>;
 
   constructor(
     private readonly res: ServerResponse,
@@ -72,6 +84,7 @@ class LogStream {
     private readonly gzip: boolean,
   ) {
     this.log = ctx.log.child({ after: query.after, limit: query.limit });
+    this.served = servedMetrics(ctx.metrics);
     this.skipFirst = query.after;
     this.child = spawnJournalctl(ctx.config, journalctlArgs(query, ctx.config.journalDir));
     ctx.children.add(this.child);
@@ -104,11 +117,12 @@ class LogStream {
       this.stderr = (this.stderr + c.toString('utf8')).slice(-2000);
     });
     child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
-    child.on('error', (err) =>
+    child.on('error', (err) => {
+      this.served.journalctlFailures.inc();
       this.fail(
         new InfralogsError('JOURNAL_FAILED', `could not run ${this.ctx.config.journalctl}`, { cause: err }),
-      ),
-    );
+      );
+    });
     child.on('close', (code, signal) => this.childClosed(code, signal));
   }
 
@@ -141,12 +155,14 @@ class LogStream {
 
   private childClosed(code: number | null, signal: NodeJS.Signals | null): void {
     this.ctx.children.delete(this.child);
+    this.served.journalctlSeconds.observe({}, (Date.now() - this.started) / 1000);
     if (this.state !== 'streaming') return;
     if (code === 0) {
       this.encoder.end();
       this.finish(this.count >= this.query.limit ? 'limit' : 'end');
       return;
     }
+    this.served.journalctlFailures.inc();
     void journalFailure(this.ctx.config.journalDir, code, signal, this.stderr).then((err) => this.fail(err));
   }
 
@@ -154,6 +170,7 @@ class LogStream {
     if (this.out !== null && this.out !== this.res) this.out.destroy(); // the gzip stream, if any
     if (this.state !== 'streaming') return;
     this.state = 'client-gone';
+    this.served.entries.inc({}, this.count);
     clearTimeout(this.grace);
     stopJournalctl(this.child);
     this.log.info('logs.client_gone', { entries: this.count, ms: Date.now() - this.started });
@@ -178,6 +195,7 @@ class LogStream {
   private flush(): boolean {
     const lines = this.encoder.take();
     if (lines === null) return true;
+    this.served.bytes.inc({}, lines.length);
     this.out ??= this.sendHeaders();
     return this.out.write(lines);
   }
@@ -187,6 +205,7 @@ class LogStream {
     this.state = 'done';
     clearTimeout(this.grace);
     this.flush();
+    this.served.entries.inc({}, this.count);
     (this.out ?? this.sendHeaders()).end();
     stopJournalctl(this.child);
     this.log.info('logs.served', {

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
-import { InfralogsError, type Logger } from '@infralogs/core';
+import { InfralogsError, type Logger, type Metrics } from '@infralogs/core';
 import type { AgentConfig } from './config';
 import { sendError, sendJson } from './http';
 import { serveLogs } from './logs';
@@ -19,7 +19,10 @@ export interface AgentServerDeps {
   tokens: TokenFile;
   log: Logger;
   children: Set<ChildProcess>;
+  metrics: Metrics;
 }
+
+const ROUTES = new Set(['/healthz', '/logs']);
 
 export type AgentServer = ReturnType<typeof createServer> | ReturnType<typeof createHttpsServer>;
 
@@ -32,7 +35,16 @@ export function createAgentServer(
   tls: (SecureContextOptions & { requireClientCert: boolean }) | null = null,
 ): AgentServer {
   const streams = { active: 0 };
+  const requests = deps.metrics.counter('infralogs_http_requests_total');
+  const duration = deps.metrics.histogram('infralogs_http_request_duration_seconds');
   const listener: RequestListener = (req, res) => {
+    const started = process.hrtime.bigint();
+    res.once('close', () => {
+      const path = (req.url ?? '/').split('?')[0]!;
+      const route = ROUTES.has(path) ? path : 'other';
+      requests.inc({ route, code: res.statusCode });
+      duration.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
     handle(req, res, deps, streams).catch((err: unknown) => {
       const path = req.url?.split('?')[0];
       if (res.headersSent) res.destroy();
@@ -72,6 +84,7 @@ async function handle(
   if (!(await deps.tokens.accepts(req.headers.authorization))) {
     const reason = req.headers.authorization ? 'the bearer token is not valid' : 'a bearer token is required';
     deps.log.warn('logs.unauthorized', { remote: req.socket.remoteAddress, reason });
+    deps.metrics.counter('infralogs_agent_auth_failures_total').inc();
     sendError(res, new InfralogsError('UNAUTHORIZED', reason), {
       'www-authenticate': 'Bearer realm="infralogs"',
     });
@@ -81,6 +94,7 @@ async function handle(
   // Each stream is a journalctl process: bound them so a burst of clients cannot exhaust the VM.
   if (streams.active >= deps.config.maxStreams) {
     deps.log.warn('logs.busy', { remote: req.socket.remoteAddress, active: streams.active });
+    deps.metrics.counter('infralogs_agent_streams_refused_total').inc();
     sendError(
       res,
       new InfralogsError('TOO_MANY_REQUESTS', `the agent is serving ${streams.active} streams already`),
@@ -89,11 +103,19 @@ async function handle(
     return;
   }
   // Counted until the response is over (serveLogs returns once the stream is set up).
+  const open = deps.metrics.gauge('infralogs_agent_streams_open');
   streams.active += 1;
+  open.inc();
   res.once('close', () => {
     streams.active -= 1;
+    open.dec();
   });
-  await serveLogs(req, res, query, { config: deps.config, log: deps.log, children: deps.children });
+  await serveLogs(req, res, query, {
+    config: deps.config,
+    log: deps.log,
+    children: deps.children,
+    metrics: deps.metrics,
+  });
 }
 
 /** Up, and the journal directory (when one is configured) is there. */

@@ -23,6 +23,8 @@ describe('agentConfigFromEnv', () => {
       maxStreams: 4,
       journalctl: 'journalctl',
       journalctlBuffer: '64K',
+      metricsHost: '127.0.0.1',
+      metricsPort: null,
       tls: null,
     });
   });

@@ -2,6 +2,7 @@ import {
   createLogger,
   errorBody,
   InfralogsError,
+  Metrics,
   type Database,
   type FunctionContext,
   type Handler,
@@ -23,7 +24,11 @@ export interface DashboardDeps {
   bokehDir?: string;
   log?: Logger;
   now?: () => Date;
+  /** Default: the process's registry, served by the template's metrics port. */
+  metrics?: Metrics;
 }
+
+const API_ENDPOINTS = new Set(['/api/summary', '/api/volume', '/api/entries']);
 
 const JSON_HEADERS = {
   'Content-Type': 'application/json; charset=utf-8',
@@ -53,6 +58,9 @@ function unavailable(err: unknown): InfralogsError {
 export function createDashboardHandler(deps: DashboardDeps): Handler {
   const log = deps.log ?? createLogger({ component: 'dashboard' });
   const now = deps.now ?? (() => new Date());
+  const latency = (deps.metrics ?? Metrics.forProcess())
+    .use('dashboard')
+    .histogram('infralogs_dashboard_request_duration_seconds');
   const page = renderPage(checkBasePath(deps.basePath ?? DEFAULT_BASE_PATH));
   const statics = createStaticFiles({
     staticDir: deps.staticDir,
@@ -131,9 +139,17 @@ export function createDashboardHandler(deps: DashboardDeps): Handler {
         return file.body;
       }
       if (path.startsWith('/api/')) {
-        const result = await api(path, event.query);
-        context.status(200).headers(JSON_HEADERS);
-        return result;
+        const begun = process.hrtime.bigint();
+        try {
+          const result = await api(path, event.query);
+          context.status(200).headers(JSON_HEADERS);
+          return result;
+        } finally {
+          if (API_ENDPOINTS.has(path)) {
+            const seconds = Number(process.hrtime.bigint() - begun) / 1e9;
+            latency.observe({ endpoint: path.slice('/api/'.length) }, seconds);
+          }
+        }
       }
       throw new InfralogsError('NOT_FOUND', 'no such page', { details: { path: path.slice(0, 100) } });
     } catch (err) {

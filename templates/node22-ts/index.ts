@@ -26,7 +26,11 @@ import {
   errorBody,
   InfralogsError,
   loadConfig,
+  Metrics,
+  metricsConfigFromEnv,
+  onShutdown,
   runShutdown,
+  startMetricsServer,
   type FunctionContext,
   type FunctionEvent,
   type Handler,
@@ -48,6 +52,8 @@ export interface AppOptions {
   /** Limit for raw bodies (`MAX_RAW_SIZE`). */
   maxRawSize?: string | number;
   log?: Logger;
+  /** Where requests are counted; default the process's registry (served on METRICS_PORT). */
+  metrics?: Metrics;
 }
 
 const size = z
@@ -166,6 +172,7 @@ export function createApp(options: AppOptions): Application {
   };
   const app = express();
   app.disable('x-powered-by');
+  countRequests(app, options.metrics ?? Metrics.forProcess());
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     // Without a content type body-parser skips the body; upstream reads it as text instead.
@@ -217,6 +224,24 @@ export function createApp(options: AppOptions): Application {
   return app;
 }
 
+/**
+ * HTTP requests by route and status code for every function. The route is the path the handler
+ * answered; a 404 counts as `other`, so probing random paths cannot grow the label set.
+ */
+function countRequests(app: Application, metrics: Metrics) {
+  const requests = metrics.counter('infralogs_http_requests_total');
+  const duration = metrics.histogram('infralogs_http_request_duration_seconds');
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const route = res.statusCode === 404 ? 'other' : req.path;
+      requests.inc({ route, code: res.statusCode });
+      duration.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    next();
+  });
+}
+
 /** Imports a handler module (`export default` a Handler) from a file or function folder. */
 export async function loadHandler(path: string): Promise<Handler> {
   let file: string;
@@ -263,6 +288,13 @@ export async function main(
     );
   });
   log.info('wrapper.listening', { host: config.http_host, port: config.http_port });
+  const metricsAt = metricsConfigFromEnv(environment);
+  if (metricsAt) {
+    // Its own port: the watchdog only proxies to http_port, so the gateway never reaches this one.
+    const metricsServer = await startMetricsServer(Metrics.forProcess(), metricsAt);
+    onShutdown(() => metricsServer.close());
+    log.info('wrapper.metrics_listening', { url: metricsServer.url });
+  }
   process.once('SIGTERM', () => drainOnSigterm(server, config.healthcheck_interval, log));
   return server;
 }
@@ -271,7 +303,8 @@ export async function main(
  * The drain (timings in watchdog.ts): handlers are told at once (core `shutdownSignal`), calls are
  * still served while of-watchdog accepts them (`acceptMs`, its healthcheck_interval), then the
  * server stops listening, the calls in flight finish and the shutdown hooks revoke leased
- * credentials. Whatever still runs at DRAIN_DEADLINE_MS is cut, before the kubelet's SIGKILL.
+ * credentials (and close the metrics listener). Whatever still runs at DRAIN_DEADLINE_MS is cut,
+ * before the kubelet's SIGKILL.
  */
 function drainOnSigterm(server: Server, acceptMs: number, log: Logger) {
   log.info('wrapper.draining', { acceptMs, deadlineMs: DRAIN_DEADLINE_MS });

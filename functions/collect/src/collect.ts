@@ -5,6 +5,7 @@ import {
   handBackRun,
   InfralogsError,
   listHosts,
+  Metrics,
   recordHostResult,
   type Database,
   type HostResult,
@@ -35,6 +36,8 @@ export interface CollectDeps {
   shutdown?: AbortSignal;
   drainMs?: number;
   log: Logger;
+  /** Default: the process's registry, served by the template's metrics port. */
+  metrics?: Metrics;
 }
 
 /** Resolves `ms` after `signal` aborts; never when there is no signal. */
@@ -55,8 +58,34 @@ function drainElapsed(signal: AbortSignal | undefined, ms: number): Promise<void
  */
 export async function runCollection(deps: CollectDeps, request: CollectRequest): Promise<RunSummary> {
   const started = Date.now();
+  if (deps.shutdown?.aborted)
+    throw new InfralogsError('SHUTTING_DOWN', 'collect is shutting down; call again');
+  const metrics = (deps.metrics ?? Metrics.forProcess()).use('collect');
+  /** Runs by how they ended; a run refused (CONFLICT) or failing before it began counts by its code. */
+  const ended = (status: string, hostsFailed?: number) => {
+    metrics.counter('infralogs_collect_runs_total').inc({ status });
+    metrics
+      .histogram('infralogs_collect_run_duration_seconds')
+      .observe({ status }, (Date.now() - started) / 1000);
+    metrics.gauge('infralogs_collect_last_run_timestamp_seconds').set({ status }, Date.now() / 1000);
+    if (hostsFailed !== undefined) metrics.gauge('infralogs_collect_hosts_failed').set({}, hostsFailed);
+  };
+  try {
+    return await collectOnce(deps, request, started, ended);
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'CONFLICT') ended('CONFLICT');
+    throw err;
+  }
+}
+
+async function collectOnce(
+  deps: CollectDeps,
+  request: CollectRequest,
+  started: number,
+  ended: (status: string, hostsFailed?: number) => void,
+): Promise<RunSummary> {
   const stopping = () => deps.shutdown?.aborted === true;
-  if (stopping()) throw new InfralogsError('SHUTTING_DOWN', 'collect is shutting down; call again');
   const budgetSpent = () => deps.maxDurationMs !== undefined && Date.now() - started >= deps.maxDurationMs;
   const pool = (await deps.getDatabase()).getPool();
   const hosts = selectHosts(await listHosts(pool, { enabledOnly: false }), request.hosts);
@@ -114,11 +143,13 @@ export async function runCollection(deps: CollectDeps, request: CollectRequest):
     await finishRun((await deps.getDatabase()).getPool(), runId, { status });
     finished = true;
     const skipped = results.filter((h) => h.error?.code === SKIPPED).length;
+    ended(status, results.filter((h) => h.error !== null && h.error.code !== SKIPPED).length);
     log.info('collect.run_finished', { status, hosts: results.length, skipped });
     return { runId, status, hosts: results };
   } finally {
     // A run left active would block every later run until it goes stale: close it as failed.
     if (!finished) {
+      ended('failed');
       await finishRun((await deps.getDatabase()).getPool(), runId, { status: 'failed' }).catch(
         (err: unknown) => log.error('collect.run_close_failed', { error: err }),
       );

@@ -2,6 +2,7 @@ import {
   createLogger,
   InfralogsError,
   lazyDatabase,
+  Metrics,
   parseTokens,
   readAgentToken,
   readOptionalSecret,
@@ -44,6 +45,8 @@ export function createFetchHostDeps(
       token: () => readSecret('ingest-token', source),
       timeoutMs: config.INGEST_TIMEOUT_MS,
       retry,
+      onRetry: (host, cause) =>
+        Metrics.forProcess().counter('infralogs_fetch_retries_total').inc({ host, cause }),
     }),
     pageLimit: config.AGENT_PAGE_LIMIT,
     batchLimits: {

@@ -3,6 +3,7 @@ import {
   InfralogsError,
   getCheckpoint,
   getHost,
+  Metrics,
   retryDelay,
   withRetry,
   type Database,
@@ -40,6 +41,8 @@ export interface FetchHostDeps {
    */
   shutdown?: AbortSignal;
   log: Logger;
+  /** Default: the process's registry, served by the template's metrics port. */
+  metrics?: Metrics;
 }
 
 /**
@@ -56,11 +59,12 @@ export interface FetchHostDeps {
  * coded error; other hosts' calls are separate and unaffected.
  */
 export function createFetchHost(deps: FetchHostDeps) {
+  const count = fetchMetrics((deps.metrics ?? Metrics.forProcess()).use('fetch-host'));
   return async function fetchHost(hostName: string): Promise<HostResult> {
     const pool = (await deps.getDatabase()).getPool();
     const host = await getHost(pool, hostName);
     if (!host) throw new InfralogsError('NOT_FOUND', `unknown host "${hostName}"`);
-    const pull = new HostPull(deps, host, await getCheckpoint(pool, hostName));
+    const pull = new HostPull(deps, count, host, await getCheckpoint(pool, hostName));
     try {
       assertTransportAllowed(host);
       const token = await deps.readAgentToken(hostName);
@@ -71,9 +75,25 @@ export function createFetchHost(deps: FetchHostDeps) {
       pull.result.error = describeError(err);
       pull.log.error('fetch_host.host_stopped', { ...pull.result });
     }
+    count.pulls.inc({ host: hostName, status: pull.result.error?.code ?? 'ok' });
+    count.up.set({ host: hostName }, pull.result.error ? 0 : 1);
     return pull.result;
   };
 }
+
+/** What fetch-host counts of its pulls, by host. */
+function fetchMetrics(metrics: Metrics) {
+  return {
+    entries: metrics.counter('infralogs_fetch_entries_total'),
+    batches: metrics.counter('infralogs_fetch_batches_total'),
+    retries: metrics.counter('infralogs_fetch_retries_total'),
+    pulls: metrics.counter('infralogs_fetch_pulls_total'),
+    up: metrics.gauge('infralogs_fetch_host_up'),
+    newest: metrics.gauge('infralogs_host_newest_entry_timestamp_seconds'),
+    lag: metrics.gauge('infralogs_host_checkpoint_lag_seconds'),
+  };
+}
+type FetchMetrics = ReturnType<typeof fetchMetrics>;
 
 /** Plain HTTP carries the bearer token and every line in clear: only for hosts marked insecure. */
 function assertTransportAllowed(host: Host): void {
@@ -96,6 +116,7 @@ class HostPull {
 
   constructor(
     private readonly deps: FetchHostDeps,
+    private readonly count: FetchMetrics,
     private readonly host: Host,
     checkpoint: string | null,
   ) {
@@ -126,6 +147,7 @@ class HostPull {
         breaks += 1;
         if (breaks > deps.retry.retries) throw broken;
         const delayMs = retryDelay(breaks, deps.retry);
+        this.count.retries.inc({ host: this.host.name, cause: retryCause(broken) });
         this.log.warn('fetch_host.stream_resumed', { breaks, delayMs, error: broken });
         await sleep(delayMs);
         continue;
@@ -150,8 +172,10 @@ class HostPull {
       tls,
     };
     const page = await withRetry(() => deps.openPage(request), deps.retry, {
-      onRetry: (err, attempt, delayMs) =>
-        this.log.warn('fetch_host.page_retry', { attempt, delayMs, error: err }),
+      onRetry: (err, attempt, delayMs) => {
+        this.count.retries.inc({ host: this.host.name, cause: retryCause(err) });
+        this.log.warn('fetch_host.page_retry', { attempt, delayMs, error: err });
+      },
     });
     const batcher = new Batcher(this.host.name, deps.batchLimits);
     let received = 0;
@@ -165,6 +189,7 @@ class HostPull {
         if (truncated) this.log.warn('fetch_host.entry_truncated', { ...truncated, maxEntryBytes });
         received += 1;
         result.fetched += 1;
+        this.count.entries.inc({ host: this.host.name });
         const full = batcher.add(entry);
         if (full) await this.send(full);
         if (deps.shutdown?.aborted) break;
@@ -195,6 +220,11 @@ class HostPull {
     }
     const { result } = this;
     result.batches += 1;
+    const labels = { host: this.host.name };
+    this.count.batches.inc(labels);
+    const newestUs = batch.entries.at(-1)!.realtimeUs;
+    this.count.newest.set(labels, newestUs / 1e6);
+    this.count.lag.set(labels, Math.max(0, Date.now() / 1000 - newestUs / 1e6));
     result.inserted += answer.inserted;
     result.duplicates += answer.duplicates;
     // ingest answers the checkpoint it committed; its batch's last cursor is the same place.
@@ -205,6 +235,12 @@ class HostPull {
       inserted: answer.inserted,
     });
   }
+}
+
+/** The cause label of a retry: the network error's code (ECONNRESET…) or the catalogue's code. */
+function retryCause(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'other';
 }
 
 /** The error part of a result: coded errors as they are, network errors by their code. */

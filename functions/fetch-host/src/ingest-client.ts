@@ -8,6 +8,8 @@ export interface IngestClientOptions {
   token: () => Promise<string>;
   timeoutMs: number;
   retry: RetryPolicy;
+  /** Told of each retried post: the batch's host and why (`ingest-503`, or a network code). */
+  onRetry?: (host: string, cause: string) => void;
 }
 
 /**
@@ -34,7 +36,10 @@ export function createIngestClient(options: IngestClientOptions): (batch: Batch)
             })
             .json<IngestResult>(),
         options.retry,
-        { safety: 'repeatable' },
+        {
+          safety: 'repeatable',
+          onRetry: (err) => options.onRetry?.(batch.host, retryCause(err)),
+        },
       );
     } catch (err) {
       if (err instanceof HTTPError) {
@@ -62,4 +67,12 @@ function upstreamError(body: unknown): { code: string; message: string } {
   } catch {
     return { code: 'UNKNOWN', message: '' };
   }
+}
+
+/** A retried post's cause: `ingest-<status>` for an answer, else the network error's code. */
+function retryCause(err: unknown): string {
+  const status = (err as { response?: { statusCode?: unknown } } | null)?.response?.statusCode;
+  if (typeof status === 'number') return `ingest-${status}`;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'other';
 }

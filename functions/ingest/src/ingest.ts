@@ -3,6 +3,7 @@ import {
   errorBody,
   ingestBatch,
   InfralogsError,
+  Metrics,
   parseJsonBody,
   requireCallerToken,
   validateBatch,
@@ -17,6 +18,8 @@ export interface IngestDeps {
   /** The accepted caller tokens, read per call so a rotated secret is picked up. */
   callerTokens: () => Promise<string[]>;
   log?: Logger;
+  /** Default: the process's registry, served by the template's metrics port. */
+  metrics?: Metrics;
 }
 
 /** The batch body as a value, whatever the wrapper made of it; an empty body is a bad batch. */
@@ -39,6 +42,21 @@ function parseBody(body: unknown): unknown {
  */
 export function createIngestHandler(deps: IngestDeps): Handler {
   const log = deps.log ?? createLogger({ component: 'ingest' });
+  const metrics = (deps.metrics ?? Metrics.forProcess()).use('ingest');
+  const count = {
+    inserted: metrics.counter('infralogs_ingest_rows_inserted_total'),
+    duplicates: metrics.counter('infralogs_ingest_duplicates_total'),
+    gaps: metrics.counter('infralogs_ingest_gaps_total'),
+    batches: metrics.counter('infralogs_ingest_batches_total'),
+    deadlocks: metrics.counter('infralogs_ingest_deadlocks_total'),
+    retries: metrics.counter('infralogs_ingest_retries_total'),
+    seconds: metrics.histogram('infralogs_ingest_transaction_duration_seconds'),
+    bytes: metrics.histogram('infralogs_ingest_batch_bytes'),
+  };
+  const onRollback = (code: string, retried: boolean) => {
+    count.deadlocks.inc({ cause: code });
+    if (retried) count.retries.inc();
+  };
   return async (event, context) => {
     const started = Date.now();
     try {
@@ -46,15 +64,24 @@ export function createIngestHandler(deps: IngestDeps): Handler {
         throw new InfralogsError('METHOD_NOT_ALLOWED', 'ingest accepts POST only');
       }
       requireCallerToken(event.headers, await deps.callerTokens());
+      const bytes = Number(event.headers['content-length']);
+      if (Number.isFinite(bytes)) count.bytes.observe({}, bytes);
       const batch = validateBatch(parseBody(event.body));
       const db = await deps.getDatabase();
       // A getter, not a pool: the batch may wait for the partition lock, and a credential rotation
       // meanwhile closes the pool that was current before.
-      const result = await ingestBatch(() => db.getPool(), batch, { validate: false, log });
+      const begun = process.hrtime.bigint();
+      const result = await ingestBatch(() => db.getPool(), batch, { validate: false, log, onRollback });
+      count.seconds.observe({}, Number(process.hrtime.bigint() - begun) / 1e9);
+      count.inserted.inc({ host: result.host }, result.inserted);
+      count.duplicates.inc({ host: result.host }, result.duplicates);
+      count.gaps.inc({ host: result.host }, result.gaps);
+      count.batches.inc({ status: 'ok' });
       log.info('ingest.batch', { ...result, checkpoint: undefined, ms: Date.now() - started });
       context.status(200).headers({ 'Content-Type': 'application/json' }).succeed(result);
     } catch (err) {
       const { status, body } = errorBody(err);
+      count.batches.inc({ status: body.error.code });
       const fields = { status, code: body.error.code, message: body.error.message, ms: Date.now() - started };
       if (status >= 500) log.error('ingest.failed', { ...fields, error: err });
       else log.warn('ingest.refused', fields);

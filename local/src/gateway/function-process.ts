@@ -45,6 +45,8 @@ const portOpen = (port: number) =>
 export class FunctionProcess {
   readonly name: string;
   port = 0;
+  /** Its metrics listener (METRICS_PORT), on loopback as the pod IP would be in the cluster. */
+  metricsPort = 0;
   #proc: Managed | undefined;
   #stopping = false;
   #restarts = 0;
@@ -69,6 +71,7 @@ export class FunctionProcess {
   /** Starts the process and resolves once it accepts connections; rejects with its output if it dies. */
   async start(): Promise<void> {
     if (!this.port) this.port = await freePort();
+    if (!this.metricsPort) this.metricsPort = await freePort();
     const { env, secretsDir, handlerFile, functionDir } = this.#options;
     const inherited = Object.fromEntries(
       INHERITED.flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
@@ -86,6 +89,8 @@ export class FunctionProcess {
         healthcheck_interval: env.healthcheck_interval ?? '0s',
         http_port: String(this.port),
         http_host: '127.0.0.1',
+        METRICS_PORT: String(this.metricsPort),
+        METRICS_HOST: '127.0.0.1',
       },
     });
     this.#proc = proc;

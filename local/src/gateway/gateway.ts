@@ -72,6 +72,8 @@ export interface CallRecord {
 export interface FunctionInfo {
   name: string;
   port: number;
+  /** The function's metrics listener on 127.0.0.1 (`GET /metrics`), never routed by the gateway. */
+  metricsPort: number;
   pid: number | undefined;
   running: boolean;
   execTimeoutMs: number;
@@ -392,6 +394,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       [...hosted.entries()].map(([name, h]) => ({
         name,
         port: h.process.port,
+        metricsPort: h.process.metricsPort,
         pid: h.process.pid,
         running: h.process.running,
         execTimeoutMs: h.execTimeoutMs,

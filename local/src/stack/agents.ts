@@ -16,6 +16,8 @@ export const AGENT_ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 export interface StackAgent {
   host: string;
   url: string;
+  /** The agent's metrics listener (`GET /metrics`, no token) on its own loopback address. */
+  metricsAddress: string;
   journalDir: string | null;
   tokensFile: string;
   /** The agent's certificate and key (issued by OpenBao PKI). */
@@ -57,6 +59,7 @@ export async function startAgents(
       mkdirSync(dirname(tokensFile), { recursive: true, mode: 0o700 });
       await options.ensureToken(journal.host, tokensFile);
       const port = await freePort(address);
+      const metricsPort = await freePort(address);
       const url = `https://${address}:${port}`;
       const tls = {
         certFile: join(dirname(tokensFile), 'tls.crt'),
@@ -73,6 +76,8 @@ export async function startAgents(
           AGENT_TOKENS_FILE: tokensFile,
           AGENT_TLS_CERT_FILE: tls.certFile,
           AGENT_TLS_KEY_FILE: tls.keyFile,
+          AGENT_METRICS_HOST: address,
+          AGENT_METRICS_PORT: String(metricsPort),
           ...(journal.dir ? { JOURNAL_DIR: journal.dir } : {}),
         },
       });
@@ -82,6 +87,7 @@ export async function startAgents(
       const agent: StackAgent = {
         host: journal.host,
         url,
+        metricsAddress: `${address}:${metricsPort}`,
         journalDir: journal.dir,
         tokensFile,
         tls,

@@ -28,6 +28,7 @@ export function stackBanner(stack: LocalStack): string {
     ),
     '              every agent is reached over TLS; certificates come from OpenBao PKI',
     `  collect     ${curl}`,
+    `  Prometheus  ${stack.prometheus.url}   (scrapes every agent and function; alerts: ${stack.prometheus.url}/alerts)`,
     stack.schedule ? `  schedule    collect also runs on "${stack.schedule}" (UTC, stack.yml)` : '',
     `  MariaDB     primary ${primary.host}:${primary.port}, replica ${replica.host}:${replica.port}, database ${stack.database}`,
     '              functions use short-lived users leased from OpenBao; no password is printed',

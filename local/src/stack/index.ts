@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Pool } from 'mysql2/promise';
 import { upsertHost } from '@infralogs/core';
-import { freePort, repoRoot, type Topology } from '@infralogs/devkit';
+import { freePort, repoRoot, type RunningPrometheus, type Topology } from '@infralogs/devkit';
 import { addHost, readInventory } from '@infralogs/vault';
 import type { FunctionInfo } from '../gateway';
 import { loadStack, type Stack } from '../stack-file';
@@ -15,6 +15,8 @@ import { functionSettings, startFunctions } from './functions';
 import { prepareJournals } from './journals';
 import { readCronJob, RETENTION_CRONJOB, storeJob } from './scheduled-jobs';
 import { silentProgress, type Progress } from './progress';
+import { startMysqldExporter } from './mysqld-exporter';
+import { startStackPrometheus } from './prometheus';
 import { CALLER_TOKEN_SECRETS, newToken } from './secrets';
 import { bootstrapVault, startVaultServer, type StackVault } from './vault';
 
@@ -48,6 +50,8 @@ export interface LocalStackOptions {
   /** Environment overrides per function, over stack.yml's (tests: smaller batches, shorter drains). */
   functionEnv?: Record<string, Record<string, string>>;
   progress?: Progress;
+  /** Prometheus's scrape and rule evaluation interval (default 5s). */
+  prometheusInterval?: string;
   /** Aborting during start-up stops what has started and rejects. */
   signal?: AbortSignal;
 }
@@ -55,6 +59,8 @@ export interface LocalStackOptions {
 export interface StackHost {
   name: string;
   agentUrl: string;
+  /** `host:port` of the agent's metrics listener (null for an inventory host: not scraped here). */
+  metricsAddress: string | null;
   /** The journal directory the agent serves; null = the machine's own journal. */
   journalDir: string | null;
   /** Where the agent's certificate is (null for an inventory host: its own VM has it). */
@@ -64,6 +70,8 @@ export interface StackHost {
 export interface LocalStack {
   gatewayUrl: string;
   dashboardUrl: string;
+  /** The real Prometheus scraping every agent and function, with deploy/'s alert rules. */
+  prometheus: RunningPrometheus;
   hosts: StackHost[];
   topology: Topology;
   database: string;
@@ -91,6 +99,8 @@ export interface LocalStack {
   functions(): FunctionInfo[];
   /** The operator's pool on the primary (the local root user), for checks. */
   pool: Pool;
+  /** Stops one host's agent, as when its VM goes down (the host stays registered). */
+  stopAgent(host: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -220,6 +230,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const agents = options.demoAgents === false ? [] : await startDemoAgents(started, vault, options);
     const hosts = await registerHosts(started, pool, vault, agents, options.inventory);
     const gateway = await startGatewayAndFunctions(started, stack, topology, vault, options);
+    const prometheus = await startMonitoring(started, topology, gateway.functions(), agents, options);
     const collect = (only?: string[]) =>
       collectNow({
         gatewayUrl: gateway.url,
@@ -233,6 +244,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return {
       gatewayUrl: gateway.url,
       dashboardUrl: `${gateway.url}/function/dashboard`,
+      prometheus,
       hosts,
       topology,
       database: DATABASE_NAME,
@@ -249,6 +261,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       jobs: gateway.jobs,
       runJob: (name) => gateway.runJob(name),
       pool,
+      stopAgent: async (host) => {
+        const agent = agents.find((a) => a.host === host);
+        if (!agent) throw new Error(`no agent for host ${host}`);
+        await agent.stop();
+      },
       stop: () => teardown.run(progress),
     };
   } catch (err) {
@@ -321,6 +338,7 @@ async function registerHosts(
   const hosts: StackHost[] = agents.map((a) => ({
     name: a.host,
     agentUrl: a.url,
+    metricsAddress: a.metricsAddress,
     journalDir: a.journalDir,
     certFile: a.tls.certFile,
   }));
@@ -345,7 +363,7 @@ async function registerHosts(
         ca: h.ca,
         tokensFile,
       });
-      hosts.push({ name: h.name, agentUrl: h.url, journalDir: null, certFile: null });
+      hosts.push({ name: h.name, agentUrl: h.url, metricsAddress: null, journalDir: null, certFile: null });
     }
   }
   step();
@@ -411,6 +429,29 @@ async function startGatewayAndFunctions(
     collectToken: secrets['collect-token']!,
     collectTokenFile: join(settings.collect!.secretsDir, 'collect-token'),
   };
+}
+
+/** mysqld_exporter on the replica, then a real Prometheus scraping the functions and demo agents. */
+async function startMonitoring(
+  { stateDir, progress, teardown, step }: Started,
+  topology: Topology,
+  functions: FunctionInfo[],
+  agents: StackAgent[],
+  options: LocalStackOptions,
+): Promise<RunningPrometheus> {
+  const exporter = await startMysqldExporter(stateDir, topology);
+  teardown.add('mysqld_exporter', () => exporter.stop());
+  const prometheus = await startStackPrometheus({
+    stateDir,
+    functions,
+    agents,
+    exporter: exporter.address,
+    progress,
+    ...(options.prometheusInterval ? { scrapeInterval: options.prometheusInterval } : {}),
+  });
+  teardown.add('Prometheus', () => prometheus.stop());
+  step();
+  return prometheus;
 }
 
 /** `npm run hosts` against this stack: `set -a; . .work/stack/hosts.env; set +a`. No secret inside. */

@@ -3,6 +3,7 @@ import { createMysqlRotator, type MysqlRotator } from '@infralogs/vault-rotator/
 import { env as field, loadConfig } from './config';
 import type { Database, DatabaseRole } from './database';
 import { createLogger, type Logger } from './log';
+import { exposeLeaseRemaining, recordRotatorEvent } from './rotator-metrics';
 import { onShutdown } from './shutdown';
 import { STORE_POOL_OPTIONS } from './store/sql';
 import { toInfralogsError, vaultConfigFromEnv, vaultSession, type VaultConfig } from './vault';
@@ -85,10 +86,13 @@ export async function openDatabase(
     drainTimeoutMs: c.DB_DRAIN_TIMEOUT_MS,
     startTimeoutMs: c.DB_START_TIMEOUT_MS,
     logger,
+    onEvent: (event) => recordRotatorEvent(event, role),
   });
+  const unexpose = exposeLeaseRemaining(rotator, role);
   try {
     await rotator.start();
   } catch (err) {
+    unexpose();
     await rotator.stop();
     throw toInfralogsError(err);
   }
@@ -102,7 +106,10 @@ export async function openDatabase(
         throw toInfralogsError(err);
       }
     },
-    close: () => rotator.stop(),
+    close: () => {
+      unexpose();
+      return rotator.stop();
+    },
   };
 }
 

@@ -13,3 +13,5 @@ export * from './database-vault';
 export * from './caller-auth';
 export * from './shutdown';
 export * from './retry';
+export * from './metrics';
+export * from './rotator-metrics';

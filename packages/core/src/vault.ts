@@ -12,6 +12,7 @@ import { env as field, loadConfig } from './config';
 import { InfralogsError, type ErrorCode } from './errors';
 import { createLogger, type LogLevel } from './log';
 import { readSecret, secretsDir } from './secrets';
+import { recordRotatorEvent } from './rotator-metrics';
 import { onShutdown } from './shutdown';
 
 /**
@@ -113,7 +114,7 @@ export function vaultSession(config: VaultConfig): VaultSession {
   let session = sessions.get(key);
   if (!session) {
     const logger = createLogger({ component: 'vault' }, config.logLevel ? { level: config.logLevel } : {});
-    session = new VaultSession(config.vault, new Reporter(logger));
+    session = new VaultSession(config.vault, new Reporter(logger, (event) => recordRotatorEvent(event)));
     sessions.set(key, session);
     if (sessions.size === 1) onShutdown(closeVaultSessions);
   }

@@ -10,3 +10,4 @@ export * from './faas-testing';
 export * from './entry-docs';
 export * from './tls';
 export * from './postgres';
+export * from './prometheus';

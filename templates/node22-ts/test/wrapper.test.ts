@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, InfralogsError, type Handler } from '@infralogs/core';
+import { createLogger, InfralogsError, Metrics, type Handler } from '@infralogs/core';
 import { createApp, loadHandler, type AppOptions } from '../index';
 
 const quiet = createLogger({}, { write: () => {} });
@@ -244,5 +244,29 @@ describe('loadHandler', () => {
       code: 'CONFIG_INVALID',
     });
     await expect(loadHandler('/nonexistent/function')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+});
+
+describe('node22-ts wrapper: metrics', () => {
+  it('counts requests by the route answered and its code; 404s as route "other"', async () => {
+    const metrics = new Metrics();
+    const url = await serve(
+      async (event, context) => {
+        if (event.path === '/api/summary') return { ok: true };
+        if (event.path === '/broken') throw new InfralogsError('DATABASE_FAILED', 'down');
+        context.status(404).succeed({ error: { code: 'NOT_FOUND', message: 'no' } });
+        return undefined;
+      },
+      { metrics },
+    );
+    await fetch(`${url}/api/summary?token=abc`);
+    await fetch(`${url}/api/summary`);
+    await fetch(`${url}/broken`);
+    for (let i = 0; i < 5; i++) await fetch(`${url}/probe-${i}`);
+    const text = await metrics.text();
+    expect(text).toContain('infralogs_http_requests_total{route="/api/summary",code="200"} 2');
+    expect(text).toContain('infralogs_http_requests_total{route="/broken",code="503"} 1');
+    expect(text).toContain('infralogs_http_requests_total{route="other",code="404"} 5');
+    expect(text).not.toMatch(/probe|token=abc/);
   });
 });

@@ -52,6 +52,8 @@ export interface IngestOptions {
   /** Day partitions are kept this many days ahead of now. */
   partitionDaysAhead?: number;
   now?: Date;
+  /** Told of each deadlock or lock wait timeout (its ER_ code) and whether the batch is retried. */
+  onRollback?: (code: string, retried: boolean) => void;
 }
 
 // Under MariaDB's default max_allowed_packet (16 MiB) with room to spare; measured in the benchmark.
@@ -140,7 +142,9 @@ async function ingestOnce(
   options: IngestOptions,
   optimistic: boolean,
 ): Promise<IngestResult> {
-  return inTransaction(pool, async (conn) => {
+  const transaction = <T>(work: (conn: PoolConnection) => Promise<T>) =>
+    inTransaction(pool, work, options.onRollback ? { onRollback: options.onRollback } : {});
+  return transaction(async (conn) => {
     const state = await lockHost(conn, host);
     const previous: Position | null =
       state.seqnumId === null

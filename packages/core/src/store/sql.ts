@@ -74,7 +74,7 @@ const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
 export async function inTransaction<T>(
   pool: Pool,
   work: (conn: PoolConnection) => Promise<T>,
-  options: { retries?: number } = {},
+  options: { retries?: number; onRollback?: (code: string, retried: boolean) => void } = {},
 ): Promise<T> {
   const retries = options.retries ?? 2;
   for (let attempt = 0; ; attempt++) {
@@ -91,7 +91,9 @@ export async function inTransaction<T>(
       await conn.rollback().catch(() => {
         healthy = false;
       });
-      if (attempt < retries && RETRYABLE.has(dbCode(err))) continue;
+      const code = dbCode(err);
+      if (RETRYABLE.has(code)) options.onRollback?.(code, attempt < retries);
+      if (attempt < retries && RETRYABLE.has(code)) continue;
       throw storeError(err);
     } finally {
       if (healthy) conn.release();

@@ -10,6 +10,7 @@ import {
   closeVaultSessions,
   connectDatabase,
   lazyDatabase,
+  Metrics,
   readAgentToken,
   vaultConfigFromEnv,
 } from '../../src';
@@ -64,6 +65,32 @@ describe('connectDatabase and readAgentToken with Vault', () => {
     await c.end();
     expect(Number((users as { n: number }[])[0]?.n)).toBe(0);
     expect(() => db.getPool()).toThrow(expect.objectContaining({ name: 'InfralogsError' }));
+  });
+
+  it("records the rotator's events as metrics: login, lease, rotation, revocation, lease time left", async () => {
+    const value = async (name: string, labels = '') => {
+      const text = await Metrics.forProcess().text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+      return line === undefined ? undefined : Number(line.split(' ').pop());
+    };
+    const before = (await value('infralogs_credentials_leases_total', '{role="writer"}')) ?? 0;
+    const db = await connectDatabase('writer', env('writer'));
+    expect(await value('infralogs_vault_logins_total')).toBeGreaterThanOrEqual(1);
+    expect(await value('infralogs_credentials_leases_total', '{role="writer"}')).toBe(before + 1);
+    expect(await value('infralogs_credentials_lease_remaining_seconds', '{role="writer"}')).toBeGreaterThan(
+      0,
+    );
+    await db.rotator.rotateNow();
+    expect(await value('infralogs_credentials_rotations_total', '{role="writer",reason="requested"}')).toBe(
+      1,
+    );
+    await db.close();
+    expect(await value('infralogs_credentials_revocations_total', '{role="writer"}')).toBeGreaterThanOrEqual(
+      1,
+    );
+    // Closed: its lease time is no longer reported.
+    expect(await value('infralogs_credentials_lease_remaining_seconds', '{role="writer"}')).toBeUndefined();
+    expect(await Metrics.forProcess().text()).not.toMatch(/password|secret_id|hvs\./i);
   });
 
   it('the reader leases SELECT-only credentials on the replica', async () => {
