@@ -4,6 +4,7 @@ export * from './config';
 export * from './entry';
 export * from './faas';
 export * from './secrets';
+export * from './passwords';
 export * from './database';
 export * from './store';
 export * from './journal';

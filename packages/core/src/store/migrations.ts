@@ -142,6 +142,36 @@ export const MIGRATIONS: Migration[] = [
       `INSERT IGNORE INTO run_lease (name) VALUES ('collect')`,
     ],
   },
+  {
+    version: '0005_dashboard_rollups',
+    statements: () => [
+      // Top identifiers, comms and units per severity without scanning logs (see rollups.ts);
+      // values compare as bytes so two spellings never merge. field: 1 identifier, 2 comm, 3 unit.
+      `CREATE TABLE IF NOT EXISTS log_field_counts_hourly (
+        field TINYINT UNSIGNED NOT NULL,
+        hour DATETIME NOT NULL,
+        host_id INT UNSIGNED NOT NULL,
+        value VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+        priority TINYINT UNSIGNED NOT NULL,
+        n BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (field, hour, host_id, value, priority),
+        KEY ix_field_counts_value (field, value, hour)
+      ) ${TABLE}`,
+      // Per host: the newest stored entry (not the checkpoint's, whose entry may be older) and the
+      // heartbeat: when ingest last committed for it, in the primary's clock. The dashboard reads
+      // it on the replica; now − the newest beat bounds the replica's lag without SHOW REPLICA STATUS.
+      `CREATE TABLE IF NOT EXISTS host_activity (
+        host_id INT UNSIGNED NOT NULL,
+        newest_ts DATETIME(6) NULL,
+        beat_at DATETIME(6) NOT NULL,
+        PRIMARY KEY (host_id),
+        CONSTRAINT fk_host_activity_host FOREIGN KEY (host_id) REFERENCES hosts (id) ON DELETE CASCADE
+      ) ${TABLE}`,
+      // Hosts with stored entries before this migration: a loose index scan of ix_logs_host_ts.
+      `INSERT IGNORE INTO host_activity (host_id, newest_ts, beat_at)
+        SELECT host_id, MAX(ts), UTC_TIMESTAMP(6) FROM logs GROUP BY host_id`,
+    ],
+  },
 ];
 
 /**

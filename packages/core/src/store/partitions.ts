@@ -149,6 +149,7 @@ export async function dropPartitionsOlderThan(
     const drop = planRetention(await listPartitions(conn), now, options.days);
     if (drop.length > 0) await execute(conn, `ALTER TABLE logs DROP PARTITION ${drop.join(', ')}`);
     await execute(conn, 'DELETE FROM log_counts_hourly WHERE hour < ?', [cutoffSql]);
+    await execute(conn, 'DELETE FROM log_field_counts_hourly WHERE hour < ?', [cutoffSql]);
     await execute(conn, 'DELETE FROM gaps WHERE before_ts < ?', [cutoffSql]);
     return drop;
   });

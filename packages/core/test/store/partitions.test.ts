@@ -160,8 +160,10 @@ describe('migrate', () => {
       expect((tables as Record<string, string>[]).map((t) => Object.values(t)[0]).sort()).toEqual([
         'checkpoints',
         'gaps',
+        'host_activity',
         'hosts',
         'log_counts_hourly',
+        'log_field_counts_hourly',
         'logs',
         'run_hosts',
         'run_lease',
