@@ -10,7 +10,7 @@ import { DATABASE_NAME, operatorPool, startDatabase } from './database';
 import { functionSettings, startFunctions } from './functions';
 import { prepareJournals } from './journals';
 import { silentProgress, type Progress } from './progress';
-import { CALLER_TOKEN_SECRETS, newToken } from './secrets';
+import { CALLER_TOKEN_SECRETS, dashboardSecrets, newToken } from './secrets';
 import { bootstrapVault, startVaultServer } from './vault';
 
 export { stackBanner } from './banner';
@@ -46,6 +46,8 @@ export interface StackHost {
 export interface LocalStack {
   gatewayUrl: string;
   dashboardUrl: string;
+  /** The dashboard's one user, made for this run (the function holds only its hash). */
+  dashboardLogin: { user: string; password: string };
   hosts: StackHost[];
   topology: Topology;
   database: string;
@@ -177,7 +179,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     progress(`registered ${agents.length} hosts; their agent tokens are in OpenBao KV`);
     step();
 
-    const secrets = Object.fromEntries(CALLER_TOKEN_SECRETS.map((name) => [name, newToken()]));
+    const dashboard = await dashboardSecrets();
+    const secrets: Record<string, string> = {
+      ...Object.fromEntries(CALLER_TOKEN_SECRETS.map((name) => [name, newToken()])),
+      ...dashboard.secrets,
+    };
     const settings = functionSettings(stack, {
       topology,
       vaultAddr: vault.addr,
@@ -212,6 +218,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return {
       gatewayUrl: gateway.url,
       dashboardUrl: `${gateway.url}/function/dashboard`,
+      dashboardLogin: dashboard.login,
       hosts: agents.map((a) => ({ name: a.host, agentUrl: a.url, journalDir: a.journalDir })),
       topology,
       database: DATABASE_NAME,
