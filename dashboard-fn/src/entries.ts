@@ -77,7 +77,7 @@ interface Row {
 }
 
 // The identity (for the entry's id) and whether the message was cut, beside the shown fields.
-const KEY_SQL = `l.host_id AS hostId, LOWER(HEX(l.seqnum_id)) AS k_seqnumId, CAST(l.seqnum AS CHAR) AS k_seqnum,
+const KEY_SQL = `l.host_id AS hostId, l.seqnum AS k_seq, LOWER(HEX(l.seqnum_id)) AS k_seqnumId, CAST(l.seqnum AS CHAR) AS k_seqnum,
   LOWER(HEX(l.boot_id)) AS k_bootId, CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', l.ts) AS CHAR) AS k_us`;
 const selectList = (fields: typeof ENTRY_FIELDS, chars: number) =>
   [
@@ -160,7 +160,8 @@ export async function readEntries(db: Queryable, query: EntriesQuery, hosts?: Ho
   const sql =
     parts.length === 1
       ? parts[0]!.sql
-      : `${parts.map((p) => `(${p.sql})`).join(' UNION ALL ')} ORDER BY ts DESC LIMIT ?`;
+      : // Ties in time (several hosts in one microsecond) in a fixed order, so every page agrees.
+        `${parts.map((p) => `(${p.sql})`).join(' UNION ALL ')} ORDER BY ts DESC, hostId DESC, k_seq DESC LIMIT ?`;
   const values = [...parts.flatMap((p) => p.values), ...(parts.length === 1 ? [] : [limit])];
   const rows = await select<Row>(db, sql, values);
   const entries = rows.map((r) => toView(r, names, LIST_FIELDS));
@@ -270,7 +271,7 @@ async function search(
       const rows = await select<Row>(
         db,
         `${prefix}SELECT ${hint}${LIST_SQL} FROM logs l FORCE INDEX (ix_logs_host_ts)
-          WHERE ${where.join(' AND ')} ORDER BY l.ts DESC LIMIT ?`,
+          WHERE ${where.join(' AND ')} ORDER BY l.ts DESC, l.host_id DESC, l.seqnum DESC LIMIT ?`,
         [hostList, lowerSql, upper, ...extra, limit],
       );
       const entries = rows.map((r) => toView(r, names, LIST_FIELDS));
