@@ -216,6 +216,8 @@ async function main() {
         SELECT ${id}, ${hour}, host_id, COALESCE(${column}, ''), COALESCE(priority, 255), COUNT(*)
           FROM logs GROUP BY 2, 3, 4, 5`);
     }
+    await pool.query(`INSERT INTO log_field_counts_daily (field, day, host_id, value, priority, n)
+      SELECT field, DATE(hour), host_id, value, priority, SUM(n) FROM log_field_counts_hourly GROUP BY 1, 2, 3, 4, 5`);
     await pool.query(`INSERT INTO host_activity (host_id, newest_ts, beat_at)
       SELECT host_id, MAX(ts), UTC_TIMESTAMP(6) FROM logs GROUP BY host_id`);
     const rollupS = (performance.now() - started) / 1000;

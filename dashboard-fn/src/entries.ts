@@ -13,10 +13,11 @@ import { countSource, hostIds, hoursOf, HOUR_MS, ISO_US, listHosts, sqlTime, typ
  * Entries: the table, the free-text search, one entry's detail and the export.
  *
  * Two ways to read `logs`, both bounded:
- * - **Index walks** when the filter is hosts and/or a priority range, or hosts and a unit: one walk
- *   of `ix_logs_host_ts`, `ix_logs_[host_]priority_ts` or `ix_logs_host_unit_ts` per host and level,
+ * - **Index walks** when the filter is hosts and/or a priority range, or hosts and a unit or an
+ *   identifier: one walk of `ix_logs_host_ts`, `ix_logs_[host_]priority_ts`, `ix_logs_host_unit_ts`
+ *   or `ix_logs_host_ident_ts` per host and level,
  *   newest first, each cut at `limit`, merged and cut again. Each part reads at most `limit` rows.
- * - **Budgeted walks** for everything else (free text, identifier, comm, unit with a priority):
+ * - **Budgeted walks** for everything else (free text, comm, identifier or unit with a priority):
  *   MySQL 8 has no FULLTEXT on partitioned tables, so the search walks `ix_logs_host_ts` back in
  *   time over a slice planned from the hourly rollup to hold about `SEARCH_ROW_BUDGET` rows, with a
  *   statement time limit. It answers the matches found so far, how many rows it searched and how
@@ -115,7 +116,10 @@ export interface Entries {
 
 /** Whether the filter needs a budgeted walk rather than an exact index walk. */
 export const needsSearch = (f: Filter) =>
-  f.text !== null || f.identifier !== null || f.comm !== null || (f.unit !== null && f.priority !== null);
+  f.text !== null ||
+  f.comm !== null ||
+  (f.identifier !== null && (f.unit !== null || f.priority !== null)) ||
+  (f.unit !== null && f.priority !== null);
 
 const columnToIso = (column: string) => `${column.slice(0, 10)}T${column.slice(11)}Z`;
 
@@ -140,6 +144,9 @@ export async function readEntries(db: Queryable, query: EntriesQuery, hosts?: Ho
   if (filter.unit !== null) {
     for (const id of ids ?? all.map((h) => h.id))
       part('ix_logs_host_unit_ts', 'l.host_id = ? AND l.unit = ?', [id, filter.unit]);
+  } else if (filter.identifier !== null) {
+    for (const id of ids ?? all.map((h) => h.id))
+      part('ix_logs_host_ident_ts', 'l.host_id = ? AND l.syslog_identifier = ?', [id, filter.identifier]);
   } else if (ids !== null && filter.priority === null) {
     for (const id of ids) part('ix_logs_host_ts', 'l.host_id = ?', [id]);
   } else {

@@ -14,6 +14,7 @@ export const LEVELS = [...PRIORITY_NAMES, 'none'] as const;
 export type Level = (typeof LEVELS)[number];
 
 export const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 /** Enough for every registered host of a fleet this dashboard is meant for. */
 export const MAX_HOSTS = 1000;
 /** Rows a top list answers. */
@@ -314,13 +315,62 @@ export async function readTop(db: Queryable, filter: Filter, field: TopField): P
   const hosts = await listHosts(db);
   const ids = hostIds(hosts, filter);
   const h = hoursOf(filter);
-  const src = countSource({ ...filter, identifier: null, comm: null, unit: null }, ids, h);
   const ignored = (['identifier', 'unit', 'comm'] as const).filter((f) => f !== field && filter[f] !== null);
+  // Whole UTC days from the daily rollup, the hours before and after them from the hourly one.
+  const firstDay = Math.ceil(h.fromMs / DAY_MS) * DAY_MS;
+  const lastDay = Math.floor(h.toMs / DAY_MS) * DAY_MS;
+  const days = lastDay > firstDay;
+  const narrow: string[] = [];
+  const narrowValues: unknown[] = [];
+  if (ids !== null) {
+    narrow.push('host_id IN (?)');
+    narrowValues.push(ids);
+  }
+  if (filter.priority !== null) {
+    narrow.push('priority BETWEEN ? AND ?');
+    narrowValues.push(filter.priority.from, filter.priority.to);
+  }
+  const and = narrow.map((w) => ` AND ${w}`).join('');
+  const hour = (ms: number) => sqlTime(ms).slice(0, 19);
+  const parts = [
+    {
+      sql: `SELECT value, priority, n FROM log_field_counts_hourly
+             WHERE field = ? AND ((hour >= ? AND hour < ?) OR (hour >= ? AND hour < ?))${and}`,
+      values: days
+        ? [
+            ROLLUP_FIELDS[field].id,
+            hour(h.fromMs),
+            hour(firstDay),
+            hour(lastDay),
+            hour(h.toMs),
+            ...narrowValues,
+          ]
+        : [
+            ROLLUP_FIELDS[field].id,
+            hour(h.fromMs),
+            hour(h.toMs),
+            hour(h.toMs),
+            hour(h.toMs),
+            ...narrowValues,
+          ],
+    },
+  ];
+  if (days)
+    parts.push({
+      sql: `SELECT value, priority, n FROM log_field_counts_daily
+             WHERE field = ? AND day >= ? AND day < ?${and}`,
+      values: [
+        ROLLUP_FIELDS[field].id,
+        hour(firstDay).slice(0, 10),
+        hour(lastDay).slice(0, 10),
+        ...narrowValues,
+      ],
+    });
   const rows = await select<{ value: string; priority: number; n: string | number }>(
     db,
-    `SELECT value, priority, SUM(n) AS n FROM log_field_counts_hourly
-      WHERE field = ? AND ${src.where} GROUP BY value, priority LIMIT ?`,
-    [ROLLUP_FIELDS[field].id, ...src.values, 100_000],
+    `SELECT value, priority, SUM(n) AS n FROM (${parts.map((p) => p.sql).join(' UNION ALL ')}) t
+      GROUP BY value, priority LIMIT ?`,
+    [...parts.flatMap((p) => p.values), 100_000],
   );
   const byValue = new Map<string, Record<Level, number>>();
   for (const r of rows) {
@@ -336,6 +386,6 @@ export async function readTop(db: Queryable, filter: Filter, field: TopField): P
     levels: LEVELS,
     rows: all.slice(0, TOP_N),
     distinct: all.length,
-    ignored: [...ignored, ...src.ignored],
+    ignored: filter.text === null ? ignored : [...ignored, 'q'],
   };
 }

@@ -10,7 +10,9 @@ async function main() {
   const { positionals } = parseArgs({ allowPositionals: true, options: {} });
   const [name] = positionals;
   if (!name || positionals.length !== 1 || /[:\s]/.test(name)) {
-    process.stderr.write('usage: npm run dashboard-user -- NAME < password-file (NAME without ":" or spaces)\n');
+    process.stderr.write(
+      'usage: npm run dashboard-user -- NAME < password-file (NAME without ":" or spaces)\n',
+    );
     process.exit(2);
   }
   const chunks: Buffer[] = [];

@@ -102,6 +102,7 @@ export const WRITER_GRANTS = {
   log_counts_hourly: 'SELECT, INSERT, UPDATE',
   // The same upsert per identifier/comm/unit.
   log_field_counts_hourly: 'SELECT, INSERT, UPDATE',
+  log_field_counts_daily: 'SELECT, INSERT, UPDATE',
   // INSERT ... ON DUPLICATE KEY UPDATE of the heartbeat and the newest entry time (reads newest_ts).
   host_activity: 'SELECT, INSERT, UPDATE',
   // INSERT IGNORE only.

@@ -19,7 +19,7 @@ import {
   tsvRow,
   type LogRow,
 } from './rows';
-import { fieldCounts, newestTs } from './rollups';
+import { dailyFieldCounts, fieldCounts, newestTs } from './rollups';
 import { dbCode, execute, formatSql, inTransaction, select, storeError, type Queryable } from './sql';
 
 export interface IngestResult {
@@ -166,12 +166,18 @@ async function ingestOnce(
         'INSERT INTO log_counts_hourly (host_id, hour, priority, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + VALUES(n)',
         [counts.map((c) => [state.id, c.hour, c.priority, c.n])],
       );
-      await execute(
-        conn,
-        `INSERT INTO log_field_counts_hourly (field, hour, host_id, value, priority, n) VALUES ?
-           ON DUPLICATE KEY UPDATE n = n + VALUES(n)`,
-        [fieldCounts(fresh).map((c) => [c.field, c.hour, state.id, c.value, c.priority, c.n])],
-      );
+      const fields = fieldCounts(fresh);
+      for (const [table, time, rows] of [
+        ['log_field_counts_hourly', 'hour', fields],
+        ['log_field_counts_daily', 'day', dailyFieldCounts(fields)],
+      ] as const) {
+        await execute(
+          conn,
+          `INSERT INTO ${table} (field, ${time}, host_id, value, priority, n) VALUES ?
+             ON DUPLICATE KEY UPDATE n = n + VALUES(n)`,
+          [rows.map((c) => [c.field, c.hour, state.id, c.value, c.priority, c.n])],
+        );
+      }
     }
     await beat(conn, state.id, newestTs(fresh));
     const gaps = await recordGaps(conn, state.id, previous, entries);

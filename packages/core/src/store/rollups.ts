@@ -41,6 +41,19 @@ export function fieldCounts(rows: LogRow[]): FieldCount[] {
   return [...counts.values()];
 }
 
+/** The same counts per day ('YYYY-MM-DD'), for log_field_counts_daily. */
+export function dailyFieldCounts(hourly: FieldCount[]): FieldCount[] {
+  const counts = new Map<string, FieldCount>();
+  for (const h of hourly) {
+    const day = h.hour.slice(0, 10);
+    const key = `${h.field}|${day}|${h.priority}|${h.value}`;
+    const c = counts.get(key);
+    if (c) c.n += h.n;
+    else counts.set(key, { ...h, hour: day });
+  }
+  return [...counts.values()];
+}
+
 /** The newest entry time ('YYYY-MM-DD HH:MM:SS.ffffff') among the rows, null for none. */
 export function newestTs(rows: LogRow[]): string | null {
   let newest: string | null = null;

@@ -152,6 +152,7 @@ describe('migrate', () => {
         '0002_logs',
         '0003_rollups_gaps',
         '0004_runs',
+        '0005_dashboard_rollups',
       ]);
       expect(await migrate(store.pool)).toEqual({ applied: [] });
       const c = await store.admin();
@@ -163,6 +164,7 @@ describe('migrate', () => {
         'host_activity',
         'hosts',
         'log_counts_hourly',
+        'log_field_counts_daily',
         'log_field_counts_hourly',
         'logs',
         'run_hosts',

@@ -65,6 +65,10 @@ describe('ingestBatch keeps the dashboard rollups', () => {
       { field: 3, value: '', priority: 3, n: 5 },
       { field: 3, value: 'ssh.service', priority: 6, n: 10 },
     ]);
+    const daily = await query<{ day: string; n: number }>(
+      "SELECT DATE_FORMAT(day, '%Y-%m-%d') AS day, CAST(SUM(n) AS SIGNED) AS n FROM log_field_counts_daily GROUP BY day",
+    );
+    expect(daily).toEqual([{ day: '2026-11-30', n: 45 }]);
   });
 
   it("records the host's newest stored entry, not the checkpoint entry's time, and beats on every batch", async () => {
