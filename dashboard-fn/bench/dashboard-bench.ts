@@ -182,7 +182,18 @@ async function main() {
       { id: number; name: string }[],
     ];
 
-    // 1. Rows, then rollups by SQL.
+    // 1. Rows, then rollups by SQL. The secondary indexes are dropped for the load and built after
+    // it (sorted builds, far faster than 10 M random inserts), the replica applies afterwards; the
+    // definitions are read back from the schema, so they stay the migrations' own.
+    const [indexRows] = (await pool.query(
+      `SELECT INDEX_NAME AS name, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) AS columns
+         FROM information_schema.STATISTICS
+        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'logs' AND INDEX_NAME <> 'PRIMARY'
+        GROUP BY INDEX_NAME`,
+    )) as unknown as [{ name: string; columns: string }[]];
+    await pool.query(`ALTER TABLE logs ${indexRows.map((i) => `DROP INDEX ${i.name}`).join(', ')}`);
+    const replicaAdmin = await topology.connect('replica');
+    await replicaAdmin.query('STOP SLAVE SQL_THREAD');
     let started = performance.now();
     const perHost = Math.floor(ROWS / HOSTS);
     const conn = await pool.getConnection();
@@ -203,6 +214,20 @@ async function main() {
       conn.release();
     }
     const loadS = (performance.now() - started) / 1000;
+    started = performance.now();
+    await pool.query(
+      `ALTER TABLE logs ${indexRows
+        .map(
+          (i) =>
+            `ADD INDEX ${i.name} (${i.columns
+              .split(',')
+              .map((c) => `\`${c}\``)
+              .join(', ')})`,
+        )
+        .join(', ')}`,
+    );
+    const indexS = (performance.now() - started) / 1000;
+    log(`built ${indexRows.length} secondary indexes in ${indexS.toFixed(1)} s`);
     started = performance.now();
     const hour = `DATE_FORMAT(ts, '%Y-%m-%d %H:00:00')`;
     await pool.query(`INSERT INTO log_counts_hourly (host_id, hour, priority, n)
@@ -227,6 +252,8 @@ async function main() {
     const reader = `bench_reader`;
     await pool.query(`CREATE USER ?@'%' IDENTIFIED BY 'bench-reader-pw'`, [reader]);
     await pool.query(`GRANT SELECT ON ${DB}.* TO ?@'%'`, [reader]);
+    await replicaAdmin.query('START SLAVE SQL_THREAD');
+    await replicaAdmin.end();
     const waited = await topology.waitForReplica(3_600_000);
     log(`replica caught up after ${(waited / 1000).toFixed(1)} s`);
     await pool.end();
