@@ -619,11 +619,14 @@ async function refresh() {
     ]);
     if (mine !== generation) return;
     fillHostOptions(health.hosts.map((h) => h.name));
-    await drawVolume(volume);
-    await drawHostVolume(volume);
-    await drawHeatmap(heat);
-    for (const [i, field] of ['identifier', 'comm', 'unit'].entries()) await drawTop(tops[i], field);
-    await showEntries(entries, false);
+    // Each plot is its own Bokeh document; they are built and laid out side by side.
+    await Promise.all([
+      drawVolume(volume),
+      drawHostVolume(volume),
+      drawHeatmap(heat),
+      ...['identifier', 'comm', 'unit'].map((field, i) => drawTop(tops[i], field)),
+      showEntries(entries, false),
+    ]);
     drawHealth(health);
     const ignored = [...new Set([...summary.ignored])];
     $('counts-note').hidden = ignored.length === 0;
