@@ -30,8 +30,9 @@ export const DETAIL_MESSAGE_CHARS = 65_536;
 /** Rows one search request may read (planned from the rollup), and its statement time limit. */
 export const SEARCH_ROW_BUDGET = 200_000;
 export const SEARCH_TIME_MS = 800;
-/** Rows one export answers at most. */
+/** Rows one export answers at most, and how long it may read (under the function's 30 s exec_timeout). */
 export const EXPORT_MAX_ROWS = 100_000;
+export const EXPORT_MAX_MS = 20_000;
 
 /**
  * The stored fields the page shows, in order: `list` ones are the entries table's columns, all of
@@ -367,7 +368,8 @@ export function csvCell(value: unknown): string {
 
 /**
  * The filter's entries as CSV or NDJSON lines, newest first, page by page through readEntries (so
- * through the same bounded walks), at most EXPORT_MAX_ROWS rows. Yields as it reads.
+ * through the same bounded walks), at most EXPORT_MAX_ROWS rows or EXPORT_MAX_MS of reading (a
+ * search over a long range may take many steps). Yields as it reads.
  */
 export async function* exportEntries(
   db: Queryable,
@@ -379,7 +381,8 @@ export async function* exportEntries(
   if (format === 'csv') yield `${keys.map(csvCell).join(',')}\r\n`;
   let before: string | null = null;
   let rows = 0;
-  for (;;) {
+  const started = Date.now();
+  while (Date.now() - started < EXPORT_MAX_MS) {
     const page: Entries = await readEntries(db, { filter, limit: 500, before }, hosts);
     for (const e of page.entries) {
       if (rows >= EXPORT_MAX_ROWS) return;

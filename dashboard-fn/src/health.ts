@@ -13,6 +13,7 @@ import { ISO_US, listHosts, MAX_HOSTS } from './queries';
 /** Runs searched for each host's latest result. */
 export const RECENT_RUNS = 50;
 export const MAX_GAPS = 200;
+export const IDLE_SECONDS = 300;
 
 export interface HostHealth {
   name: string;
@@ -81,8 +82,8 @@ export async function readHealth(db: Queryable, now: Date): Promise<Health> {
   const lag = seconds(heartbeat);
   return {
     now: now.toISOString(),
-    // Collections run hourly at most: a beat older than that says little about the replica.
-    replica: { heartbeatAt: heartbeat, lagSeconds: lag, idle: lag === null || lag > 3600 },
+    // Without a write for 5 minutes the beat's age bounds the lag but no longer measures it.
+    replica: { heartbeatAt: heartbeat, lagSeconds: lag, idle: lag === null || lag > IDLE_SECONDS },
     hosts: hosts.map((h) => {
       const run = lastRun.get(h.name);
       const newest = act.get(h.id)?.newest ?? null;
