@@ -392,10 +392,17 @@ describe('GET /api/entries', () => {
       auth,
       now: () => NOW,
     });
-    for (const query of [{}, { host: 'web-1' }, { priority: 'err' }, { host: 'db-1', priority: '3..6' }])
+    for (const query of [
+      {},
+      { host: 'web-1' },
+      { priority: 'err' },
+      { host: 'db-1', priority: '3..6' },
+      { identifier: 'mysqld' },
+      { host: 'db-1', unit: 'mariadb.service' },
+    ])
       expect((await call(spying, '/api/entries', query)).status).toBe(200);
     const onLogs = statements.filter((s) => /FROM logs/.test(s.sql));
-    expect(onLogs).toHaveLength(4);
+    expect(onLogs).toHaveLength(6);
     const admin = await adminConnection(store.infra, 'replica', store.name);
     try {
       for (const s of onLogs) {
