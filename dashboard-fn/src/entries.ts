@@ -19,9 +19,10 @@ import { countSource, hostIds, hoursOf, HOUR_MS, ISO_US, listHosts, sqlTime, typ
  *   newest first, each cut at `limit`, merged and cut again. Each part reads at most `limit` rows.
  * - **Budgeted walks** for everything else (free text, comm, identifier or unit with a priority):
  *   MySQL 8 has no FULLTEXT on partitioned tables, so the search walks `ix_logs_host_ts` back in
- *   time over a slice planned from the hourly rollup to hold about `SEARCH_ROW_BUDGET` rows, with a
- *   statement time limit. It answers the matches found so far, how many rows it searched and how
- *   far back, and `next`, the time to continue from. The page repeats it and shows the progress.
+ *   time over a slice planned from the hourly rollup to hold what the server reads in about half
+ *   the statement time limit (by the rate measured so far, at most `SEARCH_ROW_BUDGET` rows). It
+ *   answers the matches found so far, how many rows it searched and how far back, and `next`, the
+ *   time to continue from. The page repeats it and shows the progress.
  */
 
 /** Characters of a message in lists; the detail view gets up to DETAIL_MESSAGE_CHARS. */
@@ -29,7 +30,16 @@ export const MAX_MESSAGE_CHARS = 4000;
 export const DETAIL_MESSAGE_CHARS = 65_536;
 /** Rows one search request may read (planned from the rollup), and its statement time limit. */
 export const SEARCH_ROW_BUDGET = 200_000;
+export const SEARCH_MIN_ROWS = 5_000;
 export const SEARCH_TIME_MS = 800;
+
+/**
+ * Rows per ms this process's searches have read (a first guess until measured): a slice is planned
+ * to take about half the time limit, so a busy server gets smaller steps instead of timeouts.
+ */
+let searchRate = 200;
+const rowBudget = () =>
+  Math.max(SEARCH_MIN_ROWS, Math.min(SEARCH_ROW_BUDGET, Math.round(searchRate * SEARCH_TIME_MS * 0.5)));
 /** Rows one export answers at most, and how long it may read (under the function's 30 s exec_timeout). */
 export const EXPORT_MAX_ROWS = 100_000;
 export const EXPORT_MAX_MS = 20_000;
@@ -195,7 +205,8 @@ function flavourOf(db: Queryable): Promise<'mariadb' | 'mysql'> {
 
 /**
  * One budgeted step back in time: plans the slice [lower, upper) from the rollup so it holds about
- * SEARCH_ROW_BUDGET rows (at least one hour's worth), reads it through `ix_logs_host_ts` with the
+ * as many rows as the measured rate reads in half the time limit (SEARCH_MIN_ROWS to
+ * SEARCH_ROW_BUDGET, at least one hour's worth), reads it through `ix_logs_host_ts` with the
  * filter in the WHERE and a statement time limit (halving the slice on a timeout), and answers the
  * matches (at most `limit`, newest first) and where to continue.
  */
@@ -239,9 +250,10 @@ async function search(
   );
   let lowerMs = filter.fromMs;
   let planned = 0;
+  const budget = rowBudget();
   for (const h of perHour) {
     planned += Number(h.n);
-    if (planned >= SEARCH_ROW_BUDGET) {
+    if (planned >= budget) {
       lowerMs = Math.max(filter.fromMs, Date.parse(h.hourIso));
       break;
     }
@@ -275,6 +287,7 @@ async function search(
   const hint = mariadb ? '' : `/*+ MAX_EXECUTION_TIME(${SEARCH_TIME_MS}) */ `;
   for (let attempt = 0; ; attempt++) {
     const lowerSql = sqlTime(lowerMs);
+    const stepStarted = Date.now();
     try {
       const rows = await select<Row>(
         db,
@@ -288,6 +301,10 @@ async function search(
       const reached = full ? entries.at(-1)!.ts : columnToIso(lowerSql);
       const reachedMs = Date.parse(reached);
       const scanned = estimateRows(perHour, reachedMs, upperMs);
+      // The server read the whole slice (the matches are sorted after): that is the rate.
+      const read = estimateRows(perHour, lowerMs, upperMs);
+      const took = Math.max(1, Date.now() - stepStarted);
+      if (read >= SEARCH_MIN_ROWS) searchRate = 0.7 * searchRate + 0.3 * (read / took);
       return {
         columns: COLUMNS,
         entries,
@@ -297,7 +314,8 @@ async function search(
     } catch (err) {
       const errno = (err as { cause?: { errno?: unknown } }).cause?.errno;
       if (typeof errno !== 'number' || !TIMEOUT_ERRNOS.has(errno) || attempt >= 3) throw err;
-      // Too slow for the time budget (a dense slice or a cold cache): search half as far back.
+      // Too slow for the time budget (a dense slice, a cold cache, a busy server): half as far back.
+      searchRate /= 2;
       lowerMs = Math.max(lowerMs, upperMs - Math.max(60_000, Math.floor((upperMs - lowerMs) / 2)));
     }
   }
