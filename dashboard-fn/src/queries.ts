@@ -112,7 +112,9 @@ export function countSource(filter: Filter, ids: number[] | null, hours = hoursO
   let table = 'log_counts_hourly';
   const first = fields[0];
   if (first) {
-    table = 'log_field_counts_hourly';
+    // One value's hours by (field, value, hour); the optimizer otherwise walked every value of the
+    // hours by the primary key (267 ms for 7 days at 10 M rows in bench:dashboard).
+    table = 'log_field_counts_hourly FORCE INDEX (ix_field_counts_value)';
     where.unshift('field = ?', 'value = ?');
     values.unshift(ROLLUP_FIELDS[first[0]].id, first[1]);
     for (const [name] of fields.slice(1)) ignored.push(name);
