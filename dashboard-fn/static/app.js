@@ -1,12 +1,17 @@
 /*
- * The dashboard page: fetches the function's JSON API (relative URLs, resolved against the page's
- * <base href>) and draws with BokehJS 3 (loaded before this file by the page).
+ * The dashboard page: reads its filter from the URL, fetches the function's JSON API (relative URLs,
+ * resolved against the page's <base href>) and draws with BokehJS 3 (loaded before this file).
  *
  * Log text is attacker-controlled (anyone who can write to a journal writes it), so it is only ever
- * shown as text: DataTable's default StringFormatter, and textContent for everything built by hand.
- * Never HTMLTemplateFormatter, HTML tooltips, {safe} or innerHTML with API values.
+ * shown as text: DataTable's default StringFormatter, tuple-list tooltips (textContent), canvas
+ * axis labels, and textContent for everything built by hand. Never HTMLTemplateFormatter, HTML
+ * tooltips, {safe}, Div or innerHTML with API values.
+ *
+ * Every filter lives in the URL (`range` or `from`/`to`, `host`, `priority`, `identifier`, `unit`,
+ * `comm`, `q`, `refresh`): a copied link reproduces the view. Clicking a bar, a heatmap cell or a
+ * top-list row narrows the filter to it.
  */
-/* global Bokeh, document, window, fetch, URLSearchParams */
+/* global Bokeh, document, window, fetch, URLSearchParams, history, location */
 'use strict';
 
 /** Severity colours: emerg … err reds, warning orange, notice/info blue/green, debug grey. */
@@ -21,18 +26,72 @@ const COLORS = {
   debug: '#969696',
   none: '#cccccc',
 };
+const HOST_PALETTE = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+];
 const HOUR_MS = 3_600_000;
+const FILTER_KEYS = ['range', 'from', 'to', 'host', 'priority', 'identifier', 'unit', 'comm', 'q'];
+/** Matches the page collects for one search before it stops asking for more. */
+const SEARCH_PAGE = 100;
 const number = new Intl.NumberFormat('en-US');
 
 const $ = (id) => document.getElementById(id);
 
+// ------------------------------------------------------------------------------------------
+// The state: the filter (mirrored in the URL) and what is drawn.
+
+let filter = {};
+let refreshSeconds = 0;
+let paused = false;
+let refreshTimer = null;
+let generation = 0;
+
+function readUrl() {
+  const params = new URLSearchParams(location.search);
+  filter = {};
+  for (const k of FILTER_KEYS) if (params.get(k)) filter[k] = params.get(k);
+  refreshSeconds = Number(params.get('refresh') || 0);
+}
+
+function writeUrl(push) {
+  const params = new URLSearchParams();
+  for (const k of FILTER_KEYS) if (filter[k]) params.set(k, filter[k]);
+  if (refreshSeconds > 0) params.set('refresh', String(refreshSeconds));
+  const url = `${location.pathname}${params.size > 0 ? `?${params}` : ''}`;
+  if (push) history.pushState(null, '', url);
+  else history.replaceState(null, '', url);
+}
+
+/** The API query of the current filter. */
+function apiParams(extra = {}) {
+  const params = new URLSearchParams();
+  for (const k of FILTER_KEYS) if (filter[k]) params.set(k, filter[k]);
+  // An extra value '' drops that filter (the health and detail endpoints take none).
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === '' || v == null) params.delete(k);
+    else params.set(k, v);
+  }
+  return params;
+}
+
 /** GET an API path; rejects with the API's own `CODE: message` on an error answer. */
-async function getJson(path, params) {
-  const query = new URLSearchParams();
-  for (const [name, value] of Object.entries(params))
-    if (value !== '' && value != null) query.set(name, value);
+async function getJson(path, extra) {
+  const query = apiParams(extra);
   const url = query.size > 0 ? `${path}?${query}` : path;
   const res = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+  if (res.status === 401) {
+    window.location.assign('login');
+    throw new Error('the session ended: log in again');
+  }
   let body = null;
   try {
     body = await res.json();
@@ -48,6 +107,7 @@ async function getJson(path, params) {
 
 /** '2026-11-30T12:34:56.123456Z' → '2026-11-30 12:34:56.123' (UTC). */
 const shortTime = (iso) => (iso ? iso.slice(0, 10) + ' ' + iso.slice(11, 23) : '—');
+const isoOfMs = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -62,92 +122,140 @@ function setStatus(text, isError) {
   status.classList.toggle('error', Boolean(isError));
 }
 
-function filters() {
-  return { host: $('host').value, hours: $('hours').value, priority: $('priority').value };
+/** Narrows the filter (a click on a chart or a list) and redraws everything. */
+function narrow(changes) {
+  Object.assign(filter, changes);
+  for (const k of Object.keys(filter)) if (filter[k] === null || filter[k] === '') delete filter[k];
+  if (filter.from || filter.to) delete filter.range;
+  writeUrl(true);
+  showFilterForm();
+  void refresh();
+}
+
+const hourFilter = (ms) => ({ range: null, from: isoOfMs(ms), to: isoOfMs(ms + HOUR_MS) });
+
+// ------------------------------------------------------------------------------------------
+// The filter form, both ways.
+
+function fillHostOptions(names) {
+  const select = $('hosts-filter');
+  const chosen = new Set((filter.host || '').split(',').filter(Boolean));
+  select.replaceChildren(
+    ...names.map((n) => {
+      const option = el('option', n);
+      option.value = n;
+      option.selected = chosen.has(n);
+      return option;
+    }),
+  );
+  select.size = Math.min(4, Math.max(2, names.length));
+}
+
+const toLocalInput = (iso) => (iso ? iso.slice(0, 19) : '');
+const fromLocalInput = (value) => (value ? `${value.length === 16 ? `${value}:00` : value}Z` : '');
+
+function showFilterForm() {
+  const custom = Boolean(filter.from || filter.to);
+  $('range').value = custom ? 'custom' : filter.range || '24h';
+  $('custom-range').hidden = !custom;
+  $('from').value = toLocalInput(filter.from);
+  $('to').value = toLocalInput(filter.to);
+  const [a, b] = (filter.priority || '').split('..');
+  $('prio-from').value = filter.priority ? (b === undefined ? '0' : a) : '0';
+  $('prio-to').value = filter.priority ? (b === undefined ? a : b) : '7';
+  $('identifier').value = filter.identifier || '';
+  $('unit').value = filter.unit || '';
+  $('q').value = filter.q || '';
+  for (const option of $('hosts-filter').options)
+    option.selected = (filter.host || '').split(',').includes(option.value);
+  $('refresh').value = String(refreshSeconds);
+  $('pause').hidden = refreshSeconds === 0;
+  $('pause').textContent = paused ? 'Resume' : 'Pause';
+}
+
+function readFilterForm() {
+  const next = {};
+  if ($('range').value === 'custom') {
+    if ($('from').value) next.from = fromLocalInput($('from').value);
+    if ($('to').value) next.to = fromLocalInput($('to').value);
+  } else if ($('range').value !== '24h') next.range = $('range').value;
+  const hosts = [...$('hosts-filter').selectedOptions].map((o) => o.value);
+  if (hosts.length > 0) next.host = hosts.join(',');
+  const a = $('prio-from').value;
+  const b = $('prio-to').value;
+  if (a !== '0' || b !== '7') next.priority = `${a}..${b}`;
+  for (const k of ['identifier', 'unit', 'q']) if ($(k).value.trim()) next[k] = $(k).value.trim();
+  if (filter.comm) next.comm = filter.comm;
+  filter = next;
 }
 
 // ------------------------------------------------------------------------------------------
-// Hosts: the selector and the per-host table (textContent only).
+// Plots. Each is rebuilt on refresh; `views` holds what to remove first.
 
-function fillHostSelect(hosts) {
-  const select = $('host');
-  const chosen = select.value;
-  for (const option of [...select.options].slice(1)) option.remove();
-  for (const h of hosts) {
-    const option = el('option', h.name);
-    option.value = h.name;
-    select.append(option);
-  }
-  select.value = hosts.some((h) => h.name === chosen) ? chosen : '';
+const views = {};
+
+async function showPlot(id, plot) {
+  if (views[id]) views[id].remove();
+  views[id] = null;
+  $(id).replaceChildren();
+  if (plot) views[id] = await Bokeh.Plotting.show(plot, $(id));
 }
 
-function drawHosts(summary) {
-  const table = $('hosts');
-  const levels = summary.levels.filter((l) => summary.totals[l] > 0);
-  const head = el('tr');
-  for (const title of ['host', 'enabled', 'last entry (UTC)', ...levels, 'total']) {
-    const th = el('th', title);
-    if (COLORS[title]) th.style.color = COLORS[title];
-    head.append(th);
-  }
-  table.tHead.replaceChildren(head);
-  const rows = summary.hosts.map((h) => {
-    const tr = el('tr');
-    tr.append(el('td', h.name), el('td', h.enabled ? 'yes' : 'no'), el('td', shortTime(h.lastEntryAt)));
-    for (const l of levels) tr.append(el('td', number.format(h.counts[l]), 'num'));
-    tr.append(el('td', number.format(h.total), 'num total'));
-    return tr;
+/** Calls `onPick(index)` when a glyph of `source` is clicked (TapTool selection). */
+function onTap(source, onPick) {
+  source.selected.change.connect(() => {
+    const i = source.selected.indices[0];
+    if (i !== undefined) onPick(i);
   });
-  table.tBodies[0].replaceChildren(...rows);
-  table.hidden = summary.hosts.length === 0;
-  $('hosts-empty').hidden = summary.hosts.length > 0;
 }
 
-// ------------------------------------------------------------------------------------------
-// Volume: hourly counts stacked by level (Bokeh.Stack; BokehJS has no vbar_stack).
-
-let volumeView = null;
-
-async function drawVolume(volume) {
-  if (volumeView) volumeView.remove();
-  volumeView = null;
-  $('volume').replaceChildren();
-  const levels = volume.levels.filter((l) => volume.counts[l].some((n) => n > 0));
-  $('volume-empty').hidden = levels.length > 0;
-  $('volume').hidden = levels.length === 0;
-  if (levels.length === 0) return;
-
-  // Bars centred on their hour; x stays the hour's start for the tooltip.
-  const data = { x: volume.x, mid: volume.x.map((t) => t + HOUR_MS / 2) };
-  for (const l of levels) data[l] = volume.counts[l];
-  const source = new Bokeh.ColumnDataSource({ data });
-  const plot = Bokeh.Plotting.figure({
-    name: 'volume',
-    height: 300,
+function timeFigure(name, x, height) {
+  return Bokeh.Plotting.figure({
+    name,
+    height,
     sizing_mode: 'stretch_width',
     x_axis_type: 'datetime',
-    x_range: [volume.x[0], volume.x[volume.x.length - 1] + HOUR_MS],
-    y_axis_label: 'entries',
-    tools: 'xpan,xwheel_zoom,box_zoom,reset,save',
+    x_range: [x[0], x[x.length - 1] + HOUR_MS],
+    tools: 'tap,xpan,xwheel_zoom,box_zoom,reset,save',
     toolbar_location: 'right',
   });
-  const items = levels.map((level, i) => {
+}
+
+/** Stacked hourly bars (Bokeh.Stack; BokehJS has no vbar_stack), one renderer per series. */
+function stackedBars(plot, source, series, colors, nameOf) {
+  return series.map((s, i) => {
     const bars = plot.vbar({
       x: { field: 'mid' },
       width: HOUR_MS * 0.85,
-      bottom: { expr: new Bokeh.Stack({ fields: levels.slice(0, i) }) },
-      top: { expr: new Bokeh.Stack({ fields: levels.slice(0, i + 1) }) },
+      bottom: { expr: new Bokeh.Stack({ fields: series.slice(0, i) }) },
+      top: { expr: new Bokeh.Stack({ fields: series.slice(0, i + 1) }) },
       source,
-      fill_color: COLORS[level],
-      line_color: COLORS[level],
-      name: level,
+      fill_color: colors[i],
+      line_color: colors[i],
+      name: nameOf(s),
     });
-    return new Bokeh.LegendItem({ label: level, renderers: [bars] });
+    return bars;
   });
-  // Above the plot, so it never hides bars; most severe first, as stacked from the bottom.
+}
+
+async function drawVolume(volume) {
+  const levels = volume.levels.filter((l) => volume.counts[l].some((n) => n > 0));
+  $('volume-empty').hidden = levels.length > 0;
+  if (levels.length === 0) return showPlot('volume', null);
+  const data = { x: volume.x, mid: volume.x.map((t) => t + HOUR_MS / 2) };
+  for (const l of levels) data[l] = volume.counts[l];
+  const source = new Bokeh.ColumnDataSource({ data });
+  const plot = timeFigure('volume-plot', volume.x, 280);
+  const bars = stackedBars(
+    plot,
+    source,
+    levels,
+    levels.map((l) => COLORS[l]),
+    (l) => l,
+  );
   plot.add_layout(
     new Bokeh.Legend({
-      items,
+      items: levels.map((l, i) => new Bokeh.LegendItem({ label: l, renderers: [bars[i]] })),
       orientation: 'horizontal',
       location: 'top_left',
       click_policy: 'hide',
@@ -164,33 +272,188 @@ async function drawVolume(volume) {
   );
   plot.y_range.start = 0;
   plot.xgrid.grid_line_color = null;
-  volumeView = await Bokeh.Plotting.show(plot, $('volume'));
+  onTap(source, (i) => narrow(hourFilter(volume.x[i])));
+  await showPlot('volume', plot);
+}
+
+async function drawHostVolume(volume) {
+  const hosts = volume.hosts;
+  if (hosts.length === 0) return showPlot('host-volume', null);
+  const plot = timeFigure('host-volume-plot', volume.x, 240);
+  const mid = volume.x.map((t) => t + HOUR_MS / 2);
+  // One source per host (stacked by hand), so a click says which host and which hour.
+  const below = volume.x.map(() => 0);
+  const items = hosts.map((h, i) => {
+    const bottom = [...below];
+    h.counts.forEach((n, j) => (below[j] += n));
+    const source = new Bokeh.ColumnDataSource({
+      data: { x: volume.x, mid, bottom, top: [...below], n: h.counts, host: volume.x.map(() => h.name) },
+    });
+    const color = HOST_PALETTE[i % HOST_PALETTE.length];
+    const bars = plot.vbar({
+      x: { field: 'mid' },
+      width: HOUR_MS * 0.85,
+      bottom: { field: 'bottom' },
+      top: { field: 'top' },
+      source,
+      fill_color: color,
+      line_color: color,
+      name: `host-${i}`,
+    });
+    onTap(source, (j) => narrow({ ...hourFilter(volume.x[j]), host: h.name }));
+    return new Bokeh.LegendItem({ label: h.name, renderers: [bars] });
+  });
+  plot.add_layout(
+    new Bokeh.Legend({
+      items,
+      orientation: 'horizontal',
+      location: 'top_left',
+      click_policy: 'hide',
+      border_line_alpha: 0,
+    }),
+    'above',
+  );
+  plot.add_tools(
+    new Bokeh.HoverTool({
+      tooltips: [
+        ['host', '@host'],
+        ['hour (UTC)', '@x{%F %H:00}'],
+        ['entries', '@n'],
+      ],
+      formatters: { '@x': 'datetime' },
+    }),
+  );
+  plot.y_range.start = 0;
+  plot.xgrid.grid_line_color = null;
+  await showPlot('host-volume', plot);
+}
+
+async function drawHeatmap(heat) {
+  if (heat.hosts.length === 0) return showPlot('heatmap', null);
+  const source = new Bokeh.ColumnDataSource({
+    data: {
+      host: heat.cells.map((c) => c.host),
+      hour: heat.cells.map((c) => c.hour),
+      mid: heat.cells.map((c) => c.hour + HOUR_MS / 2),
+      n: heat.cells.map((c) => c.n),
+    },
+  });
+  const high = Math.max(1, ...heat.cells.map((c) => c.n));
+  const mapper = new Bokeh.LinearColorMapper({
+    palette: [...Bokeh.Palettes.YlOrRd9].reverse(),
+    low: 1,
+    high,
+  });
+  const plot = Bokeh.Plotting.figure({
+    name: 'heatmap-plot',
+    height: Math.max(140, 40 + 26 * heat.hosts.length),
+    sizing_mode: 'stretch_width',
+    x_axis_type: 'datetime',
+    x_range: [heat.x[0], heat.x[heat.x.length - 1] + HOUR_MS],
+    y_range: [...heat.hosts].reverse(),
+    tools: 'tap,xpan,xwheel_zoom,reset,save',
+    toolbar_location: 'right',
+  });
+  plot.rect({
+    x: { field: 'mid' },
+    y: { field: 'host' },
+    width: HOUR_MS,
+    height: 0.9,
+    source,
+    fill_color: { field: 'n', transform: mapper },
+    line_color: null,
+    name: 'heatmap-cells',
+  });
+  plot.add_tools(
+    new Bokeh.HoverTool({
+      tooltips: [
+        ['host', '@host'],
+        ['hour (UTC)', '@hour{%F %H:00}'],
+        ['err and worse', '@n'],
+      ],
+      formatters: { '@hour': 'datetime' },
+    }),
+  );
+  plot.xgrid.grid_line_color = null;
+  plot.ygrid.grid_line_color = null;
+  onTap(source, (i) =>
+    narrow({ ...hourFilter(heat.cells[i].hour), host: heat.cells[i].host, priority: '0..3' }),
+  );
+  await showPlot('heatmap', plot);
+}
+
+const NONE_LABEL = '(none)';
+
+async function drawTop(top, field) {
+  const target = `top-${field}`;
+  const rows = [...top.rows].reverse();
+  if (rows.length === 0) return showPlot(target, null);
+  const levels = top.levels.filter((l) => rows.some((r) => r.counts[l] > 0));
+  // Factors must be unique and non-empty: '' (entries without the field) is shown as (none).
+  const labels = rows.map((r) => (r.value === '' ? NONE_LABEL : r.value));
+  const data = { value: labels, total: rows.map((r) => r.total) };
+  for (const l of levels) data[l] = rows.map((r) => r.counts[l]);
+  const source = new Bokeh.ColumnDataSource({ data });
+  const plot = Bokeh.Plotting.figure({
+    name: `top-${field}-plot`,
+    height: 60 + 22 * rows.length,
+    sizing_mode: 'stretch_width',
+    y_range: labels,
+    tools: 'tap',
+    toolbar_location: null,
+  });
+  levels.forEach((l, i) =>
+    plot.hbar({
+      y: { field: 'value' },
+      height: 0.8,
+      left: { expr: new Bokeh.Stack({ fields: levels.slice(0, i) }) },
+      right: { expr: new Bokeh.Stack({ fields: levels.slice(0, i + 1) }) },
+      source,
+      fill_color: COLORS[l],
+      line_color: COLORS[l],
+      name: `top-${field}-${l}`,
+    }),
+  );
+  plot.add_tools(
+    new Bokeh.HoverTool({
+      tooltips: [[field, '@value'], ['total', '@total'], ...levels.map((l) => [l, `@{${l}}`])],
+    }),
+  );
+  plot.x_range.start = 0;
+  plot.ygrid.grid_line_color = null;
+  onTap(source, (i) => narrow({ [field]: rows[i].value === '' ? null : rows[i].value }));
+  await showPlot(target, plot);
 }
 
 // ------------------------------------------------------------------------------------------
-// Latest entries: a DataTable whose cells are text (StringFormatter escapes).
+// Entries: a DataTable whose cells are text (StringFormatter escapes), and the search's progress.
 
 let entriesSource = null;
+let entriesTable = null;
+let entryIds = [];
 let nextBefore = null;
+let searching = null;
 
-function entryColumns(entries) {
-  return {
-    time: entries.map((e) => shortTime(e.ts)),
-    host: entries.map((e) => e.host),
-    priority: entries.map((e) => e.priority ?? 'none'),
-    color: entries.map((e) => COLORS[e.priority ?? 'none']),
-    identifier: entries.map((e) => e.syslogIdentifier ?? ''),
-    unit: entries.map((e) => e.unit ?? ''),
-    message: entries.map((e) => (e.message ?? '') + (e.truncated ? ' …' : '')),
-  };
+function entryColumns(columns, entries) {
+  const data = { color: entries.map((e) => COLORS[e.priority ?? 'none']) };
+  for (const c of columns) {
+    if (c.key === 'ts') data.ts = entries.map((e) => shortTime(e.ts));
+    else if (c.key === 'priority') data.priority = entries.map((e) => e.priority ?? 'none');
+    else if (c.key === 'message')
+      data.message = entries.map((e) => (e.message ?? '') + (e.truncated ? ' …' : ''));
+    else
+      data[c.key] = entries.map((e) => (e[c.key] === null || e[c.key] === undefined ? '' : String(e[c.key])));
+  }
+  return data;
 }
 
-async function createEntriesTable() {
+const WIDTHS = { ts: 170, host: 90, priority: 65, syslogIdentifier: 100, pid: 60, unit: 120, message: 560 };
+
+async function ensureTable(columns) {
+  if (entriesTable) return;
   const T = Bokeh.Tables;
-  entriesSource = new Bokeh.ColumnDataSource({ data: entryColumns([]) });
-  const column = (field, title, width, formatter) =>
-    new T.TableColumn({ field, title, width, ...(formatter ? { formatter } : {}) });
-  const table = new T.DataTable({
+  entriesSource = new Bokeh.ColumnDataSource({ data: entryColumns(columns, []) });
+  entriesTable = new T.DataTable({
     name: 'entries',
     source: entriesSource,
     sortable: true,
@@ -198,87 +461,250 @@ async function createEntriesTable() {
     height: 440,
     sizing_mode: 'stretch_width',
     autosize_mode: 'fit_columns',
-    columns: [
-      column('time', 'time (UTC)', 170),
-      column('host', 'host', 80),
-      column(
-        'priority',
-        'priority',
-        65,
-        new T.StringFormatter({ text_color: { field: 'color' }, font_style: 'bold' }),
-      ),
-      column('identifier', 'identifier', 95),
-      column('unit', 'unit', 110),
-      column('message', 'message', 600),
-    ],
+    columns: columns.map(
+      (c) =>
+        new T.TableColumn({
+          field: c.key,
+          title: c.label,
+          width: WIDTHS[c.key] ?? 100,
+          ...(c.key === 'priority'
+            ? { formatter: new T.StringFormatter({ text_color: { field: 'color' }, font_style: 'bold' }) }
+            : {}),
+        }),
+    ),
   });
-  await Bokeh.Plotting.show(table, $('entries'));
+  onTap(entriesSource, (i) => void showDetail(entryIds[i]));
+  await Bokeh.Plotting.show(entriesTable, $('entries'));
 }
 
-function showEntries(answer, append) {
-  const columns = entryColumns(answer.entries);
-  if (append) entriesSource.stream(columns);
-  else entriesSource.data = columns;
+async function showEntries(answer, append) {
+  await ensureTable(answer.columns);
+  const columns = entryColumns(answer.columns, answer.entries);
+  if (append) {
+    entriesSource.stream(columns);
+    entryIds.push(...answer.entries.map((e) => e.id));
+  } else {
+    entriesSource.selected.indices = [];
+    entriesSource.data = columns;
+    entryIds = answer.entries.map((e) => e.id);
+  }
   nextBefore = answer.next;
-  $('older').hidden = nextBefore === null;
-  const none = !append && answer.entries.length === 0;
-  $('entries-empty').hidden = !none;
-  $('entries').hidden = none;
+  $('older').hidden = nextBefore === null || answer.search !== null;
+  $('entries-empty').hidden = entryIds.length > 0;
+  document.body.dataset.entries = String(entryIds.length);
+}
+
+/** Walks the search forward until a page of matches is shown, the range is done, or Stop. */
+async function runSearch(first, mine) {
+  let answer = first;
+  let scanned = 0;
+  const progress = $('search-progress');
+  progress.hidden = false;
+  $('stop-search').hidden = false;
+  searching = mine;
+  for (;;) {
+    scanned += answer.search.scanned;
+    const done = answer.next === null;
+    progress.textContent =
+      `Searched about ${number.format(scanned)} entries back to ${shortTime(answer.search.searchedTo)} UTC: ` +
+      `${number.format(entryIds.length)} matches${done ? ', whole range searched.' : '…'}`;
+    document.body.dataset.search = done ? 'done' : 'running';
+    if (done || entryIds.length >= SEARCH_PAGE || searching !== mine || generation !== mine) break;
+    answer = await getJson('api/entries', { before: answer.next });
+    if (generation !== mine) return;
+    await showEntries(answer, true);
+  }
+  if (document.body.dataset.search === 'running') {
+    document.body.dataset.search = 'stopped';
+    progress.textContent += ' Stopped.';
+  }
+  $('stop-search').hidden = true;
 }
 
 async function loadOlder() {
   if (nextBefore === null) return;
-  const { host, priority } = filters();
   try {
-    showEntries(await getJson('api/entries', { host, priority, before: nextBefore }), true);
+    await showEntries(await getJson('api/entries', { before: nextBefore }), true);
   } catch (err) {
     setStatus(`Could not load older entries: ${err.message}`, true);
   }
 }
 
+async function showDetail(id) {
+  if (!id) return;
+  try {
+    const detail = await getJson('api/entry', { ...Object.fromEntries(FILTER_KEYS.map((k) => [k, ''])), id });
+    const list = $('detail');
+    list.replaceChildren(
+      ...detail.fields.flatMap((f) => [
+        el('dt', f.label),
+        el('dd', f.value === null ? '—' : String(f.value)),
+      ]),
+    );
+    $('detail-message').textContent = detail.message ?? '';
+    $('detail-note').hidden = !detail.truncated;
+    $('detail-note').textContent = detail.truncated
+      ? `The message has ${number.format(detail.messageChars)} characters; the first ${number.format(
+          detail.message.length,
+        )} are shown.`
+      : '';
+    $('detail-section').hidden = false;
+    document.body.dataset.detail = id;
+  } catch (err) {
+    setStatus(`Could not load the entry: ${err.message}`, true);
+  }
+}
+
 // ------------------------------------------------------------------------------------------
+// Health: a plain table (textContent only).
+
+const age = (s) =>
+  s === null
+    ? '—'
+    : s < 120
+      ? `${s} s`
+      : s < 7200
+        ? `${Math.round(s / 60)} min`
+        : `${Math.round(s / 3600)} h`;
+
+function drawHealth(health) {
+  const r = health.replica;
+  $('replica').textContent =
+    r.heartbeatAt === null
+      ? 'Replica: no heartbeat yet (nothing ingested).'
+      : `Replica: newest heartbeat from the primary ${shortTime(r.heartbeatAt)} UTC, ${age(r.lagSeconds)} ago` +
+        (r.idle
+          ? ' (no collection wrote since: an upper bound of the lag).'
+          : ' (its replication lag at most).');
+  const rows = health.hosts.map((h) => {
+    const tr = el('tr');
+    const gaps = h.gaps.map((g) => `${g.afterSeqnum}→${g.beforeSeqnum} (${g.missing} missing)`).join(', ');
+    tr.append(
+      el('td', h.name),
+      el('td', h.enabled ? 'yes' : 'no'),
+      el('td', shortTime(h.newestEntryAt)),
+      el('td', age(h.lagSeconds)),
+      el('td', h.lastRun ? `#${h.lastRun.id} ${h.lastRun.status} ${shortTime(h.lastRun.finishedAt)}` : '—'),
+      el('td', h.lastRun && h.lastRun.error ? h.lastRun.error : ''),
+      el('td', gaps || 'none'),
+    );
+    return tr;
+  });
+  $('health').tBodies[0].replaceChildren(...rows);
+}
+
+// ------------------------------------------------------------------------------------------
+
+function exportLinks() {
+  const q = apiParams();
+  $('export-csv').href = `api/export?${new URLSearchParams([...q, ['format', 'csv']])}`;
+  $('export-ndjson').href = `api/export?${new URLSearchParams([...q, ['format', 'ndjson']])}`;
+}
 
 /** Loads and draws everything; `body[data-ready]` is 'false' meanwhile, then 'true' or 'error'. */
 async function refresh() {
-  const { host, hours, priority } = filters();
+  const mine = ++generation;
+  searching = null;
   document.body.dataset.ready = 'false';
   setStatus('Loading…', false);
+  exportLinks();
   try {
-    const [summary, volume, entries] = await Promise.all([
-      getJson('api/summary', { hours }),
-      getJson('api/volume', { hours, host }),
-      getJson('api/entries', { host, priority }),
+    const [summary, volume, heat, tops, entries, health] = await Promise.all([
+      getJson('api/summary'),
+      getJson('api/volume'),
+      getJson('api/heatmap'),
+      Promise.all(['identifier', 'comm', 'unit'].map((field) => getJson('api/top', { field }))),
+      getJson('api/entries'),
+      getJson('api/health', Object.fromEntries(FILTER_KEYS.map((k) => [k, '']))),
     ]);
-    fillHostSelect(summary.hosts);
-    drawHosts(summary);
-    await drawVolume(volume);
-    showEntries(entries, false);
+    if (mine !== generation) return;
+    fillHostOptions(health.hosts.map((h) => h.name));
+    // Each plot is its own Bokeh document; they are built and laid out side by side.
+    await Promise.all([
+      drawVolume(volume),
+      drawHostVolume(volume),
+      drawHeatmap(heat),
+      ...['identifier', 'comm', 'unit'].map((field, i) => drawTop(tops[i], field)),
+      showEntries(entries, false),
+    ]);
+    drawHealth(health);
+    const ignored = [...new Set([...summary.ignored])];
+    $('counts-note').hidden = ignored.length === 0;
+    $('counts-note').textContent =
+      ignored.length === 0
+        ? ''
+        : `Counts do not apply these filters (no rollup holds them): ${ignored.join(', ')}.`;
     const hostCount = `${summary.hosts.length} host${summary.hosts.length === 1 ? '' : 's'}`;
     setStatus(
-      summary.total === 0
-        ? `No entries yet in the last ${summary.window.hours} h (${hostCount}).`
-        : `${number.format(summary.total)} entries from ${hostCount} in the last ${summary.window.hours} h ` +
-            `(to ${shortTime(summary.window.to).slice(0, 16)} UTC).`,
+      `${number.format(summary.total)} entries from ${hostCount}, ${shortTime(summary.window.countsFrom).slice(0, 16)} to ` +
+        `${shortTime(summary.window.countsTo).slice(0, 16)} UTC.`,
       false,
     );
+    $('search-progress').hidden = entries.search === null;
+    document.body.dataset.search = entries.search === null ? 'none' : 'running';
     document.body.dataset.ready = 'true';
+    if (entries.search !== null) await runSearch(entries, mine);
   } catch (err) {
+    if (mine !== generation) return;
     setStatus(`Could not load the dashboard: ${err.message}`, true);
     document.body.dataset.ready = 'error';
   }
 }
 
+function schedule() {
+  if (refreshTimer) window.clearInterval(refreshTimer);
+  refreshTimer = null;
+  if (refreshSeconds > 0 && !paused)
+    refreshTimer = window.setInterval(() => {
+      if (document.body.dataset.ready !== 'false') void refresh();
+    }, refreshSeconds * 1000);
+  showFilterForm();
+}
+
 async function start() {
-  for (const id of ['host', 'hours', 'priority']) $(id).addEventListener('change', () => void refresh());
-  $('refresh').addEventListener('click', () => void refresh());
+  readUrl();
+  showFilterForm();
+  $('filters').addEventListener('submit', (event) => {
+    event.preventDefault();
+    readFilterForm();
+    writeUrl(true);
+    void refresh();
+  });
+  $('range').addEventListener('change', () => {
+    $('custom-range').hidden = $('range').value !== 'custom';
+    if ($('range').value !== 'custom') $('filters').requestSubmit();
+  });
+  for (const id of ['hosts-filter', 'prio-from', 'prio-to'])
+    $(id).addEventListener('change', () => $('filters').requestSubmit());
+  $('clear').addEventListener('click', () => {
+    filter = {};
+    writeUrl(true);
+    showFilterForm();
+    void refresh();
+  });
+  $('refresh').addEventListener('change', () => {
+    refreshSeconds = Number($('refresh').value);
+    paused = false;
+    writeUrl(false);
+    schedule();
+  });
+  $('pause').addEventListener('click', () => {
+    paused = !paused;
+    schedule();
+  });
+  $('logout').addEventListener('click', async () => {
+    await fetch('logout', { method: 'POST' });
+    window.location.assign('login');
+  });
   $('older').addEventListener('click', () => void loadOlder());
-  try {
-    await createEntriesTable();
-  } catch (err) {
-    setStatus(`Could not draw the entries table: ${err.message}`, true);
-    document.body.dataset.ready = 'error';
-    return;
-  }
+  $('stop-search').addEventListener('click', () => (searching = null));
+  $('close-detail').addEventListener('click', () => ($('detail-section').hidden = true));
+  window.addEventListener('popstate', () => {
+    readUrl();
+    showFilterForm();
+    void refresh();
+  });
+  schedule();
   await refresh();
 }
 

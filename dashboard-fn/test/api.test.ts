@@ -1,9 +1,11 @@
+import type { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import type { Pool } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createLogger,
   createStorePool,
+  hashPassword,
   ingestBatch,
   InfralogsError,
   upsertHost,
@@ -14,7 +16,9 @@ import {
 } from '@infralogs/core';
 import { adminConnection, recordingContext, uniqueName, waitForReplica } from '@infralogs/devkit';
 import { entry, freshStore } from '@infralogs/devkit/fixtures';
+import { createAuth, type Auth } from '../src/auth';
 import { createDashboardHandler } from '../src/dashboard';
+import { csvCell } from '../src/entries';
 
 /**
  * The dashboard's API against the real replica: a fresh database migrated on the primary, entries
@@ -32,12 +36,22 @@ let store: Awaited<ReturnType<typeof freshStore>>;
 let reader: Pool;
 let readerUser: string;
 let handler: Handler;
+let auth: Auth;
+/** The Cookie header of a logged-in session. */
+let session = '';
 const logLines: string[] = [];
+const PASSWORD = 'correct horse battery staple';
 
 /** The handler contract as the template's wrapper implements it, recording the answer. */
-async function call(h: Handler, path: string, query: Record<string, unknown> = {}, method = 'GET') {
+async function call(
+  h: Handler,
+  path: string,
+  query: Record<string, unknown> = {},
+  method = 'GET',
+  request: { headers?: FunctionEvent['headers']; body?: unknown } = { headers: { cookie: session } },
+) {
   const { context, answer } = recordingContext();
-  const event: FunctionEvent = { method, path, query, headers: {}, body: undefined };
+  const event: FunctionEvent = { method, path, query, headers: request.headers ?? {}, body: request.body };
   const returned = await h(event, context);
   if (returned !== undefined) answer.body = returned;
   return answer;
@@ -91,6 +105,8 @@ const dbEntries: Entry[] = [
     syslogIdentifier: 'mysqld',
     unit: 'mariadb.service',
   }),
+  // Last in journal order, but stamped 1970 (a clock reset): the checkpoint's entry, not the newest.
+  at('db-1', 4, 0, { realtimeUs: 1_000_000, priority: 6, message: 'clock reset' }),
 ];
 
 const iso = (e: Entry) => {
@@ -122,12 +138,26 @@ beforeAll(async () => {
     database: store.name,
   });
   const database: Database = { role: 'reader', getPool: () => reader, close: () => reader.end() };
+  // A cheap scrypt cost for tests; the hash records its cost.
+  const users = new Map([['alice', await hashPassword(PASSWORD, { N: 1024, r: 8, p: 1 })]]);
+  auth = createAuth({
+    path: '/function/dashboard/',
+    loadSecrets: async () => ({ users, key: Buffer.from('k'.repeat(40)) }),
+    sleep: async () => {},
+  });
   handler = createDashboardHandler({
     getDatabase: async () => database,
     staticDir: STATIC_DIR,
+    auth,
     now: () => NOW,
     log: createLogger({}, { write: (line) => logLines.push(line) }),
   });
+  const login = await call(handler, '/login', {}, 'POST', {
+    headers: { 'content-type': 'application/json' },
+    body: { user: 'alice', password: PASSWORD },
+  });
+  expect(login.status).toBe(200);
+  session = login.headers['Set-Cookie']!.split(';')[0]!;
 });
 
 afterAll(async () => {
@@ -175,7 +205,7 @@ describe('GET /api/summary', () => {
       'Cache-Control': 'no-store',
     });
     const body = a.body as {
-      window: { hours: number; from: string; to: string };
+      window: { preset: string | null; from: string; to: string };
       levels: string[];
       totals: Record<string, number>;
       total: number;
@@ -183,12 +213,11 @@ describe('GET /api/summary', () => {
         name: string;
         enabled: boolean;
         lastEntryAt: string | null;
-        checkpointAt: string | null;
         counts: Record<string, number>;
         total: number;
       }[];
     };
-    expect(body.window.hours).toBe(24);
+    expect(body.window.preset).toBe('24h');
     expect(Date.parse(body.window.to) - Date.parse(body.window.from)).toBe(24 * 3_600_000);
     expect(body.levels).toEqual([
       'emerg',
@@ -220,11 +249,10 @@ describe('GET /api/summary', () => {
     });
     expect(web!.total).toBe(6);
     expect(web!.lastEntryAt).toBe(iso(webEntries.at(-1)!));
-    expect(web!.checkpointAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     // The 30 hours old entry is outside the default window.
     expect(db!.counts).toMatchObject({ err: 0, info: 1, debug: 1 });
     expect(db!.total).toBe(2);
-    expect(off).toMatchObject({ lastEntryAt: null, checkpointAt: null, total: 0 });
+    expect(off).toMatchObject({ lastEntryAt: null, total: 0 });
     expect(body.total).toBe(8);
     expect(body.totals).toMatchObject({ emerg: 1, err: 1, none: 2, info: 2, debug: 1 });
 
@@ -238,8 +266,7 @@ describe('GET /api/volume', () => {
   it('answers hourly counts per level, epoch ms on x, zero-filled over the window', async () => {
     const a = await call(handler, '/api/volume', { hours: '6' });
     expect(a.status).toBe(200);
-    const body = a.body as { x: number[]; counts: Record<string, number[]>; host: string | null };
-    expect(body.host).toBeNull();
+    const body = a.body as { x: number[]; counts: Record<string, number[]> };
     expect(body.x).toHaveLength(6);
     for (let i = 1; i < 6; i++) expect(body.x[i]! - body.x[i - 1]!).toBe(3_600_000);
     expect(body.x[5]! % 3_600_000).toBe(0);
@@ -259,9 +286,7 @@ describe('GET /api/volume', () => {
   it('filters by host, and refuses an unknown host with 404', async () => {
     const body = (await call(handler, '/api/volume', { host: 'db-1', hours: '48' })).body as {
       counts: Record<string, number[]>;
-      host: string;
     };
-    expect(body.host).toBe('db-1');
     const total = Object.values(body.counts)
       .flat()
       .reduce((s, n) => s + n, 0);
@@ -287,16 +312,18 @@ interface EntriesBody {
 
 describe('GET /api/entries', () => {
   it('answers the newest entries first, with level names and the message as text', async () => {
-    const a = await call(handler, '/api/entries');
+    const a = await call(handler, '/api/entries', { range: '3d' });
     expect(a.status).toBe(200);
     const body = a.body as EntriesBody;
     const all = [
       ...webEntries.map((e) => ({ e, host: 'web-1' })),
       ...dbEntries.map((e) => ({ e, host: 'db-1' })),
-    ].sort((x, y) => y.e.realtimeUs - x.e.realtimeUs);
+    ]
+      .filter((x) => x.e.realtimeUs > nowUs - 72 * 3600 * 1e6)
+      .sort((x, y) => y.e.realtimeUs - x.e.realtimeUs);
     expect(body.entries.map((r) => r.message)).toEqual(all.map((x) => x.e.message));
     expect(body.entries.map((r) => r.host)).toEqual(all.map((x) => x.host));
-    expect(body.entries[0]).toEqual({
+    expect(body.entries[0]).toMatchObject({
       ts: iso(dbEntries[2]!),
       host: 'db-1',
       priority: 'debug',
@@ -315,7 +342,7 @@ describe('GET /api/entries', () => {
   });
 
   it('filters by host and priority (a level and everything more severe, or a range)', async () => {
-    const errs = (await call(handler, '/api/entries', { priority: 'err' })).body as EntriesBody;
+    const errs = (await call(handler, '/api/entries', { priority: 'err', range: '3d' })).body as EntriesBody;
     expect(errs.entries.map((r) => [r.host, r.priority])).toEqual([
       ['web-1', 'emerg'],
       ['web-1', 'err'],
@@ -324,7 +351,7 @@ describe('GET /api/entries', () => {
     const range = (await call(handler, '/api/entries', { priority: '4..6', host: 'web-1' }))
       .body as EntriesBody;
     expect(range.entries.map((r) => r.priority)).toEqual(['warning', 'info']);
-    const db = (await call(handler, '/api/entries', { host: 'db-1' })).body as EntriesBody;
+    const db = (await call(handler, '/api/entries', { host: 'db-1', range: '3d' })).body as EntriesBody;
     expect(db.entries).toHaveLength(3);
     expect(new Set(db.entries.map((r) => r.host))).toEqual(new Set(['db-1']));
   });
@@ -334,7 +361,7 @@ describe('GET /api/entries', () => {
     let before: string | null = null;
     let pages = 0;
     do {
-      const query: Record<string, string> = { limit: '4', ...(before ? { before } : {}) };
+      const query: Record<string, string> = { limit: '4', range: '3d', ...(before ? { before } : {}) };
       const page = (await call(handler, '/api/entries', query)).body as EntriesBody;
       expect(page.entries.length).toBeLessThanOrEqual(4);
       seen.push(...page.entries.map((r) => r.ts));
@@ -362,12 +389,20 @@ describe('GET /api/entries', () => {
     const spying = createDashboardHandler({
       getDatabase: async () => ({ role: 'reader', getPool: () => recording, close: async () => {} }),
       staticDir: STATIC_DIR,
+      auth,
       now: () => NOW,
     });
-    for (const query of [{}, { host: 'web-1' }, { priority: 'err' }, { host: 'db-1', priority: '3..6' }])
+    for (const query of [
+      {},
+      { host: 'web-1' },
+      { priority: 'err' },
+      { host: 'db-1', priority: '3..6' },
+      { identifier: 'mysqld' },
+      { host: 'db-1', unit: 'mariadb.service' },
+    ])
       expect((await call(spying, '/api/entries', query)).status).toBe(200);
     const onLogs = statements.filter((s) => /FROM logs/.test(s.sql));
-    expect(onLogs).toHaveLength(4);
+    expect(onLogs).toHaveLength(6);
     const admin = await adminConnection(store.infra, 'replica', store.name);
     try {
       for (const s of onLogs) {
@@ -434,6 +469,7 @@ describe('query validation and errors', () => {
         throw new InfralogsError('VAULT_UNAVAILABLE', 'Vault did not answer');
       },
       staticDir: STATIC_DIR,
+      auth,
       log: createLogger({}, { write: () => {} }),
     });
     const a = await call(vaultDown, '/api/summary');
@@ -450,6 +486,7 @@ describe('query validation and errors', () => {
     const dbDown = createDashboardHandler({
       getDatabase: async () => ({ role: 'reader', getPool: () => closed, close: () => closed.end() }),
       staticDir: STATIC_DIR,
+      auth,
       log: createLogger({}, { write: () => {} }),
     });
     const b = await call(dbDown, '/api/entries');
@@ -492,5 +529,224 @@ describe('the page and its files', () => {
 
   it('logged nothing secret', () => {
     expect(logLines.join('\n')).not.toContain('reader-pw');
+    expect(logLines.join('\n')).not.toContain(PASSWORD);
+  });
+});
+
+describe('the panels', () => {
+  it("tells each host's newest stored entry, not its checkpoint entry's time", async () => {
+    const body = (await call(handler, '/api/summary')).body as {
+      hosts: { name: string; lastEntryAt: string | null }[];
+    };
+    expect(body.hosts.find((h) => h.name === 'db-1')!.lastEntryAt).toBe(iso(dbEntries[2]!));
+    const health = (await call(handler, '/api/health')).body as {
+      hosts: {
+        name: string;
+        newestEntryAt: string | null;
+        lagSeconds: number | null;
+        checkpointAt: string | null;
+      }[];
+      replica: { heartbeatAt: string | null; lagSeconds: number | null };
+    };
+    const db = health.hosts.find((h) => h.name === 'db-1')!;
+    expect(db.newestEntryAt).toBe(iso(dbEntries[2]!));
+    expect(db.lagSeconds).toBe(Math.round(5 * 60));
+    expect(db.checkpointAt).not.toBeNull();
+    expect(health.hosts.find((h) => h.name === 'off-1')).toMatchObject({
+      newestEntryAt: null,
+      lastRun: null,
+    });
+    // The heartbeat ingest wrote on the primary, read here on the replica.
+    expect(health.replica.heartbeatAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('answers top identifiers with counts per level, from the rollup', async () => {
+    const top = (await call(handler, '/api/top', { field: 'identifier', range: '3d' })).body as {
+      rows: { value: string; counts: Record<string, number>; total: number }[];
+    };
+    expect(top.rows.map((r) => [r.value, r.total])).toEqual([
+      ['sshd', 5],
+      ['mysqld', 2],
+      ['', 1],
+      ['kernel', 1],
+    ]);
+    expect(top.rows[0]!.counts).toMatchObject({ info: 1, err: 2, warning: 1, none: 1 });
+    const units = (await call(handler, '/api/top', { field: 'unit', host: 'db-1', priority: 'debug' }))
+      .body as {
+      rows: { value: string; total: number }[];
+    };
+    expect(units.rows).toEqual([expect.objectContaining({ value: 'mariadb.service', total: 2 })]);
+    expect((await call(handler, '/api/top', { field: 'message' })).status).toBe(400);
+  });
+
+  it('answers the err-and-worse heatmap per host and hour, and volume per host', async () => {
+    const heat = (await call(handler, '/api/heatmap')).body as {
+      hosts: string[];
+      cells: { host: string; hour: number; n: number }[];
+    };
+    expect(heat.hosts).toEqual(['db-1', 'off-1', 'web-1']);
+    expect(heat.cells.map((c) => c.host).sort()).toEqual(['web-1', 'web-1']);
+    expect(heat.cells.reduce((s, c) => s + c.n, 0)).toBe(2);
+    const volume = (await call(handler, '/api/volume', { host: 'web-1,db-1' })).body as {
+      hosts: { name: string; counts: number[] }[];
+    };
+    const totals = Object.fromEntries(volume.hosts.map((h) => [h.name, h.counts.reduce((s, n) => s + n, 0)]));
+    expect(totals).toEqual({ 'db-1': 2, 'web-1': 6 });
+  });
+
+  it('narrows counts to an identifier through the field rollup', async () => {
+    const body = (await call(handler, '/api/summary', { identifier: 'mysqld' })).body as {
+      total: number;
+      ignored: string[];
+    };
+    expect(body.total).toBe(2);
+    const both = (await call(handler, '/api/summary', { identifier: 'mysqld', unit: 'x', q: 'y' })).body as {
+      ignored: string[];
+    };
+    expect(both.ignored).toEqual(['unit', 'q']);
+  });
+});
+
+interface SearchBody extends EntriesBody {
+  search: { scanned: number; searchedFrom: string; searchedTo: string } | null;
+}
+
+describe('search, detail and export', () => {
+  it('finds text with a budgeted walk, saying how much it searched; LIKE wildcards are literal', async () => {
+    const a = (await call(handler, '/api/entries', { q: 'ONERROR', range: '3d' })).body as SearchBody;
+    expect(a.entries.map((e) => e.message)).toEqual([XSS]);
+    expect(a.search).not.toBeNull();
+    expect(a.search!.scanned).toBeGreaterThanOrEqual(6);
+    expect(a.next).toBeNull();
+    const none = (await call(handler, '/api/entries', { q: '%', range: '3d' })).body as SearchBody;
+    expect(none.entries).toEqual([]);
+    const ident = (await call(handler, '/api/entries', { identifier: 'mysqld', range: '3d' }))
+      .body as SearchBody;
+    expect(ident.entries.map((e) => e.message)).toEqual(['debug chatter', 'mysqld ready for connections']);
+  });
+
+  it('shows every stored field of one entry, the raw size for a message that was not UTF-8', async () => {
+    const list = (await call(handler, '/api/entries', { host: 'web-1', range: '3d' })).body as {
+      entries: { id: string; message: string }[];
+    };
+    const cafe = list.entries.find((e) => e.message === 'caf\uFFFD')!;
+    const a = await call(handler, '/api/entry', { id: cafe.id });
+    expect(a.status).toBe(200);
+    const detail = a.body as {
+      fields: { key: string; value: unknown }[];
+      message: string;
+      truncated: boolean;
+    };
+    const field = (k: string) => detail.fields.find((f) => f.key === k)?.value;
+    expect(field('rawBytes')).toBe(4);
+    expect(field('seqnum')).toBe('5');
+    expect(field('comm')).toBe('sshd');
+    expect(field('cursor')).toBe(webEntries[4]!.cursor);
+    expect(field('bootId')).toMatch(/^[0-9a-f]{32}$/);
+    expect(detail.message).toBe('caf\uFFFD');
+    expect(detail.truncated).toBe(false);
+    expect((await call(handler, '/api/entry', { id: 'nope' })).status).toBe(400);
+    expect((await call(handler, '/api/entry', { id: cafe.id.replace(/\.\d+$/, '.1') })).status).toBe(404);
+  });
+
+  it('exports the filter as CSV and NDJSON, streamed, equal to the entries the API lists', async () => {
+    const read = async (a: { body?: unknown }) => {
+      const chunks: string[] = [];
+      for await (const c of a.body as Readable) chunks.push(String(c));
+      return chunks.join('');
+    };
+    const list = (await call(handler, '/api/entries', { range: '3d', limit: '500' })).body as EntriesBody;
+    const csv = await call(handler, '/api/export', { range: '3d', format: 'csv' });
+    expect(csv.headers['Content-Type']).toBe('text/csv; charset=utf-8');
+    const lines = (await read(csv)).split('\r\n').filter(Boolean);
+    expect(lines[0]).toBe('ts,host,priority,syslogIdentifier,pid,unit,message,truncated');
+    expect(lines).toHaveLength(list.entries.length + 1);
+    expect(lines[1]!.startsWith(`${list.entries[0]!.ts},db-1,debug,mysqld,`)).toBe(true);
+    const nd = (await read(await call(handler, '/api/export', { range: '3d', format: 'ndjson' })))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { message: string });
+    expect(nd.map((r) => r.message)).toEqual(list.entries.map((e) => e.message));
+  });
+
+  it('neutralises CSV cells that a spreadsheet would run as formulas', () => {
+    expect(['=1+2', '+x', '-x', '@x', '\tx', 'plain', 'a,b', 'say "hi"'].map(csvCell)).toEqual([
+      "'=1+2",
+      "'+x",
+      "'-x",
+      "'@x",
+      "'\tx",
+      'plain',
+      '"a,b"',
+      '"say ""hi"""',
+    ]);
+  });
+});
+
+describe('the login', () => {
+  it('answers 401 on the API and sends the page to the login without a session', async () => {
+    const none = { headers: {} };
+    for (const path of ['/api/summary', '/api/entries', '/api/export', '/api/health', '/api/entry']) {
+      const a = await call(handler, path, {}, 'GET', none);
+      expect(a.status, path).toBe(401);
+      expect(a.body).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+    }
+    const page = await call(handler, '/', {}, 'GET', none);
+    expect(page.status).toBe(303);
+    expect(page.headers.Location).toBe('/function/dashboard/login');
+    const login = await call(handler, '/login', {}, 'GET', none);
+    expect(login.status).toBe(200);
+    expect(String(login.body)).toContain('static/login.js');
+    // A forged or tampered cookie is no session.
+    const forged = session.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    expect((await call(handler, '/api/summary', {}, 'GET', { headers: { cookie: forged } })).status).toBe(
+      401,
+    );
+    expect((await call(handler, '/api/summary')).status).toBe(200);
+  });
+
+  it('sets an HttpOnly SameSite=Strict cookie, Secure over HTTPS, and slows repeated failures', async () => {
+    const waits: number[] = [];
+    const slow = createDashboardHandler({
+      getDatabase: async () => ({ role: 'reader', getPool: () => reader, close: async () => {} }),
+      staticDir: STATIC_DIR,
+      auth: createAuth({
+        path: '/function/dashboard/',
+        loadSecrets: async () => ({
+          users: new Map([['alice', await hashPassword(PASSWORD, { N: 1024, r: 8, p: 1 })]]),
+          key: Buffer.from('k'.repeat(40)),
+        }),
+        sleep: async (ms) => void waits.push(ms),
+      }),
+      log: createLogger({}, { write: () => {} }),
+    });
+    const post = (user: string, password: string, headers: Record<string, string> = {}) =>
+      call(slow, '/login', {}, 'POST', {
+        headers: { 'content-type': 'application/json', ...headers },
+        body: { user, password },
+      });
+    for (let i = 0; i < 4; i++) {
+      const a = await post('alice', 'wrong');
+      expect(a.status).toBe(401);
+      expect(a.headers['Set-Cookie']).toBeUndefined();
+    }
+    expect((await post('mallory', 'x')).status).toBe(401);
+    expect(waits).toEqual([250, 500, 1000, 2000]);
+    const ok = await post('alice', PASSWORD, { 'x-forwarded-proto': 'https' });
+    expect(ok.status).toBe(200);
+    const cookie = ok.headers['Set-Cookie']!;
+    expect(cookie).toMatch(
+      /^infralogs_session=[^;]+; Path=\/function\/dashboard\/; Max-Age=43200; HttpOnly; SameSite=Strict; Secure$/,
+    );
+    const plain = await post('alice', PASSWORD);
+    expect(plain.headers['Set-Cookie']).not.toContain('Secure');
+    // A form post (not JSON) is refused: a cross-site form cannot log anyone in.
+    const form = await call(slow, '/login', {}, 'POST', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: { user: 'alice', password: PASSWORD },
+    });
+    expect(form.status).toBe(400);
+    const out = await call(slow, '/logout', {}, 'POST');
+    expect(out.headers['Set-Cookie']).toContain('Max-Age=0');
   });
 });

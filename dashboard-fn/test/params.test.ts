@@ -1,22 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import {
   checkBasePath,
-  DEFAULT_HOURS,
   DEFAULT_LIMIT,
   levelName,
   MAX_HOURS,
-  parseBefore,
   parseEntriesQuery,
+  parseFilterQuery,
   parsePriority,
-  parseVolumeQuery,
-  parseWindowQuery,
+  parseTime,
   renderPage,
-  windowOf,
 } from '../src';
 
 /**
  * The dashboard's database-free parts, run by its `npm test` in the image build: query parameters,
- * time windows and the page. The API against MariaDB is tested in api.test.ts.
+ * the shared filter and the page. The API against MariaDB is tested in api.test.ts.
  */
 const refused = (fn: () => unknown) => {
   try {
@@ -26,17 +23,36 @@ const refused = (fn: () => unknown) => {
   }
   return null;
 };
+const NOW = new Date('2026-11-30T10:20:00Z');
+const HOUR = 3_600_000;
 
 describe('query parameters', () => {
   it('have defaults and bounds, and refuse unknown or repeated parameters', () => {
-    expect(parseWindowQuery({})).toEqual({ hours: DEFAULT_HOURS });
-    expect(parseWindowQuery({ hours: String(MAX_HOURS) })).toEqual({ hours: MAX_HOURS });
-    expect(refused(() => parseWindowQuery({ hours: String(MAX_HOURS + 1) }))).toBe('hours');
-    expect(refused(() => parseWindowQuery({ hours: '1.5' }))).toBe('hours');
-    expect(refused(() => parseWindowQuery({ nope: '1' }))).toBe('nope');
-    expect(refused(() => parseWindowQuery({ hours: ['1', '2'] }))).toBe('hours');
-    expect(parseVolumeQuery({ host: 'web-1' })).toEqual({ hours: DEFAULT_HOURS, host: 'web-1' });
-    expect(refused(() => parseVolumeQuery({ host: 'a\nb' }))).toBe('host');
+    const { filter } = parseFilterQuery({}, NOW);
+    expect(filter).toMatchObject({ preset: '24h', hosts: [], priority: null, text: null });
+    expect(filter.toMs).toBe(Date.parse('2026-11-30T11:00:00Z'));
+    expect(filter.toMs - filter.fromMs).toBe(24 * HOUR);
+    expect(parseFilterQuery({ hours: String(MAX_HOURS) }, NOW).filter.preset).toBeNull();
+    expect(refused(() => parseFilterQuery({ hours: String(MAX_HOURS + 1) }, NOW))).toBe('hours');
+    expect(refused(() => parseFilterQuery({ hours: '1.5' }, NOW))).toBe('hours');
+    expect(refused(() => parseFilterQuery({ nope: '1' }, NOW))).toBe('nope');
+    expect(refused(() => parseFilterQuery({ hours: ['1', '2'] }, NOW))).toBe('hours');
+    expect(refused(() => parseFilterQuery({ range: '2y' }, NOW))).toBe('range');
+    expect(parseFilterQuery({ host: 'web-1,db-1,web-1' }, NOW).filter.hosts).toEqual(['web-1', 'db-1']);
+    expect(refused(() => parseFilterQuery({ host: 'a\nb' }, NOW))).toBe('host');
+  });
+
+  it('take a custom from/to range, never with a preset and never backwards', () => {
+    const { filter } = parseFilterQuery({ from: '2026-11-29T00:00:00Z', to: '2026-11-29T06:00:00Z' }, NOW);
+    expect([filter.fromMs, filter.toMs]).toEqual([
+      Date.parse('2026-11-29T00:00:00Z'),
+      Date.parse('2026-11-29T06:00:00Z'),
+    ]);
+    expect(filter.preset).toBeNull();
+    expect(refused(() => parseFilterQuery({ range: '1h', from: '2026-11-29T00:00:00Z' }, NOW))).toBe('range');
+    expect(
+      refused(() => parseFilterQuery({ from: '2026-11-29T06:00:00Z', to: '2026-11-29T00:00:00Z' }, NOW)),
+    ).toBe('from');
   });
 
   it('read priorities as journalctl -p does: a level, a name, or a range', () => {
@@ -46,18 +62,17 @@ describe('query parameters', () => {
     expect(refused(() => parsePriority('loud'))).toBe('priority');
   });
 
-  it('take `before` as a real UTC time, in the column form', () => {
-    expect(parseBefore('2026-11-30T12:00:00.5Z')).toBe('2026-11-30 12:00:00.500000');
-    expect(refused(() => parseBefore('2026-02-30T12:00:00Z'))).toBe('before');
-    expect(parseEntriesQuery({})).toEqual({ host: null, priority: null, limit: DEFAULT_LIMIT, before: null });
+  it('take times as real UTC times, in the column form', () => {
+    expect(parseTime('2026-11-30T12:00:00.5Z', 'before')).toBe('2026-11-30 12:00:00.500000');
+    expect(refused(() => parseTime('2026-02-30T12:00:00Z', 'before'))).toBe('before');
+    const entries = parseEntriesQuery({}, NOW);
+    expect([entries.limit, entries.before]).toEqual([DEFAULT_LIMIT, null]);
   });
 });
 
-describe('windows, levels and the page', () => {
-  it('count whole hours back from the end of the current one', () => {
-    const w = windowOf(2, new Date('2026-11-30T10:20:00Z'));
-    expect([w.from, w.to]).toEqual(['2026-11-30T09:00:00Z', '2026-11-30T11:00:00Z']);
-    expect([levelName(0), levelName(7), levelName(-1)]).toEqual(['emerg', 'debug', 'none']);
+describe('levels and the page', () => {
+  it('name the levels as journald does', () => {
+    expect([levelName(0), levelName(7)]).toEqual(['emerg', 'debug']);
   });
 
   it('serve the page under a checked base path', () => {

@@ -10,12 +10,13 @@
  *   or {} (JSON), so handlers could not tell "no body" from an empty one.
  * Kept from upstream: a request without Content-Type is read as text/plain; `RAW_BODY=true` gives a Buffer;
  * `MAX_JSON_SIZE` / `MAX_RAW_SIZE` default to 100kb; `context.status/headers/succeed/fail`; a handler
- * that returns without calling succeed/fail answers with its return value.
+ * that returns without calling succeed/fail answers with its return value (a Readable is streamed).
  *
  * The image runs the bundled `index.js` (see build.ts); the local gateway runs `main-local.ts` per
  * function. Both go through `createApp`, so a handler sees the same contract everywhere.
  */
 import type { Server } from 'node:http';
+import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import express, { type Application, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
@@ -131,6 +132,10 @@ function sendResult(res: Response, context: Context, value: unknown) {
   res.status(context.status()).set(context.headers());
   if (value === undefined || value === null) {
     res.end();
+  } else if (value instanceof Readable) {
+    // A stream (the dashboard's export) is piped as it is produced; a failure midway cuts the answer.
+    value.on('error', () => res.destroy());
+    value.pipe(res);
   } else if (typeof value === 'string' || value instanceof Uint8Array) {
     // Strings keep Express's default (text/html) unless the handler set a type, as upstream.
     res.send(value);

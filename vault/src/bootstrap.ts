@@ -111,6 +111,11 @@ export const WRITER_GRANTS = {
   checkpoints: 'SELECT, INSERT, UPDATE',
   // INSERT ... ON DUPLICATE KEY UPDATE n = n + VALUES(n): reads n, hence SELECT.
   log_counts_hourly: 'SELECT, INSERT, UPDATE',
+  // The same upsert per identifier/comm/unit.
+  log_field_counts_hourly: 'SELECT, INSERT, UPDATE',
+  log_field_counts_daily: 'SELECT, INSERT, UPDATE',
+  // INSERT ... ON DUPLICATE KEY UPDATE of the heartbeat and the newest entry time (reads newest_ts).
+  host_activity: 'SELECT, INSERT, UPDATE',
   // INSERT IGNORE only.
   gaps: 'INSERT',
   // collect: beginRun, recordHostResult (reads lock_ms), finishRun.

@@ -6,8 +6,9 @@ const shown = (path: string) => (path.startsWith(repoRoot) ? relative(repoRoot, 
 
 /**
  * What `npm start` prints on stdout once the stack is up: where everything is and how to use it.
- * No secret is printed: functions lease short-lived MySQL users from OpenBao, and this local
- * OpenBao's root token stays in its 0600 file in the state directory.
+ * No MySQL password: functions lease short-lived users from OpenBao, and this local OpenBao's root
+ * token stays in its 0600 file in the state directory. Shown once: the dashboard user's password
+ * (made for this run; the function holds only its scrypt hash).
  */
 export function stackBanner(stack: LocalStack): string {
   const { primary, replica } = stack.topology;
@@ -17,7 +18,7 @@ export function stackBanner(stack: LocalStack): string {
   return [
     'Infralogs local stack is up.',
     `  dashboard   ${stack.dashboardUrl}`,
-    '              no login: the local dashboard is served on loopback only',
+    `  login       user ${stack.dashboardLogin.user}   password ${stack.dashboardLogin.password}   (made for this run, shown once)`,
     `  gateway     ${stack.gatewayUrl}   (OpenFaaS routes: /function/NAME, /async-function/NAME)`,
     ...stack.hosts.map(
       (h) =>

@@ -17,7 +17,7 @@ import { readCronJob, RETENTION_CRONJOB, storeJob } from './scheduled-jobs';
 import { silentProgress, type Progress } from './progress';
 import { startMysqldExporter } from './mysqld-exporter';
 import { startStackPrometheus } from './prometheus';
-import { CALLER_TOKEN_SECRETS, newToken } from './secrets';
+import { CALLER_TOKEN_SECRETS, dashboardSecrets, newToken } from './secrets';
 import { bootstrapVault, startVaultServer, type StackVault } from './vault';
 
 export { stackBanner } from './banner';
@@ -72,6 +72,8 @@ export interface LocalStack {
   dashboardUrl: string;
   /** The real Prometheus scraping every agent and function, with deploy/'s alert rules. */
   prometheus: RunningPrometheus;
+  /** The dashboard's one user, made for this run (the function holds only its hash). */
+  dashboardLogin: { user: string; password: string };
   hosts: StackHost[];
   topology: Topology;
   database: string;
@@ -245,6 +247,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       gatewayUrl: gateway.url,
       dashboardUrl: `${gateway.url}/function/dashboard`,
       prometheus,
+      dashboardLogin: gateway.dashboardLogin,
       hosts,
       topology,
       database: DATABASE_NAME,
@@ -381,10 +384,13 @@ async function startGatewayAndFunctions(
   vault: StackVault,
   options: Pick<LocalStackOptions, 'gatewayPort' | 'functionEnv'>,
 ) {
-  // fetch-host trusts the PKI's CA for every agent (the secret agent-ca, as in the cluster).
+  // fetch-host trusts the PKI's CA for every agent (the secret agent-ca, as in the cluster); the
+  // dashboard gets one user made for this run (only its hash) and a session key.
+  const dashboard = await dashboardSecrets();
   const secrets: Record<string, string> = {
     ...Object.fromEntries(CALLER_TOKEN_SECRETS.map((name) => [name, newToken()])),
     'agent-ca': vault.pki.ca,
+    ...dashboard.secrets,
   };
   const settings = functionSettings(stack, {
     topology,
@@ -423,6 +429,7 @@ async function startGatewayAndFunctions(
   step();
   return {
     url: gateway.url,
+    dashboardLogin: dashboard.login,
     functions: (): FunctionInfo[] => gateway.functions(),
     jobs: jobs.map(({ job, schedule }) => ({ job, schedule })),
     runJob: (name: string) => gateway.runJob(name),

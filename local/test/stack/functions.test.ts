@@ -9,7 +9,14 @@ describe('functionSettings', () => {
     primary: { host: '127.0.0.1', port: 3310, socket: '', dataDir: '' },
     replica: { host: '127.0.0.1', port: 3311, socket: '', dataDir: '' },
   };
-  const secrets = { 'collect-token': 'c', 'fetch-host-token': 'f', 'ingest-token': 'i', 'agent-ca': 'pem' };
+  const secrets = {
+    'collect-token': 'c',
+    'fetch-host-token': 'f',
+    'ingest-token': 'i',
+    'agent-ca': 'pem',
+    'dashboard-users': 'u',
+    'dashboard-session-key': 'k',
+  };
 
   it('gives each function of the real stack.yml its server, Vault role and exactly its secrets', async () => {
     const stack = await loadStack(join(repoRoot, 'stack.yml'), {});
@@ -31,11 +38,11 @@ describe('functionSettings', () => {
       vaultRole: 'infralogs-writer',
       secretValues: { 'fetch-host-token': 'f', 'ingest-token': 'i', 'agent-ca': 'pem' },
     });
-    // The dashboard reads the replica with the reader role and holds no caller token.
+    // The dashboard reads the replica with the reader role; its secrets are its login's, no caller token.
     expect(settings.dashboard).toMatchObject({
       env: { DB_PORT: '3311' },
       vaultRole: 'infralogs-reader',
-      secretValues: {},
+      secretValues: { 'dashboard-users': 'u', 'dashboard-session-key': 'k' },
     });
     expect(settings.collect).toMatchObject({ vaultRole: 'infralogs-writer', env: { DB_PORT: '3310' } });
     expect(Object.keys(settings.collect!.secretValues).sort()).toEqual(['collect-token', 'fetch-host-token']);

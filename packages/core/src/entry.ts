@@ -44,6 +44,11 @@ export interface FieldSpec {
    * fetch-host and ingest read it as null instead of refusing the entry (rolling upgrades).
    */
   readonly optional?: boolean;
+  /**
+   * Ranked by the dashboard's top lists: counted per value in log_field_counts_hourly/_daily by
+   * ingest, under this id (`field` column) and this name (the API's `top?field=`).
+   */
+  readonly rollup?: { readonly id: number; readonly name: string };
   /** What the field is, for docs and readers of this table. */
   readonly doc: string;
 }
@@ -125,6 +130,7 @@ export const ENTRY_FIELDS = [
     kind: 'text',
     chars: 64,
     shorten: true,
+    rollup: { id: 2, name: 'comm' },
     doc: 'process name (the kernel cuts it to 15 characters)',
   },
   {
@@ -153,6 +159,7 @@ export const ENTRY_FIELDS = [
     kind: 'text',
     chars: 255,
     shorten: true,
+    rollup: { id: 1, name: 'identifier' },
     doc: 'syslog identifier (program tag)',
   },
   {
@@ -163,6 +170,7 @@ export const ENTRY_FIELDS = [
     kind: 'text',
     chars: 255,
     shorten: true,
+    rollup: { id: 3, name: 'unit' },
     doc: 'systemd unit',
   },
   {

@@ -5,6 +5,7 @@ export * from './entry';
 export * from './host-result';
 export * from './faas';
 export * from './secrets';
+export * from './passwords';
 export * from './database';
 export * from './store';
 export * from './journal';

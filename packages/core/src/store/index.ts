@@ -1,5 +1,6 @@
 export * from './sql';
 export * from './rows';
+export * from './rollups';
 export * from './gaps';
 export * from './partitions';
 export * from './migrations';

@@ -19,6 +19,7 @@ import {
   tsvRow,
   type LogRow,
 } from './rows';
+import { dailyFieldCounts, fieldCounts, newestTs } from './rollups';
 import { dbCode, execute, formatSql, inTransaction, select, storeError, type Queryable } from './sql';
 
 export interface IngestResult {
@@ -88,8 +89,9 @@ const currentPool = (source: PoolSource): Pool => (typeof source === 'function' 
 
 /**
  * One batch = one transaction on the primary: lock the host (so two batches of one host never
- * interleave), insert the entries not stored yet, add them to the hourly rollup, record new source
- * gaps and move the checkpoint to the batch's last cursor. Nothing is visible, and the checkpoint
+ * interleave), insert the entries not stored yet, add them to the hourly rollups (per priority, and
+ * per identifier/comm/unit), record new source gaps, beat the host's heartbeat and move the
+ * checkpoint to the batch's last cursor. Nothing is visible, and the checkpoint
  * does not move, unless all of it commits. Replaying a batch inserts nothing twice.
  */
 export async function ingestBatch(
@@ -151,6 +153,7 @@ async function ingestOnce(
         ? null
         : { seqnumId: state.seqnumId, seqnum: Number(state.seqnum), realtimeUs: Number(state.realtimeUs) };
     if (entries.length === 0) {
+      await beat(conn, state.id, null);
       return { host, received: 0, inserted: 0, duplicates: 0, checkpoint: state.checkpoint, gaps: 0 };
     }
 
@@ -168,7 +171,20 @@ async function ingestOnce(
         'INSERT INTO log_counts_hourly (host_id, hour, priority, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + VALUES(n)',
         [counts.map((c) => [state.id, c.hour, c.priority, c.n])],
       );
+      const fields = fieldCounts(fresh);
+      for (const [table, time, rows] of [
+        ['log_field_counts_hourly', 'hour', fields],
+        ['log_field_counts_daily', 'day', dailyFieldCounts(fields)],
+      ] as const) {
+        await execute(
+          conn,
+          `INSERT INTO ${table} (field, ${time}, host_id, value, priority, n) VALUES ?
+             ON DUPLICATE KEY UPDATE n = n + VALUES(n)`,
+          [rows.map((c) => [c.field, c.hour, state.id, c.value, c.priority, c.n])],
+        );
+      }
     }
+    await beat(conn, state.id, newestTs(fresh));
     const gaps = await recordGaps(conn, state.id, previous, entries);
     const checkpoint = await moveCheckpoint(conn, state, previous, entries[entries.length - 1]!);
     return {
@@ -180,6 +196,20 @@ async function ingestOnce(
       gaps,
     };
   });
+}
+
+/**
+ * The host's activity row: its newest stored entry and the heartbeat (the primary's clock at this
+ * commit). One row per host, and the host is locked already, so batches of other hosts never wait.
+ */
+async function beat(conn: PoolConnection, hostId: number, newest: string | null) {
+  await execute(
+    conn,
+    `INSERT INTO host_activity (host_id, newest_ts, beat_at) VALUES (?, ?, UTC_TIMESTAMP(6))
+       ON DUPLICATE KEY UPDATE beat_at = VALUES(beat_at),
+         newest_ts = IF(newest_ts IS NULL OR VALUES(newest_ts) > newest_ts, VALUES(newest_ts), newest_ts)`,
+    [hostId, newest],
+  );
 }
 
 /**

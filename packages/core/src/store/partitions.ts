@@ -149,6 +149,8 @@ export async function dropPartitionsOlderThan(
     const drop = planRetention(await listPartitions(conn), now, options.days);
     if (drop.length > 0) await execute(conn, `ALTER TABLE logs DROP PARTITION ${drop.join(', ')}`);
     await execute(conn, 'DELETE FROM log_counts_hourly WHERE hour < ?', [cutoffSql]);
+    await execute(conn, 'DELETE FROM log_field_counts_hourly WHERE hour < ?', [cutoffSql]);
+    await execute(conn, 'DELETE FROM log_field_counts_daily WHERE day < ?', [cutoffSql.slice(0, 10)]);
     await execute(conn, 'DELETE FROM gaps WHERE before_ts < ?', [cutoffSql]);
     return drop;
   });

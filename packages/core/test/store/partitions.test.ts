@@ -159,6 +159,7 @@ describe('migrate', () => {
         '0007_runs_lock_ms',
         '0008_run_hosts_result',
         '0009_hosts_tls',
+        '0010_dashboard_rollups',
       ]);
       expect(await migrate(store.pool)).toEqual({ applied: [] });
       const c = await store.admin();
@@ -167,8 +168,11 @@ describe('migrate', () => {
       expect((tables as Record<string, string>[]).map((t) => Object.values(t)[0]).sort()).toEqual([
         'checkpoints',
         'gaps',
+        'host_activity',
         'hosts',
         'log_counts_hourly',
+        'log_field_counts_daily',
+        'log_field_counts_hourly',
         'logs',
         'run_hosts',
         'run_lock',
