@@ -659,7 +659,7 @@ describe('search, detail and export', () => {
     const csv = await call(handler, '/api/export', { range: '3d', format: 'csv' });
     expect(csv.headers['Content-Type']).toBe('text/csv; charset=utf-8');
     const lines = (await read(csv)).split('\r\n').filter(Boolean);
-    expect(lines[0]).toBe('ts,host,priority,syslogIdentifier,pid,unit,message,truncated');
+    expect(lines[0]).toBe('ts,host,priority,syslogIdentifier,pid,unit,transport,machineId,message,truncated');
     expect(lines).toHaveLength(list.entries.length + 1);
     expect(lines[1]!.startsWith(`${list.entries[0]!.ts},db-1,debug,mysqld,`)).toBe(true);
     const nd = (await read(await call(handler, '/api/export', { range: '3d', format: 'ndjson' })))

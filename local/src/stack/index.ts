@@ -78,6 +78,8 @@ export interface LocalStack {
   topology: Topology;
   database: string;
   vault: { addr: string; rootToken: string; rootTokenFile: string };
+  /** The CA (PEM) of OpenBao's PKI engine, which issued every demo agent's certificate. */
+  agentCa: string;
   stateDir: string;
   /** Environment for `npm run hosts` against this stack (`set -a; . <file>`). */
   hostsEnvFile: string;
@@ -252,6 +254,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       topology,
       database: DATABASE_NAME,
       vault: { addr: vault.addr, rootToken: vault.rootToken, rootTokenFile: vault.rootTokenFile },
+      agentCa: vault.pki.ca,
       stateDir,
       hostsEnvFile: await writeHostsEnv(stateDir, topology, vault),
       resumed,

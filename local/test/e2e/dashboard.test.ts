@@ -488,7 +488,7 @@ describe('the dashboard in Chromium', () => {
     const chunks: Buffer[] = [];
     for await (const c of stream) chunks.push(c as Buffer);
     const lines = Buffer.concat(chunks).toString('utf8').split('\r\n').filter(Boolean);
-    expect(lines[0]).toBe('ts,host,priority,syslogIdentifier,pid,unit,message,truncated');
+    expect(lines[0]).toBe('ts,host,priority,syslogIdentifier,pid,unit,transport,machineId,message,truncated');
     const api: string[] = [];
     let before = '';
     for (let i = 0; i < 100; i++) {

@@ -1,5 +1,6 @@
 import { mkdtemp } from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { request } from 'node:https';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,13 +28,18 @@ const STALL_AFTER_BYTES = 200_000;
 // In the image the watchdog accepts calls for 5 s after SIGTERM; 2 s is plenty on loopback.
 const DRAINING = { healthcheck_interval: '2s' };
 
-/** An HTTP proxy to one agent that, until opened, passes only the first bytes of each answer. */
-async function stallingProxy(target: string) {
+/**
+ * A proxy to one agent that, until opened, passes only the first bytes of each answer. It stands in
+ * for the network between fetch-host and the agent, so fetch-host reaches it over plain HTTP (the
+ * host is marked insecure; TLS to agents is tested in fleet.test.ts) and it reaches the agent over
+ * HTTPS, verifying its certificate against the stack's PKI CA.
+ */
+async function stallingProxy(target: string, ca: string) {
   const state = { open: false, stalled: false };
   const server: Server = createServer((req, res) => {
     // Uncompressed, so the byte count is the journal's.
     const { 'accept-encoding': _encoding, ...headers } = req.headers;
-    const upstream = request(new URL(req.url ?? '/', target), { method: req.method, headers });
+    const upstream = request(new URL(req.url ?? '/', target), { method: req.method, headers, ca });
     upstream.on('response', (answer) => {
       const { 'content-length': _length, ...answerHeaders } = answer.headers;
       res.writeHead(answer.statusCode ?? 502, answerHeaders);
@@ -95,8 +101,8 @@ beforeAll(async () => {
     },
   });
   const agent = stack.hosts.find((h) => h.name === CUT_HOST)!;
-  proxy = await stallingProxy(agent.agentUrl);
-  await upsertHost(stack.pool, { name: CUT_HOST, agentUrl: proxy.url, enabled: true });
+  proxy = await stallingProxy(agent.agentUrl, stack.agentCa);
+  await upsertHost(stack.pool, { name: CUT_HOST, agentUrl: proxy.url, enabled: true, insecure: true });
 }, 240_000);
 
 afterAll(async () => {
