@@ -17,7 +17,7 @@ import {
   type Entry,
   type LogRow,
 } from '@infralogs/core';
-import { datasetLines, datasetsDir, parseSyslogLine, startTopology } from '@infralogs/devkit';
+import { datasetLines, datasetsDir, parseSyslogLine, seededRandom, startTopology } from '@infralogs/devkit';
 import { createApp } from '../../templates/node22-ts/index';
 import { createAuth } from '../src/auth';
 import { createDashboardHandler } from '../src/dashboard';
@@ -51,17 +51,6 @@ const REPEAT = Number(args.repeat);
 const DB = 'infralogs_bench';
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
-/** mulberry32: the same rows on every run. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const hex = (s: string) => createHash('md5').update(s).digest('hex');
 
 /** What a fleet's journal holds: the datasets' lines and the daemons every host runs. */
@@ -107,7 +96,7 @@ function* hostRows(
   spanMs: number,
 ): Generator<LogRow> {
   const lines = templates();
-  const rnd = random(hostId * 7919);
+  const rnd = seededRandom(hostId * 7919);
   const bootId = hex(`boot-${name}`);
   const seqnumId = hex(`seqnum-${name}`);
   const stepUs = (spanMs * 1000) / n;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { entryFromFields, type Entry, type JournalFields } from '../src/entry';
 import type { IngestBatch } from '../src/store/batch';
 // The module itself, not the devkit index: the ingest worker bundle must not pull in esbuild.
-import { datasetLines, syslogEntries, type ExportEntry } from '../../devkit/src/journals';
+import { datasetLines, seededRandom, syslogEntries, type ExportEntry } from '../../devkit/src/journals';
 
 /**
  * Deterministic, realistic journal entries for the benchmark: syslog lines from the shared
@@ -26,18 +26,6 @@ function journalFields(entry: ExportEntry): JournalFields {
   return fields;
 }
 
-/** A small deterministic PRNG (mulberry32), so runs are comparable. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const hex = (s: string) => createHash('md5').update(s).digest('hex');
 
 export const benchHosts = (n: number) =>
@@ -56,7 +44,7 @@ export function* benchBatches(options: {
   datasetsDir: string | null;
 }): Generator<IngestBatch> {
   const lines = DATASETS.flatMap((name) => datasetLines(name, options.datasetsDir));
-  const rnd = random(options.seed ?? 42);
+  const rnd = seededRandom(options.seed ?? 42);
   const names = benchHosts(options.hosts);
   const state = names.map((name) => ({
     name,

@@ -239,6 +239,18 @@ export function guessPriority(message: string): number {
   return 6;
 }
 
+/** A small deterministic PRNG (mulberry32): benchmarks generate the same entries on every run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** A stable 128-bit id (32 hex digits) derived from a seed, so regenerated journals are identical. */
 export function hexId(seed: string): string {
   return createHash('sha256').update(seed).digest('hex').slice(0, 32);
