@@ -84,9 +84,9 @@ function unavailable(err: unknown): InfralogsError {
 export function createDashboardHandler(deps: DashboardDeps): Handler {
   const log = deps.log ?? createLogger({ component: 'dashboard' });
   const now = deps.now ?? (() => new Date());
-  const latency = (deps.metrics ?? Metrics.forProcess())
-    .use('dashboard')
-    .histogram('infralogs_dashboard_request_duration_seconds');
+  const metrics = (deps.metrics ?? Metrics.forProcess()).use('dashboard');
+  const latency = metrics.histogram('infralogs_dashboard_request_duration_seconds');
+  const searchRows = metrics.counter('infralogs_dashboard_search_rows_scanned_total');
   const basePath = checkBasePath(deps.basePath ?? DEFAULT_BASE_PATH);
   const page = renderPage(basePath);
   const loginPage = renderLoginPage(basePath);
@@ -235,7 +235,10 @@ export function createDashboardHandler(deps: DashboardDeps): Handler {
         const begun = process.hrtime.bigint();
         try {
           context.status(200).headers(JSON_HEADERS);
-          return await api(path, event.query, context);
+          const result = await api(path, event.query, context);
+          const search = (result as { search?: { scanned?: unknown } | null } | null)?.search;
+          if (typeof search?.scanned === 'number') searchRows.inc({}, search.scanned);
+          return result;
         } finally {
           if (API_ENDPOINTS.has(path)) {
             const seconds = Number(process.hrtime.bigint() - begun) / 1e9;

@@ -8,6 +8,7 @@ import {
   hashPassword,
   ingestBatch,
   InfralogsError,
+  Metrics,
   upsertHost,
   type Database,
   type Entry,
@@ -613,7 +614,15 @@ interface SearchBody extends EntriesBody {
 
 describe('search, detail and export', () => {
   it('finds text with a budgeted walk, saying how much it searched; LIKE wildcards are literal', async () => {
+    const searches = async () =>
+      Number(
+        /infralogs_dashboard_search_rows_scanned_total (\d+)/.exec(await Metrics.forProcess().text())?.[1] ??
+          0,
+      );
+    const before = await searches();
     const a = (await call(handler, '/api/entries', { q: 'ONERROR', range: '3d' })).body as SearchBody;
+    // The budget this request used is a metric too (rows scanned per search request).
+    expect(await searches()).toBe(before + a.search!.scanned);
     expect(a.entries.map((e) => e.message)).toEqual([XSS]);
     expect(a.search).not.toBeNull();
     expect(a.search!.scanned).toBeGreaterThanOrEqual(6);

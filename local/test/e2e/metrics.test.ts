@@ -110,8 +110,15 @@ describe('metrics on the local stack', () => {
   }, 120_000);
 
   it('every endpoint passes promtool check metrics, exposes no secret and only bounded labels', async () => {
-    // One page view, so the dashboard has answered something to count.
-    expect((await fetch(`${stack.dashboardUrl}/api/summary`)).status).toBe(200);
+    // One API call behind the login, so the dashboard has answered something to count.
+    const login = await fetch(`${stack.dashboardUrl}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: stack.dashboardLogin.user, password: stack.dashboardLogin.password }),
+    });
+    expect(login.status).toBe(200);
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    expect((await fetch(`${stack.dashboardUrl}/api/summary`, { headers: { cookie } })).status).toBe(200);
     const targets = await stack.prometheus.targets();
     expect(new Set(targets.map((t) => t.job))).toEqual(
       new Set(['agent', 'collect', 'fetch-host', 'ingest', 'dashboard', 'mysql-replica']),

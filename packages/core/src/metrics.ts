@@ -243,6 +243,12 @@ export const METRICS = {
     labels: ['endpoint'],
     buckets: SECONDS,
   },
+  infralogs_dashboard_search_rows_scanned_total: {
+    kind: 'counter',
+    part: 'dashboard',
+    help: 'Rows the budgeted free-text searches read (the row budget used; per request: ÷ the entries endpoint count).',
+    labels: [],
+  },
   infralogs_vault_logins_total: {
     kind: 'counter',
     part: 'vault',
