@@ -11,6 +11,7 @@ import {
   hashPassword,
   LOAD_COLUMNS,
   migrate,
+  ROLLUP_FIELDS,
   toRow,
   tsvRow,
   upsertHost,
@@ -223,11 +224,7 @@ async function main() {
     const hour = `DATE_FORMAT(ts, '%Y-%m-%d %H:00:00')`;
     await pool.query(`INSERT INTO log_counts_hourly (host_id, hour, priority, n)
       SELECT host_id, ${hour}, COALESCE(priority, 255), COUNT(*) FROM logs GROUP BY 1, 2, 3`);
-    for (const [id, column] of [
-      [1, 'syslog_identifier'],
-      [2, 'comm'],
-      [3, 'unit'],
-    ] as const) {
+    for (const { id, column } of Object.values(ROLLUP_FIELDS)) {
       await pool.query(`INSERT INTO log_field_counts_hourly (field, hour, host_id, value, priority, n)
         SELECT ${id}, ${hour}, host_id, COALESCE(${column}, ''), COALESCE(priority, 255), COUNT(*)
           FROM logs GROUP BY 2, 3, 4, 5`);
