@@ -125,12 +125,24 @@ export class NdjsonEncoder extends EntrySink {
     const buf = e.buf(id);
     const start = e.start(id);
     const end = e.end(id);
+    // Copied and classified in one pass (reserve() made room for the bytes); nearly every value
+    // needs no escaping, and JSON.stringify keeps non-ASCII characters as they are.
+    const out = this.out;
+    let p = this.pos;
+    out[p++] = QUOTE;
     let classes = 0;
-    for (let i = start; i < end; i++) classes |= BYTE_CLASS[buf[i]!]!;
+    for (let i = start; i < end; i++) {
+      const b = buf[i]!;
+      classes |= BYTE_CLASS[b]!;
+      out[p++] = b;
+    }
     const valid = (classes & 2) === 0 || isUtf8(buf.subarray(start, end));
-    // Nothing to escape, and JSON.stringify keeps non-ASCII characters as they are.
-    if ((classes & 1) === 0 && valid) this.plain(e, id);
-    else this.string(buf.toString('utf8', start, end));
+    if ((classes & 1) === 0 && valid) {
+      out[p++] = QUOTE;
+      this.pos = p;
+    } else {
+      this.string(buf.toString('utf8', start, end)); // overwrites the copy
+    }
     return valid;
   }
 
