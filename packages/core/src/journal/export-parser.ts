@@ -62,6 +62,13 @@ const WIDTH = 38;
 }
 /** Enough for hundreds of distinct names; beyond it names are still read, just not cached. */
 const MAX_TRIE_NODES = 8192;
+/** Entries longer than this many lines are read without the previous entry's guess beyond it. */
+const MAX_GUESSED_LINES = 256;
+
+/** A name the scanner has read, with its bytes to compare a guess against. */
+interface KnownName extends FieldName {
+  readonly bytes: Uint8Array;
+}
 
 export class ExportScanner {
   private readonly sink: ExportSink;
@@ -69,7 +76,15 @@ export class ExportScanner {
   private readonly maxFieldBytes: number;
   /** Child of node n for symbol y is `trie[n * WIDTH + y] - 1` (-1: none); node 0 is the root. */
   private trie = new Int32Array(64 * WIDTH);
-  private trieNames: (FieldName | undefined)[] = [undefined];
+  private trieNames: (KnownName | undefined)[] = [undefined];
+  /**
+   * The name of each line of the previous entry: journald writes an entry's fields in much the
+   * same order every time, so line k's name is first compared with the previous entry's line k,
+   * which is cheaper than walking the trie.
+   */
+  private readonly guesses: (KnownName | undefined)[] = [];
+  /** The current line's number within its entry. */
+  private lineNo = 0;
 
   private state = LINE;
   /** Stream position of the first byte of the next chunk. */
@@ -179,6 +194,20 @@ export class ExportScanner {
       this.finishEntry();
       return;
     }
+    const lineNo = this.lineNo++;
+    const guess = lineNo < MAX_GUESSED_LINES ? this.guesses[lineNo] : undefined;
+    if (guess !== undefined) {
+      const bytes = guess.bytes;
+      const after = start + bytes.length;
+      if (after <= end && (after === end || buf[after] === EQUALS)) {
+        let k = 0;
+        while (k < bytes.length && buf[start + k] === bytes[k]) k++;
+        if (k === bytes.length) {
+          this.named(guess, buf, after, end, offset, start);
+          return;
+        }
+      }
+    }
     const trie = this.trie;
     let node = 0;
     let i = start;
@@ -198,6 +227,12 @@ export class ExportScanner {
       return;
     }
     const name = (node >= 0 ? this.trieNames[node] : undefined) ?? this.learn(buf, start, i);
+    if (lineNo < MAX_GUESSED_LINES) this.guesses[lineNo] = name;
+    this.named(name, buf, i, end, offset, start);
+  }
+
+  /** A line whose valid name ends at `i` (at its '=', or at `end` for a binary field's name). */
+  private named(name: FieldName, buf: Buffer, i: number, end: number, offset: number, start: number): void {
     const deliver = this.wanted === undefined || name.id >= 0;
     this.inEntry = true;
     if (i < end) {
@@ -231,9 +266,13 @@ export class ExportScanner {
   }
 
   /** A valid name seen for the first time: interned and added to the trie. */
-  private learn(buf: Buffer, start: number, end: number): FieldName {
+  private learn(buf: Buffer, start: number, end: number): KnownName {
     const text = buf.toString('latin1', start, end);
-    const name = { text, id: this.wanted === undefined ? -1 : this.wanted.indexOf(text) };
+    const name = {
+      text,
+      id: this.wanted === undefined ? -1 : this.wanted.indexOf(text),
+      bytes: Uint8Array.from(buf.subarray(start, end)),
+    };
     let node = 0;
     for (let i = start; i < end; i++) {
       const slot = node * WIDTH + SYMBOL[buf[i]!]!;
@@ -256,6 +295,7 @@ export class ExportScanner {
   }
 
   private finishEntry(): void {
+    this.lineNo = 0;
     if (!this.inEntry) return;
     this.inEntry = false;
     this.sink.entryEnd();

@@ -36,6 +36,26 @@ describe('ExportParser', () => {
     expect(entries[2]!.get('BIN_EMPTY')![0]).toEqual(Buffer.alloc(0));
   });
 
+  it("reads each line's own name when it differs from the previous entry's line at that place", () => {
+    // The scanner first compares line k with the previous entry's line k: prefixes, a longer and
+    // a shorter name, a binary value under a text name, and a stray line where a name was.
+    const bytes = Buffer.concat([
+      Buffer.from('__CURSOR=a\nAB=1\nA=2\nMESSAGE=m1\n\n'),
+      Buffer.from('__CURSOR=b\nA=3\nAB=4\nMESSAGE\n'),
+      Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]),
+      Buffer.from('m2\n\n__CURSOR=c\nABC=5\nA\n'),
+      Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]),
+      Buffer.from('x\nMESSAGE x\n\n'),
+    ]);
+    const { entries, invalid } = parse(bytes);
+    expect(entries.map((e) => Object.fromEntries([...e].map(([k, v]) => [k, v.map(String)])))).toEqual([
+      { __CURSOR: ['a'], AB: ['1'], A: ['2'], MESSAGE: ['m1'] },
+      { __CURSOR: ['b'], A: ['3'], AB: ['4'], MESSAGE: ['m2'] },
+      { __CURSOR: ['c'], ABC: ['5'], A: ['x'] },
+    ]);
+    expect(invalid.map((p) => p.line.toString())).toEqual(['MESSAGE x']);
+  });
+
   it('reads the spec example of a binary field byte for byte', () => {
     const bytes = Buffer.concat([
       Buffer.from('__CURSOR=x\nMESSAGE\n'),
