@@ -30,7 +30,7 @@ import { createFetchHost } from '../src/fetch-host';
  * the 50 hosts' batches also run concurrently there: their deadlocks are counted, and must be none.
  *
  * Sized for CI; INFRALOGS_LOAD_CLIENTS (default 50) and INFRALOGS_LOAD_JOURNAL (entries, default
- * 600) give a bigger run (packages/core/README.md: "Load").
+ * 600) give a bigger run (agent/README.md: "Under load").
  */
 const CLIENTS = Number(process.env.INFRALOGS_LOAD_CLIENTS ?? 50);
 const JOURNAL_ENTRIES = Number(process.env.INFRALOGS_LOAD_JOURNAL ?? 600);

@@ -151,11 +151,13 @@ export async function withRetry<T>(
       return await attempt();
     } catch (err) {
       if (!isRetryable(err, options.safety)) throw err;
+      // Busy answers (they name a Retry-After) and failures are counted on budgets of their own.
       const after = retryAfterMs(err);
-      if (after === undefined ? ++failures > policy.retries : ++busy > (policy.busyRetries ?? policy.retries))
-        throw err;
+      const spent = after === undefined ? ++failures : ++busy;
+      const budget = after === undefined ? policy.retries : (policy.busyRetries ?? policy.retries);
+      if (spent > budget) throw err;
       const delay =
-        after === undefined ? retryDelay(failures, policy, random) : busyDelay(after, busy, policy, random);
+        after === undefined ? retryDelay(spent, policy, random) : busyDelay(after, spent, policy, random);
       options.onRetry?.(err, n, delay);
       await sleep(delay);
     }

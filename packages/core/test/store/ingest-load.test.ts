@@ -16,12 +16,12 @@ import { benchHosts } from '../../bench/entries';
  * Load: HOSTS hosts ingesting at once into the real primary, through the ingest benchmark's own
  * worker process (bench/ingest-worker.ts: ingestBatch in plain node, one lane per host, its peak
  * RSS from /proc). Every batch of every host lands in the same hours, so the hosts' rollup rows
- * sit side by side in the same index pages: the place where rows locked in different orders, and
- * gap locks on the rollups' keys, made concurrent batches deadlock. The count of deadlocks (and
- * lock wait timeouts) that ingest rolled back must be zero, not merely retried away.
+ * sit side by side in the same index pages, where locks taken in different orders or on gaps
+ * would make concurrent batches deadlock. The count of deadlocks (and lock wait timeouts) that
+ * ingest rolled back must be zero, not merely retried away.
  *
- * Sized for CI; INFRALOGS_LOAD_ENTRIES (default 40,000) and INFRALOGS_LOAD_HOSTS (default 10)
- * give the full-size run (packages/core/README: "Load").
+ * Sized for CI; INFRALOGS_LOAD_ENTRIES (default 40,000), INFRALOGS_LOAD_HOSTS (default 10) and
+ * INFRALOGS_LOAD_BATCH (default 500) give a bigger run (docs/store.md: "Concurrent hosts").
  */
 const HOSTS = Number(process.env.INFRALOGS_LOAD_HOSTS ?? 10);
 const TOTAL = Number(process.env.INFRALOGS_LOAD_ENTRIES ?? 40_000);
