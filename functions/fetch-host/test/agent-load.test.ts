@@ -154,8 +154,11 @@ describe('one agent under load', () => {
 
     const retries = logged.filter((l) => l.event === 'fetch_host.page_retry');
     const busy = retries.filter((l) => /answered 429\b/.test((l.error as { message: string }).message));
+    const perHostBusy = new Map<unknown, number>();
+    for (const l of busy) perHostBusy.set(l.host, (perHostBusy.get(l.host) ?? 0) + 1);
     console.log(
-      `agent load: ${CLIENTS} pulls of ${JOURNAL_ENTRIES} entries, ${busy.length} busy answers (429) ` +
+      `agent load: ${CLIENTS} pulls of ${JOURNAL_ENTRIES} entries, ${busy.length} busy answers (429, ` +
+        `at most ${Math.max(0, ...perHostBusy.values())} for one pull of ${config.AGENT_BUSY_RETRIES} allowed) ` +
         `waited out, ${retries.length - busy.length} other retries, agent peak RSS ${rssMb.toFixed(1)} MB`,
     );
 
