@@ -20,6 +20,8 @@ export interface AgentConfig {
   limitMax: number;
   /** Streams (journalctl children) served at once; more are answered 429 with Retry-After. */
   maxStreams: number;
+  /** The Retry-After (seconds) of that 429: when a refused client should ask again. */
+  busyRetryAfterS: number;
   /** The journalctl binary. */
   journalctl: string;
   /**
@@ -47,6 +49,7 @@ export const AGENT_DEFAULTS: Omit<AgentConfig, 'tokensFile'> = {
   limitDefault: 10_000,
   limitMax: 100_000,
   maxStreams: 4,
+  busyRetryAfterS: 5,
   journalctl: 'journalctl',
   journalctlBuffer: '64K',
   metricsHost: '127.0.0.1',
@@ -65,6 +68,7 @@ export const agentEnvSchema = z
     AGENT_LIMIT_DEFAULT: env.int(AGENT_DEFAULTS.limitDefault, 1),
     AGENT_LIMIT_MAX: env.int(AGENT_DEFAULTS.limitMax, 1),
     AGENT_MAX_STREAMS: env.int(AGENT_DEFAULTS.maxStreams, 1, 1000),
+    AGENT_BUSY_RETRY_AFTER_S: env.int(AGENT_DEFAULTS.busyRetryAfterS, 1, 3600),
     JOURNALCTL: env.str(AGENT_DEFAULTS.journalctl),
     JOURNALCTL_STDOUT_BUFFER: z
       .string()
@@ -98,6 +102,7 @@ export const agentEnvSchema = z
     limitDefault: c.AGENT_LIMIT_DEFAULT,
     limitMax: c.AGENT_LIMIT_MAX,
     maxStreams: c.AGENT_MAX_STREAMS,
+    busyRetryAfterS: c.AGENT_BUSY_RETRY_AFTER_S,
     journalctl: c.JOURNALCTL,
     journalctlBuffer: c.JOURNALCTL_STDOUT_BUFFER === 'off' ? null : c.JOURNALCTL_STDOUT_BUFFER,
     metricsHost: c.AGENT_METRICS_HOST,

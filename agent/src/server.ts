@@ -98,7 +98,7 @@ async function handle(
     sendError(
       res,
       new InfralogsError('TOO_MANY_REQUESTS', `the agent is serving ${streams.active} streams already`),
-      { 'retry-after': '5' },
+      { 'retry-after': String(deps.config.busyRetryAfterS) },
     );
     return;
   }

@@ -21,6 +21,7 @@ describe('agentConfigFromEnv', () => {
       limitDefault: 10_000,
       limitMax: 100_000,
       maxStreams: 4,
+      busyRetryAfterS: 5,
       journalctl: 'journalctl',
       journalctlBuffer: '64K',
       metricsHost: '127.0.0.1',
@@ -52,6 +53,7 @@ describe('agentConfigFromEnv', () => {
       AGENT_LIMIT_DEFAULT: '5',
       AGENT_LIMIT_MAX: '10',
       AGENT_MAX_STREAMS: '2',
+      AGENT_BUSY_RETRY_AFTER_S: '1',
       JOURNALCTL: '/usr/bin/journalctl',
       JOURNALCTL_STDOUT_BUFFER: 'off',
     });
@@ -61,6 +63,7 @@ describe('agentConfigFromEnv', () => {
       journalDir: '/var/log/journal',
       limitMax: 10,
       maxStreams: 2,
+      busyRetryAfterS: 1,
     });
     expect(c.journalctlBuffer).toBeNull();
   });

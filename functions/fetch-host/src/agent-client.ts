@@ -1,5 +1,5 @@
 import got, { type Request, type Response } from 'got';
-import { InfralogsError, type ErrorCode } from '@infralogs/core';
+import { InfralogsError, parseRetryAfter, type ErrorCode } from '@infralogs/core';
 
 /** One page of a host's journal: entries strictly after `after` (from the start when null). */
 export interface PageRequest {
@@ -74,7 +74,8 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 /**
  * Opens `GET <agentUrl>/logs?after=…&limit=…` as a got stream and resolves once the agent has
  * answered 200, before any entry is read: up to that point a failure is safe to retry. Non-200
- * answers become UPSTREAM_FAILED with the agent's status and error code in `details`; a
+ * answers become UPSTREAM_FAILED with the agent's status, error code and Retry-After (as
+ * `retryAfterMs`) in `details`; a
  * certificate that does not verify becomes AGENT_TLS_UNTRUSTED, _EXPIRED or _NAME_MISMATCH.
  */
 export async function openPage(request: PageRequest, timeouts: AgentTimeouts): Promise<Page> {
@@ -103,8 +104,14 @@ export async function openPage(request: PageRequest, timeouts: AgentTimeouts): P
   if (response.statusCode !== 200) {
     const upstreamError = await readErrorCode(stream);
     stream.destroy();
+    // A busy agent (its stream cap) says when to come back; core's withRetry waits that long.
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
     throw new InfralogsError('UPSTREAM_FAILED', `agent answered ${response.statusCode} (${upstreamError})`, {
-      details: { upstreamStatus: response.statusCode, upstreamError },
+      details: {
+        upstreamStatus: response.statusCode,
+        upstreamError,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      },
     });
   }
   return stream;

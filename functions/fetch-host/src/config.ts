@@ -28,6 +28,11 @@ export const fetchHostConfigSchema = z
     INGEST_TIMEOUT_MS: env.int(120_000, 1),
     /** Attempts after the first, for opening a page and for each ingest call. */
     RETRIES: env.int(3, 0, 10),
+    /**
+     * Retries of an agent's busy answer (429 with Retry-After: its stream cap), waited out as the
+     * agent asks (core retry.ts); they do not spend RETRIES.
+     */
+    AGENT_BUSY_RETRIES: env.int(30, 0, 1000),
     RETRY_BASE_MS: env.int(500, 1),
     RETRY_MAX_MS: env.int(10_000, 1),
     /** No new page after this long: keep it under the function's exec_timeout (stack.yml: 10m). */

@@ -29,7 +29,12 @@ export function createFetchHostDeps(
   const config = loadFetchHostConfig(source);
   const database = lazyDatabase('writer', source);
   const vault = vaultConfigFromEnv(source);
-  const retry = { retries: config.RETRIES, baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS };
+  const retry = {
+    retries: config.RETRIES,
+    busyRetries: config.AGENT_BUSY_RETRIES,
+    baseMs: config.RETRY_BASE_MS,
+    maxMs: config.RETRY_MAX_MS,
+  };
   const fetchHost = createFetchHost({
     getDatabase: () => database.get(),
     readAgentToken: (host) => readAgentToken(host, vault),

@@ -136,7 +136,15 @@ async function startIngestWorker(topo: Topology, dir: string) {
   return {
     database,
     round: (entries: number) =>
-      ask<{ ms: number; cpuMs: number; inserted: number; batches: number }>({ entries }),
+      ask<{
+        ms: number;
+        cpuMs: number;
+        inserted: number;
+        batches: number;
+        rollbacks: Record<string, number>;
+      }>({
+        entries,
+      }),
     finish: () => ask<{ peakRssMb: number }>(),
   };
 }
@@ -224,12 +232,15 @@ try {
   let ingestMs = 0;
   let loadMs = 0;
   let catchUpMs = 0;
+  const rollbacks: Record<string, number> = {};
   for (let k = 0; k < ROUNDS; k++) {
     const phases = [
       async () => {
         const { result, catchUpMs: lag } = await phase(topo, () => ingest.round(PER_ROUND));
         ingestMs += result.ms;
         catchUpMs = Math.max(catchUpMs, lag);
+        for (const [code, n] of Object.entries(result.rollbacks))
+          rollbacks[code] = (rollbacks[code] ?? 0) + n;
         return `ingest ${seconds(result.ms)} s (${result.batches} batches, client CPU ${seconds(result.cpuMs)} s, replica +${seconds(lag)} s)`;
       },
       async () => {
@@ -259,6 +270,8 @@ try {
   say(
     `ingest peak RSS ${peakRssMb.toFixed(1)} MB (worker VmHWM); replica catch-up after ingest ${seconds(catchUpMs)} s (worst round)`,
   );
+  // Deadlocks and lock wait timeouts ingest rolled back (and retried); none is expected.
+  say(`ingest rollbacks: ${JSON.stringify(rollbacks)}`);
   say(`RESULT ingest_vs_load_data=${(ingestRate / loadRate).toFixed(3)}`);
   say(`RESULT ingest_vs_single_insert=${(ingestRate / single).toFixed(2)}`);
   say(`RESULT ingest_rss_mb=${peakRssMb.toFixed(1)}`);

@@ -13,8 +13,10 @@ import { benchBatches } from './entries';
  *
  * Protocol on stdin/stdout, one JSON object a line: the first line in is the configuration (the
  * private server's throwaway password stays out of argv and the environment); then each
- * `{"entries":N}` ingests the next N entries and answers `{"ms","inserted","batches"}`; at the end
- * of input it answers `{"peakRssMb"}` and exits.
+ * `{"entries":N}` ingests the next N entries and answers `{"ms","inserted","batches","rollbacks"}`
+ * (`rollbacks`: the deadlocks and lock wait timeouts ingest rolled back, by ER_ code); at the end
+ * of input it answers `{"peakRssMb"}` and exits. The load test (test/store/ingest-load.test.ts)
+ * runs it too, with several lanes, to count deadlocks between hosts.
  */
 interface WorkerConfig {
   db: { host: string; port: number; user: string; password: string; database: string };
@@ -42,6 +44,10 @@ async function round(entries: number) {
   let generateMs = 0;
   let inserted = 0;
   let count = 0;
+  const rollbacks: Record<string, number> = {};
+  const onRollback = (code: string) => {
+    rollbacks[code] = (rollbacks[code] ?? 0) + 1;
+  };
   const next = () => {
     if (left <= 0) return null;
     const t = performance.now();
@@ -53,7 +59,9 @@ async function round(entries: number) {
   };
   const lane = async () => {
     for (let batch = next(); batch; batch = next()) {
-      inserted += (await ingestBatch(pool, batch)).inserted;
+      // Awaited first: `inserted += await …` would add to the value read before another lane's.
+      const result = await ingestBatch(pool, batch, { onRollback });
+      inserted += result.inserted;
       count++;
     }
   };
@@ -67,6 +75,7 @@ async function round(entries: number) {
     cpuMs: (used.user + used.system) / 1000 - generateMs,
     inserted,
     batches: count,
+    rollbacks,
   });
 }
 

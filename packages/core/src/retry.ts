@@ -19,6 +19,12 @@ import { InfralogsError } from './errors';
  *     max_inflight) before the function saw it.
  * - Never retried: other 4xx (they repeat identically), and anything that is not a network error
  *   or an upstream answer (bugs, bad lines).
+ * - Busy: a retryable answer that names its `Retry-After` (the agent's stream cap answers 429 with
+ *   one) is a server alive and saying when to come back, not a failure. The retry waits that long
+ *   plus up to half again at random (so the clients it refused together come back spread out),
+ *   never less than the backoff and never more than `MAX_RETRY_AFTER_MS`, and spends `busyRetries`
+ *   (default `retries`) instead of `retries`: a burst of clients on one agent is waited out rather
+ *   than failing the hosts' pulls.
  *
  * An upstream answer's status is read from `details.upstreamStatus` of an InfralogsError (set
  * where an answer becomes one) or from the `response.statusCode` of an HTTP client's error (got's
@@ -29,7 +35,12 @@ export interface RetryPolicy {
   retries: number;
   baseMs: number;
   maxMs: number;
+  /** Retries of busy answers (those naming a Retry-After); default `retries`. */
+  busyRetries?: number;
 }
+
+/** The longest Retry-After honoured: a server asking for more is asked again after this. */
+export const MAX_RETRY_AFTER_MS = 60_000;
 
 export type RetrySafety = 'repeatable' | 'unreached';
 
@@ -58,6 +69,20 @@ export function retryDelay(attempt: number, policy: RetryPolicy, random: () => n
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
+/**
+ * Delay before retry number `attempt` (1 = first) of busy answers that asked for `afterMs`: that
+ * long plus up to half again at random, at most MAX_RETRY_AFTER_MS, never less than the backoff.
+ */
+export function busyDelay(
+  afterMs: number,
+  attempt: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number {
+  const asked = Math.round(Math.min(afterMs, MAX_RETRY_AFTER_MS) * (1 + random() / 2));
+  return Math.max(retryDelay(attempt, policy, random), asked);
+}
+
 /** The upstream status an error carries, if it is an upstream answer. */
 function upstreamStatus(err: unknown): number | undefined {
   if (err instanceof InfralogsError) {
@@ -66,6 +91,33 @@ function upstreamStatus(err: unknown): number | undefined {
   }
   const status = (err as { response?: { statusCode?: unknown } } | null)?.response?.statusCode;
   return typeof status === 'number' ? status : undefined;
+}
+
+/**
+ * A Retry-After header's wait in ms: delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined
+ * when absent or unreadable.
+ */
+export function parseRetryAfter(value: unknown, now = Date.now()): number | undefined {
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // An HTTP date names its weekday and month; Date.parse alone would take '-1' for a year.
+  if (!/[a-z]{3}/i.test(text)) return undefined;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * The wait an upstream answer asked for, in ms: `details.retryAfterMs` of an InfralogsError (set
+ * where an answer becomes one), or the Retry-After header of an HTTP client's error.
+ */
+export function retryAfterMs(err: unknown): number | undefined {
+  if (err instanceof InfralogsError) {
+    const ms = err.details?.retryAfterMs;
+    return typeof ms === 'number' ? ms : undefined;
+  }
+  const headers = (err as { response?: { headers?: Record<string, unknown> } } | null)?.response?.headers;
+  return parseRetryAfter(headers?.['retry-after']);
 }
 
 /** Whether `err` is worth another attempt for a call of the given safety. */
@@ -91,12 +143,21 @@ export async function withRetry<T>(
     random?: () => number;
   } = {},
 ): Promise<T> {
+  const random = options.random ?? Math.random;
+  let failures = 0;
+  let busy = 0;
   for (let n = 1; ; n++) {
     try {
       return await attempt();
     } catch (err) {
-      if (n > policy.retries || !isRetryable(err, options.safety)) throw err;
-      const delay = retryDelay(n, policy, options.random);
+      if (!isRetryable(err, options.safety)) throw err;
+      // Busy answers (they name a Retry-After) and failures are counted on budgets of their own.
+      const after = retryAfterMs(err);
+      const spent = after === undefined ? ++failures : ++busy;
+      const budget = after === undefined ? policy.retries : (policy.busyRetries ?? policy.retries);
+      if (spent > budget) throw err;
+      const delay =
+        after === undefined ? retryDelay(spent, policy, random) : busyDelay(after, spent, policy, random);
       options.onRetry?.(err, n, delay);
       await sleep(delay);
     }

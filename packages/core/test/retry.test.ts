@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { InfralogsError } from '../src/errors';
-import { isRetryable, retryDelay, withRetry } from '../src/retry';
+import {
+  busyDelay,
+  isRetryable,
+  MAX_RETRY_AFTER_MS,
+  parseRetryAfter,
+  retryAfterMs,
+  retryDelay,
+  withRetry,
+} from '../src/retry';
 
 const policy = { retries: 3, baseMs: 100, maxMs: 1000 };
 
@@ -82,5 +90,69 @@ describe('withRetry', () => {
       }, fast),
     ).rejects.toBe(denied);
     expect(calls).toBe(1);
+  });
+
+  it('waits a busy answer out as its Retry-After asks, on the busy budget, not the failure budget', async () => {
+    const busy = new InfralogsError('UPSTREAM_FAILED', 'agent answered 429', {
+      details: { upstreamStatus: 429, retryAfterMs: 3 },
+    });
+    const refused = Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+    const delays: number[] = [];
+    let calls = 0;
+    const value = await withRetry(
+      async () => {
+        calls += 1;
+        // Five busy answers, then two failures: more of each than `retries` (2) alone allows.
+        if (calls <= 5) throw busy;
+        if (calls <= 7) throw refused;
+        return 'ok';
+      },
+      { ...fast, busyRetries: 5 },
+      { onRetry: (_e, _n, delayMs) => delays.push(delayMs), random: () => 1 },
+    );
+    expect(value).toBe('ok');
+    // Retry-After plus half again (random() = 1 here), then the failures' own backoff.
+    expect(delays).toEqual([5, 5, 5, 5, 5, 1, 2]);
+    calls = 0;
+    await expect(
+      withRetry(
+        async () => {
+          calls += 1;
+          throw busy;
+        },
+        { ...fast, busyRetries: 3 },
+      ),
+    ).rejects.toBe(busy);
+    expect(calls).toBe(4);
+  });
+});
+
+describe('busyDelay', () => {
+  it('waits the Retry-After plus up to half again, never less than the backoff nor more than the cap', () => {
+    expect(busyDelay(1000, 1, policy, () => 0)).toBe(1000);
+    expect(busyDelay(1000, 1, policy, () => 1)).toBe(1500);
+    expect(busyDelay(0, 4, policy, () => 0)).toBe(400);
+    expect(busyDelay(10 * MAX_RETRY_AFTER_MS, 1, policy, () => 0)).toBe(MAX_RETRY_AFTER_MS);
+  });
+});
+
+describe('Retry-After', () => {
+  it("reads delay-seconds and HTTP dates, from coded errors and HTTP clients' responses", () => {
+    const now = Date.UTC(2026, 11, 1, 12, 0, 0);
+    expect(parseRetryAfter('5')).toBe(5000);
+    expect(parseRetryAfter(' 0 ')).toBe(0);
+    expect(parseRetryAfter('Tue, 01 Dec 2026 12:00:30 GMT', now)).toBe(30_000);
+    expect(parseRetryAfter('Tue, 01 Dec 2026 11:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+    expect(parseRetryAfter('-1')).toBeUndefined();
+    expect(retryAfterMs(new InfralogsError('UPSTREAM_FAILED', 'x', { details: { retryAfterMs: 7 } }))).toBe(
+      7,
+    );
+    expect(retryAfterMs(new InfralogsError('UPSTREAM_FAILED', 'x'))).toBeUndefined();
+    const answered = Object.assign(new Error('x'), {
+      response: { statusCode: 429, headers: { 'retry-after': '2' } },
+    });
+    expect(retryAfterMs(answered)).toBe(2000);
   });
 });

@@ -144,8 +144,18 @@ async function ingestOnce(
   options: IngestOptions,
   optimistic: boolean,
 ): Promise<IngestResult> {
+  // READ COMMITTED, so that batches of different hosts never wait for each other's gap locks:
+  // under REPEATABLE READ, lockHost's locking read of a missing checkpoint row gap-locks the
+  // checkpoints beside it, and two such hosts then deadlocked inserting their rows into each
+  // other's gaps (ER_LOCK_DEADLOCK, every attempt). Every row ingest reads or changes belongs to
+  // the batch's host, whose hosts row it locks first (FOR UPDATE): no other transaction writes
+  // them meanwhile, so what REPEATABLE READ would add (one snapshot, gap locks) protects nothing
+  // here. The servers replicate row-based (binlog_format=ROW), which READ COMMITTED requires.
   const transaction = <T>(work: (conn: PoolConnection) => Promise<T>) =>
-    inTransaction(pool, work, options.onRollback ? { onRollback: options.onRollback } : {});
+    inTransaction(pool, work, {
+      isolation: 'READ COMMITTED',
+      ...(options.onRollback ? { onRollback: options.onRollback } : {}),
+    });
   return transaction(async (conn) => {
     const state = await lockHost(conn, host);
     const previous: Position | null =
@@ -214,9 +224,8 @@ async function beat(conn: PoolConnection, hostId: number, newest: string | null)
 
 /**
  * Locks the host's row and its checkpoint row (upsertHost creates both) until the transaction
- * ends; a locking read sees the checkpoint the last committed batch left. Only a host without a
- * checkpoint row (registered by hand) also gap-locks checkpoints, which may deadlock with another
- * such host and is then retried.
+ * ends; a locking read sees the checkpoint the last committed batch left. For a host without a
+ * checkpoint row (registered by hand) it locks no gap, as the transaction is READ COMMITTED.
  */
 async function lockHost(conn: PoolConnection, host: string): Promise<HostState> {
   const [state] = await select<HostState>(

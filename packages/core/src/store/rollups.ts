@@ -1,5 +1,5 @@
 import { ENTRY_FIELDS, type EntryFieldDef } from '../entry';
-import { hourOf, NO_PRIORITY, type LogRow } from './rows';
+import { compareKeys, hourOf, NO_PRIORITY, type LogRow } from './rows';
 
 /**
  * The dashboard's rollups beside `log_counts_hourly`, kept by ingest in the batch's transaction
@@ -25,7 +25,11 @@ export interface FieldCount {
   n: number;
 }
 
-/** Counts per (field, value, hour, priority) of the given rows. */
+/** Rollup rows in the primary key's order (field, hour or day, [host], value, priority). */
+const byKey = (a: FieldCount, b: FieldCount) =>
+  compareKeys([a.field, a.hour, a.value, a.priority], [b.field, b.hour, b.value, b.priority]);
+
+/** Counts per (field, value, hour, priority) of the given rows, in key order. */
 export function fieldCounts(rows: LogRow[]): FieldCount[] {
   const counts = new Map<string, FieldCount>();
   const fields = Object.values(ROLLUP_FIELDS);
@@ -40,10 +44,10 @@ export function fieldCounts(rows: LogRow[]): FieldCount[] {
       else counts.set(key, { field: f.id, value, hour, priority, n: 1 });
     }
   }
-  return [...counts.values()];
+  return [...counts.values()].sort(byKey);
 }
 
-/** The same counts per day ('YYYY-MM-DD'), for log_field_counts_daily. */
+/** The same counts per day ('YYYY-MM-DD'), for log_field_counts_daily, in key order. */
 export function dailyFieldCounts(hourly: FieldCount[]): FieldCount[] {
   const counts = new Map<string, FieldCount>();
   for (const h of hourly) {
@@ -53,7 +57,7 @@ export function dailyFieldCounts(hourly: FieldCount[]): FieldCount[] {
     if (c) c.n += h.n;
     else counts.set(key, { ...h, hour: day });
   }
-  return [...counts.values()];
+  return [...counts.values()].sort(byKey);
 }
 
 /** The newest entry time ('YYYY-MM-DD HH:MM:SS.ffffff') among the rows, null for none. */

@@ -192,5 +192,19 @@ export function hourlyCounts(rows: LogRow[]): { hour: string; priority: number; 
     if (c) c.n++;
     else counts.set(key, { hour, priority, n: 1 });
   }
-  return [...counts.values()];
+  // In the primary key's order, so every batch's upsert locks its rows in one order.
+  return [...counts.values()].sort((a, b) => compareKeys([a.hour, a.priority], [b.hour, b.priority]));
+}
+
+/**
+ * Orders rollup keys column by column, as their primary key does (strings by code unit: any one
+ * total order makes concurrent upserts lock rows in the same order, which is what it is for).
+ */
+export function compareKeys(a: readonly (string | number)[], b: readonly (string | number)[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
 }

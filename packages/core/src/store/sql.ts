@@ -70,11 +70,17 @@ const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
 /**
  * Runs `work` in one transaction on one pooled connection: commit on success, rollback and a coded
  * error otherwise. A connection whose rollback fails is destroyed rather than returned to the pool.
+ * `isolation` sets the level of this transaction only (`SET TRANSACTION`, both servers); the
+ * session's default (REPEATABLE READ) otherwise.
  */
 export async function inTransaction<T>(
   pool: Pool,
   work: (conn: PoolConnection) => Promise<T>,
-  options: { retries?: number; onRollback?: (code: string, retried: boolean) => void } = {},
+  options: {
+    retries?: number;
+    onRollback?: (code: string, retried: boolean) => void;
+    isolation?: 'READ COMMITTED';
+  } = {},
 ): Promise<T> {
   const retries = options.retries ?? 2;
   for (let attempt = 0; ; attempt++) {
@@ -83,6 +89,7 @@ export async function inTransaction<T>(
     });
     let healthy = true;
     try {
+      if (options.isolation) await conn.query(`SET TRANSACTION ISOLATION LEVEL ${options.isolation}`);
       await conn.beginTransaction();
       const result = await work(conn);
       await conn.commit();

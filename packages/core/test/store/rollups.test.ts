@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestBatch } from '../../src/store/ingest';
 import { upsertHost } from '../../src/store/hosts';
-import { fieldCounts, newestTs } from '../../src/store/rollups';
+import { dailyFieldCounts, fieldCounts, newestTs } from '../../src/store/rollups';
 import { toRow } from '../../src/store/rows';
 import { entries, entry, freshStore } from '@infralogs/devkit/fixtures';
 
@@ -35,6 +35,12 @@ describe('fieldCounts and newestTs', () => {
     expect(key(3, '', 255)).toBe(1);
     expect(key(2, 'sshd', 3)).toBe(1);
     expect(counts.every((c) => c.hour === '2026-11-30 12:00:00')).toBe(true);
+    // In the primary key's order, so that concurrent batches lock rollup rows in one order.
+    const keys = counts.map((c) => [c.field, c.hour, c.value, c.priority] as const);
+    expect(keys).toEqual(
+      [...keys].sort((a, b) => a[0] - b[0] || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : a[3] - b[3])),
+    );
+    expect(dailyFieldCounts(counts).map((c) => c.field)).toEqual([1, 1, 1, 2, 2, 2, 3, 3, 3]);
     expect(newestTs(rows)).toBe('2026-11-30 12:00:00.003000');
     expect(newestTs([])).toBeNull();
   });

@@ -72,9 +72,10 @@ describe('entry → row mapping', () => {
     const rows = [entry(1), entry(2, { priority: 3 }), entry(3, { priority: null }), entry(4)].map((e) =>
       toRow(1, e),
     );
+    // In key order (hour, priority): every batch locks its rollup rows in the same order.
     expect(hourlyCounts(rows)).toEqual([
-      { hour: '2026-11-30 12:00:00', priority: 6, n: 2 },
       { hour: '2026-11-30 12:00:00', priority: 3, n: 1 },
+      { hour: '2026-11-30 12:00:00', priority: 6, n: 2 },
       { hour: '2026-11-30 12:00:00', priority: NO_PRIORITY, n: 1 },
     ]);
   });
