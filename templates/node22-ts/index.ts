@@ -166,8 +166,19 @@ function sendError(res: Response, log: Logger, err: unknown, chosenStatus = 200)
   res.status(final).json(body);
 }
 
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** A body limit (`100kb`, `16mb`, bytes) in bytes, as body-parser reads it. */
+export function sizeBytes(limit: string | number): number {
+  if (typeof limit === 'number') return limit;
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(limit.trim());
+  if (!m) throw new InfralogsError('CONFIG_INVALID', `not a size: ${limit}`);
+  return Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]!);
+}
+
 /** Body-parser failures become coded JSON errors. */
 function bodyError(err: unknown, limits: { json: string | number; raw: string | number; rawBody: boolean }) {
+  if (err instanceof InfralogsError) return err;
   const e = err as { type?: string; status?: number };
   if (e.type === 'entity.too.large') {
     const [name, limit] = limits.rawBody ? ['MAX_RAW_SIZE', limits.raw] : ['MAX_JSON_SIZE', limits.json];
@@ -196,6 +207,17 @@ export function createApp(options: AppOptions): Application {
     // Without a content type body-parser skips the body; upstream reads it as text instead.
     if (!req.headers['content-type']) req.headers['content-type'] = 'text/plain';
     next();
+  });
+  // body-parser reads an oversized body to its end before it answers 413 (to keep the connection
+  // usable). An announced length over the limit is answered at once instead, while the rest is
+  // discarded as it comes (closing at once would reset a proxy still sending it, which then loses
+  // the answer); the server's request timeout bounds how long that may take.
+  const maxBytes = sizeBytes(limits.rawBody ? limits.raw : limits.json);
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    const length = Number(req.headers['content-length']);
+    if (!(length > maxBytes)) return next();
+    req.resume();
+    next(bodyError({ type: 'entity.too.large' }, limits));
   });
   if (limits.rawBody) {
     app.use(express.raw({ type: '*/*', limit: limits.raw }));

@@ -1,4 +1,4 @@
-import type { Server as HttpServer, ServerOptions } from 'node:http';
+import type { Server as HttpServer, IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { env } from './config';
 import { errorBody, InfralogsError, type ErrorCode } from './errors';
@@ -11,7 +11,8 @@ import type { Logger } from './log';
  * - the request head must arrive within `headersTimeoutMs`, the whole request (body included;
  *   not the answer, which may stream for long) within `requestTimeoutMs`; Node checks both every
  *   `checkIntervalMs` (its default, 30 s, would let a slow client linger that long past them);
- * - a head over MAX_HEADER_BYTES is refused (Node's default 16 KiB, said outright);
+ * - a head over MAX_HEADER_BYTES is refused (Node's default 16 KiB, said outright); a request
+ *   without `Host` is left to the routes (Node would answer it with a bare 400);
  * - whatever Node's parser refuses (a bad header, a truncated chunk, a timeout) is answered
  *   `{ "error": { "code", "message" } }` with 400, 408 or 431 before the socket is closed, where
  *   Node alone would write a bare status line.
@@ -56,6 +57,8 @@ export function serverOptions(limits: RequestLimits = REQUEST_LIMITS): ServerOpt
     requestTimeout: limits.requestTimeoutMs,
     connectionsCheckingInterval: Math.max(1, Math.min(limits.checkIntervalMs, headersTimeout)),
     maxHeaderSize: MAX_HEADER_BYTES,
+    // Node answers an HTTP/1.1 request without Host with a bare 400; the routes answer it in JSON.
+    requireHostHeader: false,
   };
 }
 
@@ -85,13 +88,22 @@ export function clientErrorResponse(err: { code?: string }): string {
  * only: the request itself may be what an attacker wants echoed.
  */
 export function answerClientErrors(server: HttpServer, log?: Logger): void {
+  // Connections whose request was answered while its body was still coming (a refusal that did
+  // not need the body): a later timeout or parser error on that body gets no second answer.
+  const answeredEarly = new WeakSet<object>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    answeredEarly.delete(req.socket);
+    res.once('finish', () => {
+      if (!req.complete) answeredEarly.add(req.socket);
+    });
+  });
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
     log?.warn('http.client_error', { code: err.code ?? 'unknown' });
     // An answer already under way cannot be replaced; otherwise this one is ours to give.
     const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (socket.writable && !current?.headersSent)
+    if (socket.writable && !current?.headersSent && !answeredEarly.has(socket)) {
       socket.end(clientErrorResponse(err), () => socket.destroy());
-    else socket.destroy();
+    } else socket.destroy();
     setTimeout(() => socket.destroy(), 1000).unref();
   });
 }
