@@ -422,6 +422,10 @@ describe('authentication', () => {
     add('test agent token', await readFile(join(work, 'agent-tokens'), 'utf8'));
     add('dashboard password', stack.dashboardLogin.password);
     add('vault root token', stack.vault.rootToken);
+    const init = JSON.parse(await readFile(join(stack.stateDir, 'openbao', 'init.json'), 'utf8')) as {
+      unsealKey: string;
+    };
+    add('openbao unseal key', init.unsealKey);
     expect(secrets.size).toBeGreaterThanOrEqual(10);
 
     const texts: { where: string; text: string }[] = [
@@ -430,14 +434,25 @@ describe('authentication', () => {
       { where: 'answers', text: answers.join('\n') },
       { where: 'dashboard pages', text: pages.join('\n') },
     ];
-    const walk = async (dir: string): Promise<void> => {
+    // Every log of the run: the stack's log folder (gateway, functions, agents, OpenBao, jobs) and
+    // MariaDB's error logs.
+    const walk = async (dir: string, all: boolean): Promise<void> => {
       for (const e of await readdir(dir, { withFileTypes: true })) {
         const path = join(dir, e.name);
-        if (e.isDirectory()) await walk(path);
-        else texts.push({ where: path, text: await readFile(path, 'latin1') });
+        if (e.isDirectory()) await walk(path, all);
+        else if (all || e.name.endsWith('.log'))
+          texts.push({ where: path, text: await readFile(path, 'latin1') });
       }
     };
-    await walk(stack.logDir);
+    await walk(stack.logDir, true);
+    await walk(join(stack.stateDir, 'mariadb'), false);
+    expect(texts.map((t) => t.where)).toEqual(
+      expect.arrayContaining([
+        join(stack.logDir, 'functions.log'),
+        join(stack.logDir, 'openbao.log'),
+        join(stack.logDir, `agent-${EDGE_CASES_HOST}.log`),
+      ]),
+    );
     expect(texts.length).toBeGreaterThan(5);
     const forms = (s: string) => [
       s,
@@ -446,12 +461,21 @@ describe('authentication', () => {
       encodeURIComponent(s),
       Buffer.from(s).toString('hex'),
     ];
-    const found: string[] = [];
-    for (const [secret, what] of secrets) {
-      for (const form of forms(secret)) {
-        for (const t of texts) if (t.text.includes(form)) found.push(`${what} in ${t.where}`);
+    const leaks = (corpus: { where: string; text: string }[]) => {
+      const found: string[] = [];
+      for (const [secret, what] of secrets) {
+        for (const form of forms(secret)) {
+          for (const t of corpus) if (t.text.includes(form)) found.push(`${what} in ${t.where}`);
+        }
       }
-    }
-    expect(found).toEqual([]);
+      return found;
+    };
+    // The search finds what it looks for (a planted URL-encoded password, a base64 token).
+    const planted = `p=${encodeURIComponent(stack.dashboardLogin.password)}&t=${Buffer.from(stack.vault.rootToken).toString('base64')}`;
+    expect(leaks([{ where: 'control', text: planted }])).toEqual([
+      'dashboard password in control',
+      'vault root token in control',
+    ]);
+    expect(leaks(texts)).toEqual([]);
   }, 300_000);
 });
