@@ -1,4 +1,11 @@
-import { env, loadConfig } from '@infralogs/core';
+import {
+  env,
+  loadConfig,
+  REQUEST_LIMITS,
+  requestLimitsEnv,
+  requestLimitsFrom,
+  type RequestLimits,
+} from '@infralogs/core';
 import { z } from 'zod';
 import type { TlsFilesConfig } from './tls';
 
@@ -40,6 +47,8 @@ export interface AgentConfig {
    * client certificates must chain to (mTLS). Null serves plain HTTP (tests, a loopback-only agent).
    */
   tls: TlsFilesConfig | null;
+  /** How long a client may take to send its request (core's http-guard; HTTP_*_TIMEOUT_MS). */
+  requestLimits: RequestLimits;
 }
 
 export const AGENT_DEFAULTS: Omit<AgentConfig, 'tokensFile'> = {
@@ -55,6 +64,7 @@ export const AGENT_DEFAULTS: Omit<AgentConfig, 'tokensFile'> = {
   metricsHost: '127.0.0.1',
   metricsPort: null,
   tls: null,
+  requestLimits: REQUEST_LIMITS,
 };
 
 const optional = (schema: z.ZodString) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
@@ -81,6 +91,7 @@ export const agentEnvSchema = z
     AGENT_TLS_CERT_FILE: optional(z.string().min(1)),
     AGENT_TLS_KEY_FILE: optional(z.string().min(1)),
     AGENT_TLS_CLIENT_CA_FILE: optional(z.string().min(1)),
+    ...requestLimitsEnv,
   })
   .refine((c) => Boolean(c.AGENT_TLS_CERT_FILE) === Boolean(c.AGENT_TLS_KEY_FILE), {
     path: ['AGENT_TLS_KEY_FILE'],
@@ -115,6 +126,7 @@ export const agentEnvSchema = z
             clientCaFile: c.AGENT_TLS_CLIENT_CA_FILE ?? null,
           }
         : null,
+    requestLimits: requestLimitsFrom(c),
   }));
 
 /** Reads and validates the agent's environment; throws CONFIG_INVALID naming the variable. */

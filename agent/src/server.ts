@@ -3,7 +3,14 @@ import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
-import { InfralogsError, type Logger, type Metrics } from '@infralogs/core';
+import {
+  answerClientErrors,
+  FailureLimiter,
+  InfralogsError,
+  serverOptions,
+  type Logger,
+  type Metrics,
+} from '@infralogs/core';
 import type { AgentConfig } from './config';
 import { sendError, sendJson } from './http';
 import { serveLogs } from './logs';
@@ -20,6 +27,8 @@ export interface AgentServerDeps {
   log: Logger;
   children: Set<ChildProcess>;
   metrics: Metrics;
+  /** Slows down clients that present wrong tokens; default a new one. */
+  limiter?: FailureLimiter;
 }
 
 const ROUTES = new Set(['/healthz', '/logs']);
@@ -35,6 +44,7 @@ export function createAgentServer(
   tls: (SecureContextOptions & { requireClientCert: boolean }) | null = null,
 ): AgentServer {
   const streams = { active: 0 };
+  const limiter = deps.limiter ?? new FailureLimiter();
   const requests = deps.metrics.counter('infralogs_http_requests_total');
   const duration = deps.metrics.histogram('infralogs_http_request_duration_seconds');
   const listener: RequestListener = (req, res) => {
@@ -45,7 +55,7 @@ export function createAgentServer(
       requests.inc({ route, code: res.statusCode });
       duration.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
     });
-    handle(req, res, deps, streams).catch((err: unknown) => {
+    handle(req, res, deps, streams, limiter).catch((err: unknown) => {
       const path = req.url?.split('?')[0];
       if (res.headersSent) res.destroy();
       else if (sendError(res, err) < 500) deps.log.warn('request.rejected', { path, error: err });
@@ -53,19 +63,20 @@ export function createAgentServer(
     });
   };
   let server: AgentServer;
-  if (tls === null) server = createServer(listener);
+  // Only the request is timed (a head, no body): the answer, a stream, can run long.
+  const limits = serverOptions(deps.config.requestLimits);
+  if (tls === null) server = createServer(limits, listener);
   else {
     const { requireClientCert, ...context } = tls;
     server = createHttpsServer(
-      { ...context, requestCert: requireClientCert, rejectUnauthorized: requireClientCert },
+      { ...limits, ...context, requestCert: requireClientCert, rejectUnauthorized: requireClientCert },
       listener,
     );
     server.on('tlsClientError', (err) =>
       deps.log.warn('tls.handshake_failed', { code: (err as { code?: string }).code, reason: err.message }),
     );
   }
-  // Streams can run long; only the request head is timed.
-  server.requestTimeout = 30_000;
+  answerClientErrors(server, deps.log);
   return server;
 }
 
@@ -74,6 +85,7 @@ async function handle(
   res: ServerResponse,
   deps: AgentServerDeps,
   streams: { active: number },
+  limiter: FailureLimiter,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://agent');
   const route = `${req.method} ${url.pathname}`;
@@ -81,7 +93,11 @@ async function handle(
   if (route !== 'GET /logs') {
     throw new InfralogsError('NOT_FOUND', `no route for ${req.method} ${url.pathname.slice(0, 100)}`);
   }
+  // fetch-host reaches the agent directly: the peer address is the client.
+  const client = [req.socket.remoteAddress ?? 'unknown'];
+  if (req.headers.authorization) await limiter.wait(client);
   if (!(await deps.tokens.accepts(req.headers.authorization))) {
+    if (req.headers.authorization) limiter.failed(client);
     const reason = req.headers.authorization ? 'the bearer token is not valid' : 'a bearer token is required';
     deps.log.warn('logs.unauthorized', { remote: req.socket.remoteAddress, reason });
     deps.metrics.counter('infralogs_agent_auth_failures_total').inc();
@@ -90,6 +106,7 @@ async function handle(
     });
     return;
   }
+  limiter.succeeded(client);
   const query = parseLogsQuery(url.searchParams, deps.config);
   // Each stream is a journalctl process: bound them so a burst of clients cannot exhaust the VM.
   if (streams.active >= deps.config.maxStreams) {

@@ -1,4 +1,4 @@
-import type { InfralogsError } from '@infralogs/core';
+import { REQUEST_LIMITS, type InfralogsError } from '@infralogs/core';
 import { describe, expect, it } from 'vitest';
 import { agentConfigFromEnv } from '../src/config';
 
@@ -27,6 +27,7 @@ describe('agentConfigFromEnv', () => {
       metricsHost: '127.0.0.1',
       metricsPort: null,
       tls: null,
+      requestLimits: REQUEST_LIMITS,
     });
   });
 

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { InfralogsError, parseUsersFile, verifyPassword } from '@infralogs/core';
+import { FailureLimiter, InfralogsError, parseUsersFile, verifyPassword } from '@infralogs/core';
 
 /**
  * The dashboard's own login (OpenFaaS does not authenticate function routes).
@@ -9,16 +9,12 @@ import { InfralogsError, parseUsersFile, verifyPassword } from '@infralogs/core'
  *   being the `dashboard-session-key` secret (shared by every replica of the function). HttpOnly,
  *   SameSite=Strict, Path = the function's base path, Secure when the request came over HTTPS.
  * - Passwords are checked by scrypt and compared in constant time (unknown users too). Failures are
- *   remembered per user name and per client: each further attempt waits twice as long (up to
- *   MAX_DELAY_MS) before it is answered, and a success forgets them.
+ *   remembered per user name and per client by core's FailureLimiter (the agent and the function
+ *   wrapper use the same rule): each further attempt waits twice as long, and a success forgets them.
  */
 
 export const SESSION_COOKIE = 'infralogs_session';
 export const SESSION_MS = 12 * 3_600_000;
-export const MAX_DELAY_MS = 8000;
-const FIRST_DELAY_MS = 250;
-const FAILURES_KEPT = 10_000;
-const FAILURE_MEMORY_MS = 15 * 60_000;
 
 export interface AuthSecrets {
   users: Map<string, string>;
@@ -51,28 +47,11 @@ export function createAuth(options: {
     }
     return cached.secrets;
   };
-  const failures = new Map<string, { count: number; at: number }>();
+  const limiter = new FailureLimiter({ now, sleep });
   const sign = (key: Buffer, payload: string) =>
     createHmac('sha256', key).update(payload).digest('base64url');
   const cookie = (value: string, maxAgeS: number, secure: boolean) =>
     `${SESSION_COOKIE}=${value}; Path=${options.path}; Max-Age=${maxAgeS}; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
-
-  function delayFor(keys: string[]): number {
-    let count = 0;
-    for (const k of keys) {
-      const f = failures.get(k);
-      if (f && now() - f.at < FAILURE_MEMORY_MS) count = Math.max(count, f.count);
-    }
-    return count === 0 ? 0 : Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (count - 1));
-  }
-  function fail(keys: string[]) {
-    for (const k of keys) {
-      const f = failures.get(k);
-      failures.set(k, { count: (f && now() - f.at < FAILURE_MEMORY_MS ? f.count : 0) + 1, at: now() });
-    }
-    // Bounded memory: forget the oldest.
-    while (failures.size > FAILURES_KEPT) failures.delete(failures.keys().next().value!);
-  }
 
   return {
     async session(header) {
@@ -91,15 +70,14 @@ export function createAuth(options: {
 
     async login(user, password, client, secure) {
       const keys = [`u:${user.toLowerCase()}`, `c:${client}`];
-      const delay = delayFor(keys);
-      if (delay > 0) await sleep(delay);
+      await limiter.wait(keys);
       const { users, key } = await secrets();
       const ok = await verifyPassword(password, users.get(user) ?? null);
       if (!ok) {
-        fail(keys);
+        limiter.failed(keys);
         throw new InfralogsError('UNAUTHORIZED', 'wrong user name or password');
       }
-      for (const k of keys) failures.delete(k);
+      limiter.succeeded(keys);
       const name64 = Buffer.from(user, 'utf8').toString('base64url');
       const expiry = String(now() + SESSION_MS);
       return cookie(`${name64}.${expiry}.${sign(key, `${name64}.${expiry}`)}`, SESSION_MS / 1000, secure);

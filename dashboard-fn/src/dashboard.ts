@@ -1,4 +1,5 @@
 import {
+  clientAddress,
   createLogger,
   errorBody,
   InfralogsError,
@@ -181,7 +182,7 @@ export function createDashboardHandler(deps: DashboardDeps): Handler {
       password.length > 1024
     )
       throw new InfralogsError('BAD_REQUEST', 'user and password must be strings');
-    const client = (header(event, 'x-forwarded-for') ?? 'direct').split(',')[0]!.trim().slice(0, 64);
+    const client = clientAddress(event.headers, 'direct');
     const cookie = await deps.auth.login(user, password, client, secure);
     log.info('dashboard.login', { user: user.slice(0, 64) });
     context.status(200).headers({ ...JSON_HEADERS, 'Set-Cookie': cookie });

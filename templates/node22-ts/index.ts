@@ -5,6 +5,10 @@
  *   (upstream stringifies them but leaves Express's `text/html`);
  * - failures are JSON `{ "error": { "code", "message" } }` built by `errorBody` (no stack traces);
  * - a body over the limit is a 413 JSON error, a malformed body a 400 JSON error.
+ * - the server bounds what a client sends (core's http-guard: head and body timeouts
+ *   HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS, a 16 KiB head, JSON errors for what Node's
+ *   parser refuses), and a client whose credential was refused (401 to a request carrying
+ *   `Authorization`) waits longer at each further try (core's FailureLimiter);
  * - a request without body bytes gives `event.body === undefined` whatever its type. The cron-connector
  *   POSTs with no body, which Go sends as `Content-Length: 0`; body-parser would make that '' (text)
  *   or {} (JSON), so handlers could not tell "no body" from an empty one.
@@ -15,22 +19,28 @@
  * The image runs the bundled `index.js` (see build.ts); the local gateway runs `main-local.ts` per
  * function. Both go through `createApp`, so a handler sees the same contract everywhere.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import express, { type Application, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import {
+  answerClientErrors,
   beginShutdown,
+  clientAddress,
   createLogger,
   env,
   errorBody,
+  FailureLimiter,
   InfralogsError,
   loadConfig,
   Metrics,
   metricsConfigFromEnv,
   onShutdown,
+  requestLimitsEnv,
+  requestLimitsFrom,
   runShutdown,
+  serverOptions,
   startMetricsServer,
   type FunctionContext,
   type FunctionEvent,
@@ -55,6 +65,8 @@ export interface AppOptions {
   log?: Logger;
   /** Where requests are counted; default the process's registry (served on METRICS_PORT). */
   metrics?: Metrics;
+  /** Slows down clients whose credentials were refused; default a new one. */
+  limiter?: FailureLimiter;
 }
 
 const size = z
@@ -73,6 +85,7 @@ export const wrapperConfigSchema = z.object({
   HANDLER: z.string().min(1).optional(),
   /** Checked here too, so a function that logs but never reaches Vault still stops on a bad one. */
   LOG_LEVEL: env.logLevel(),
+  ...requestLimitsEnv,
   /** of-watchdog's: how long it still accepts calls after SIGTERM; the wrapper serves them. */
   healthcheck_interval: z
     .string()
@@ -153,8 +166,19 @@ function sendError(res: Response, log: Logger, err: unknown, chosenStatus = 200)
   res.status(final).json(body);
 }
 
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** A body limit (`100kb`, `16mb`, bytes) in bytes, as body-parser reads it. */
+export function sizeBytes(limit: string | number): number {
+  if (typeof limit === 'number') return limit;
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(limit.trim());
+  if (!m) throw new InfralogsError('CONFIG_INVALID', `not a size: ${limit}`);
+  return Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]!);
+}
+
 /** Body-parser failures become coded JSON errors. */
 function bodyError(err: unknown, limits: { json: string | number; raw: string | number; rawBody: boolean }) {
+  if (err instanceof InfralogsError) return err;
   const e = err as { type?: string; status?: number };
   if (e.type === 'entity.too.large') {
     const [name, limit] = limits.rawBody ? ['MAX_RAW_SIZE', limits.raw] : ['MAX_JSON_SIZE', limits.json];
@@ -184,6 +208,17 @@ export function createApp(options: AppOptions): Application {
     if (!req.headers['content-type']) req.headers['content-type'] = 'text/plain';
     next();
   });
+  // body-parser reads an oversized body to its end before it answers 413 (to keep the connection
+  // usable). An announced length over the limit is answered at once instead, while the rest is
+  // discarded as it comes (closing at once would reset a proxy still sending it, which then loses
+  // the answer); the server's request timeout bounds how long that may take.
+  const maxBytes = sizeBytes(limits.rawBody ? limits.raw : limits.json);
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    const length = Number(req.headers['content-length']);
+    if (!(length > maxBytes)) return next();
+    req.resume();
+    next(bodyError({ type: 'entity.too.large' }, limits));
+  });
   if (limits.rawBody) {
     app.use(express.raw({ type: '*/*', limit: limits.raw }));
   } else {
@@ -192,7 +227,15 @@ export function createApp(options: AppOptions): Application {
     app.use(express.urlencoded({ extended: true, limit: limits.json }));
   }
 
+  const limiter = options.limiter ?? new FailureLimiter();
   app.use(async (req: Request, res: Response) => {
+    // Only a presented credential can be a guess; a request without one is simply refused.
+    const keys = req.headers.authorization ? [clientAddress(req.headers, req.socket.remoteAddress)] : [];
+    await limiter.wait(keys);
+    res.once('finish', () => {
+      if (res.statusCode === 401) limiter.failed(keys);
+      else limiter.succeeded(keys);
+    });
     const event: FunctionEvent = {
       body: req.headers['content-length'] === '0' ? undefined : req.body,
       headers: req.headers,
@@ -287,10 +330,14 @@ export async function main(
     maxRawSize: config.MAX_RAW_SIZE,
     log,
   });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.http_port, config.http_host, (err?: Error) =>
-      err ? reject(err) : resolve(s),
-    );
+  const server = createServer(serverOptions(requestLimitsFrom(config)), app);
+  answerClientErrors(server, log);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http_port, config.http_host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   log.info('wrapper.listening', { host: config.http_host, port: config.http_port });
   const metricsAt = metricsConfigFromEnv(environment);

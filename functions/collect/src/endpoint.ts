@@ -14,9 +14,19 @@ export interface CollectEndpointDeps extends CollectDeps {
  */
 export function createCollectHandler(deps: CollectEndpointDeps): Handler {
   return async (event) => {
-    const body = parseJsonBody(event.body);
-    if (isCronCall(event, body)) return runCollection(deps, { trigger: 'schedule', hosts: null });
+    // A caller without the token learns nothing, not even whether its body was well-formed.
+    let body: unknown;
+    let malformed: unknown = null;
+    try {
+      body = parseJsonBody(event.body);
+    } catch (err) {
+      malformed = err;
+    }
+    if (malformed === null && isCronCall(event, body)) {
+      return runCollection(deps, { trigger: 'schedule', hosts: null });
+    }
     requireCallerToken(event.headers, await deps.callerTokens());
+    if (malformed !== null) throw malformed;
     return runCollection(deps, { trigger: 'request', hosts: parseCollectBody(body) });
   };
 }

@@ -60,10 +60,10 @@ export function createIngestHandler(deps: IngestDeps): Handler {
   return async (event, context) => {
     const started = Date.now();
     try {
+      requireCallerToken(event.headers, await deps.callerTokens());
       if (event.method.toUpperCase() !== 'POST') {
         throw new InfralogsError('METHOD_NOT_ALLOWED', 'ingest accepts POST only');
       }
-      requireCallerToken(event.headers, await deps.callerTokens());
       const bytes = Number(event.headers['content-length']);
       if (Number.isFinite(bytes)) count.bytes.observe({}, bytes);
       const batch = validateBatch(parseBody(event.body));

@@ -14,11 +14,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import type { IncomingMessage, Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import express, { type Request, type Response } from 'express';
-import { createLogger, InfralogsError, type Logger } from '@infralogs/core';
+import {
+  answerClientErrors,
+  createLogger,
+  InfralogsError,
+  REQUEST_LIMITS,
+  serverOptions,
+  type Logger,
+  type RequestLimits,
+} from '@infralogs/core';
 import { findHandlerFile } from '../../../templates/node22-ts/handler-file';
 import { WATCHDOG_DEFAULTS } from '../../../templates/node22-ts/watchdog';
 import { CE_LIMITS, CRON_TOPIC, type Stack, type StackFunction } from '../stack-file';
@@ -51,6 +59,8 @@ export interface StartGatewayOptions {
   /** The cluster's CronJobs that are not functions, run on their schedules with the cron ticks. */
   jobs?: CronJobEntry[];
   log?: Logger;
+  /** What the gateway's own server bounds in a request (core's http-guard); default REQUEST_LIMITS. */
+  requestLimits?: RequestLimits;
   /** Each line a function writes; default: copied to this process's stderr. */
   output?: (fn: string, line: string) => void;
 }
@@ -280,9 +290,15 @@ function gatewayApp(routing: Routing) {
   return app;
 }
 
-async function listen(app: express.Express, port: number, host: string) {
-  const server = await new Promise<Server>((ok, fail) => {
-    const s = app.listen(port, host, (err?: Error) => (err ? fail(err) : ok(s)));
+async function listen(app: express.Express, port: number, host: string, limits: RequestLimits, log: Logger) {
+  const server: Server = createServer(serverOptions(limits), app);
+  answerClientErrors(server, log);
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      ok();
+    });
   });
   const address = server.address() as AddressInfo;
   return { server, url: `http://${address.address}:${address.port}` };
@@ -362,6 +378,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     gatewayApp({ hosted, calls, record, queue }),
     options.port ?? 0,
     options.host ?? '127.0.0.1',
+    options.requestLimits ?? REQUEST_LIMITS,
+    log,
   );
   const cron = cronScheduler(stack, names, url, log, options.jobs ?? []);
 

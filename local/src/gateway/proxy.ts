@@ -59,7 +59,15 @@ export function forward(
       port: upstream.port,
       method: req.method,
       path,
-      headers: { ...endToEnd(req.headers), 'x-call-id': callId, 'x-start-time': String(Date.now() * 1e6) },
+      headers: {
+        ...endToEnd(req.headers),
+        // As a proxy does: the caller's address last, so the function can tell its clients apart.
+        'x-forwarded-for': [req.headers['x-forwarded-for'], req.socket.remoteAddress]
+          .filter(Boolean)
+          .join(', '),
+        'x-call-id': callId,
+        'x-start-time': String(Date.now() * 1e6),
+      },
     });
     const timer = setTimeout(() => {
       timedOut = true;

@@ -1,6 +1,6 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger } from '@infralogs/core';
+import { createLogger, type RequestLimits } from '@infralogs/core';
 import type { Topology } from '@infralogs/devkit';
 import { startGateway, type CronJobEntry, type Gateway, type GatewayFunctionOptions } from '../gateway';
 import type { Stack } from '../stack-file';
@@ -77,6 +77,8 @@ export async function startFunctions(options: {
   progress: Progress;
   /** Scheduled jobs other than functions (the cluster's CronJobs), ticked with the cron schedules. */
   jobs?: CronJobEntry[];
+  /** The gateway server's request limits (tests: short timeouts). */
+  requestLimits?: RequestLimits;
 }): Promise<Gateway> {
   for (const s of Object.values(options.settings)) {
     await writeSecretsDir(s.secretsDir, s.secretValues);
@@ -92,6 +94,7 @@ export async function startFunctions(options: {
     port: options.port,
     functions,
     ...(options.jobs ? { jobs: options.jobs } : {}),
+    ...(options.requestLimits ? { requestLimits: options.requestLimits } : {}),
     log: createLogger(
       { component: 'gateway' },
       { write: (line) => appendFileSync(options.logFile, `[gateway] ${line}\n`) },

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Pool } from 'mysql2/promise';
-import { upsertHost } from '@infralogs/core';
+import { upsertHost, type RequestLimits } from '@infralogs/core';
 import { freePort, repoRoot, type RunningPrometheus, type Topology } from '@infralogs/devkit';
 import { addHost, readInventory } from '@infralogs/vault';
 import type { FunctionInfo } from '../gateway';
@@ -49,6 +49,8 @@ export interface LocalStackOptions {
   collectOnStart?: boolean;
   /** Environment overrides per function, over stack.yml's (tests: smaller batches, shorter drains). */
   functionEnv?: Record<string, Record<string, string>>;
+  /** The gateway server's request limits (core's http-guard; tests: short timeouts). */
+  gatewayRequestLimits?: RequestLimits;
   progress?: Progress;
   /** Prometheus's scrape and rule evaluation interval (default 5s). */
   prometheusInterval?: string;
@@ -385,7 +387,7 @@ async function startGatewayAndFunctions(
   stack: Stack,
   topology: Topology,
   vault: StackVault,
-  options: Pick<LocalStackOptions, 'gatewayPort' | 'functionEnv'>,
+  options: Pick<LocalStackOptions, 'gatewayPort' | 'functionEnv' | 'gatewayRequestLimits'>,
 ) {
   // fetch-host trusts the PKI's CA for every agent (the secret agent-ca, as in the cluster); the
   // dashboard gets one user made for this run (only its hash) and a session key.
@@ -427,6 +429,7 @@ async function startGatewayAndFunctions(
     logFile: join(logDir, 'functions.log'),
     progress,
     jobs,
+    ...(options.gatewayRequestLimits ? { requestLimits: options.gatewayRequestLimits } : {}),
   });
   teardown.add('the gateway and functions', () => gateway.stop());
   step();

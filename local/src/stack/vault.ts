@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { agentTokenPath, createLogger } from '@infralogs/core';
 import { startOpenBaoServer, type OpenBao, type Topology } from '@infralogs/devkit';
@@ -50,11 +50,14 @@ export async function startVaultServer(
   progress: Progress,
 ): Promise<OpenBao> {
   progress('starting OpenBao (file storage in the state directory)…');
+  // Its output goes with the stack's other logs.
+  await mkdir(join(stateDir, 'logs'), { recursive: true });
   const bao = await startOpenBaoServer({
     dataDir: join(stateDir, 'openbao', 'data'),
     initFile: join(stateDir, 'openbao', 'init.json'),
     ...(port === undefined ? {} : { port }),
     log: progress,
+    logFile: join(stateDir, 'logs', 'openbao.log'),
   });
   await writeFile(join(stateDir, 'openbao', 'root-token'), `${bao.rootToken}\n`, { mode: 0o600 });
   return bao;

@@ -12,6 +12,10 @@ export const ErrorCodes = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   PAYLOAD_TOO_LARGE: 413,
+  /** The client did not send its request head or body within the server's timeouts. */
+  REQUEST_TIMEOUT: 408,
+  /** The request head is larger than the server reads (Node's maxHeaderSize). */
+  HEADERS_TOO_LARGE: 431,
   CONFLICT: 409,
   TOO_MANY_REQUESTS: 429,
   JOURNAL_UNAVAILABLE: 503,

@@ -12,6 +12,8 @@ export * from './journal';
 export * from './vault';
 export * from './database-vault';
 export * from './caller-auth';
+export * from './failure-limiter';
+export * from './http-guard';
 export * from './shutdown';
 export * from './retry';
 export * from './metrics';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { freePort, startProcess, waitFor } from './process';
@@ -62,6 +62,8 @@ export interface OpenBaoServerOptions {
   host?: string;
   port?: number;
   log?: (message: string) => void;
+  /** Where the server's own output (stdout and stderr) is appended; default: kept in memory only. */
+  logFile?: string;
 }
 
 interface InitState {
@@ -87,6 +89,12 @@ export async function startOpenBaoServer(
       `api_addr = "${addr}"\ncluster_addr = "http://${host}:${clusterPort}"\nui = false\n`,
   );
   const proc = startProcess(baoBinary(), ['server', `-config=${config}`]);
+  if (options.logFile) {
+    const out = createWriteStream(options.logFile, { flags: 'a', mode: 0o600 });
+    proc.child.stdout?.pipe(out, { end: false });
+    proc.child.stderr?.pipe(out, { end: false });
+    void proc.exited.then(() => out.end());
+  }
   const health = async () => (await fetch(`${addr}/v1/sys/health`)).status;
   const call = async (path: string, body: unknown) => {
     const res = await fetch(`${addr}/v1/${path}`, { method: 'PUT', body: JSON.stringify(body) });

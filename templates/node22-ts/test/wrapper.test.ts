@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, InfralogsError, Metrics, type Handler } from '@infralogs/core';
+import { connect } from 'node:net';
+import { createLogger, FailureLimiter, InfralogsError, Metrics, type Handler } from '@infralogs/core';
 import { createApp, loadHandler, type AppOptions } from '../index';
 
 const quiet = createLogger({}, { write: () => {} });
@@ -185,6 +186,61 @@ describe('node22-ts wrapper: bodies', () => {
     const big = await fetch(raw, { method: 'POST', body: new Uint8Array(4096) });
     expect(big.status).toBe(413);
     expect(((await big.json()) as { error: { message: string } }).error.message).toContain('MAX_RAW_SIZE');
+  });
+});
+
+describe('node22-ts wrapper: refused credentials', () => {
+  it('slows down a client after each 401 to a request with a credential, and forgets on success', async () => {
+    const slept: number[] = [];
+    const limiter = new FailureLimiter({ sleep: async (ms) => void slept.push(ms) });
+    const url = await serve(
+      async (event) => {
+        if (event.headers.authorization !== 'Bearer right') throw new InfralogsError('UNAUTHORIZED', 'no');
+        return { ok: true };
+      },
+      { limiter },
+    );
+    const call = (authorization?: string, forwardedFor?: string) =>
+      fetch(url, {
+        headers: {
+          ...(authorization ? { authorization } : {}),
+          ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}),
+        },
+      }).then((r) => r.status);
+    // No credential: refused, not counted as a guess.
+    expect(await call()).toBe(401);
+    expect(await call()).toBe(401);
+    for (let i = 0; i < 4; i++) expect(await call('Bearer wrong')).toBe(401);
+    expect(slept).toEqual([250, 500, 1000]);
+    // Another client (as the gateway names it, last in X-Forwarded-For) is not slowed.
+    expect(await call('Bearer wrong', 'forged, 10.9.9.9')).toBe(401);
+    expect(slept).toEqual([250, 500, 1000]);
+    expect(await call('Bearer right')).toBe(200);
+    expect(slept).toEqual([250, 500, 1000, 2000]);
+    expect(await call('Bearer wrong')).toBe(401);
+    expect(slept).toHaveLength(4);
+  });
+
+  it('answers an announced body over the limit with 413 at once, without reading it', async () => {
+    const url = await serve(echo, { maxJsonSize: '1kb' });
+    const { hostname, port } = new URL(url);
+    const answer = await new Promise<string>((resolve) => {
+      const s = connect(Number(port), hostname, () =>
+        s.write(
+          `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${64 << 20}\r\n\r\n{`,
+        ),
+      );
+      let out = '';
+      s.on('data', (d) => {
+        out += d.toString();
+        if (out.includes('}}')) {
+          s.destroy();
+          resolve(out);
+        }
+      });
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toContain('"code":"PAYLOAD_TOO_LARGE"');
   });
 });
 
