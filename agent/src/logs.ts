@@ -25,6 +25,8 @@ const HEADER_GRACE_MS = 500;
 /** Cheap on the VM's CPU and still a good ratio for log text. */
 const GZIP_LEVEL = zlib.Z_BEST_SPEED;
 const REPORTED_PROBLEMS = 5;
+/** Encoded lines that may wait for a slow client before journalctl is paused (memory stays bounded). */
+const OUT_BUFFERED = 1024 * 1024;
 
 export interface LogsContext {
   config: AgentConfig;
@@ -147,7 +149,10 @@ class LogStream {
       return;
     }
     if (this.count >= this.query.limit) return this.finish('limit');
-    if (!this.flush()) {
+    // Each chunk's lines are more than the socket's high-water mark, so write() says false for
+    // nearly every one; pausing on that alone would make journalctl wait for the client at every
+    // chunk. Up to OUT_BUFFERED bytes may wait in the socket while journalctl carries on.
+    if (!this.flush() && this.out!.writableLength > OUT_BUFFERED) {
       this.child.stdout!.pause();
       this.out!.once('drain', () => this.child.stdout!.resume());
     }
