@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
@@ -40,6 +41,9 @@ import { createDashboardHandler } from '../src/dashboard';
  * it instead of loading again (loading 10 M rows is most of the run): the newest migrations are
  * applied, rollup tables they add are filled, and the API's clock is the load's own (the data ends
  * where the load was made). A load cut short is noticed (no `bench_dataset` row) and redone.
+ * `--parts api,search,export,page` times only those (all by default); `--page-loads N` (10) page
+ * loads are timed after one warm-up, each printed with where its time went; `--page-profile FILE`
+ * writes Chromium's CPU profile of the last load there (open it in DevTools' Performance panel).
  */
 const { values: args } = parseArgs({
   options: {
@@ -49,12 +53,17 @@ const { values: args } = parseArgs({
     repeat: { type: 'string', default: '20' },
     'buffer-pool': { type: 'string', default: '2G' },
     'data-dir': { type: 'string' },
+    parts: { type: 'string', default: 'api,search,export,page' },
+    'page-loads': { type: 'string', default: '10' },
+    'page-profile': { type: 'string' },
   },
 });
 const ROWS = Number(args.rows);
 const HOSTS = Number(args.hosts);
 const DAYS = Number(args.days);
 const REPEAT = Number(args.repeat);
+const PARTS = new Set(args.parts.split(','));
+const PAGE_LOADS = Number(args['page-loads']);
 const DB = 'infralogs_bench';
 const READER = 'bench_reader';
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
@@ -361,137 +370,183 @@ async function main() {
       return { ms: performance.now() - t0, body: Buffer.from(body) };
     };
 
-    const entry = JSON.parse(String((await get('/api/entries?range=24h&limit=1')).body)) as {
-      entries: { id: string }[];
-    };
-    const endpoints = [
-      '/api/summary',
-      '/api/volume',
-      '/api/heatmap',
-      '/api/top?field=identifier',
-      '/api/top?field=comm',
-      '/api/top?field=unit',
-      '/api/entries',
-      '/api/health',
-    ];
-    const filters: [string, string][] = [
-      ['no filter', ''],
-      ['host', 'host=host-03'],
-      ['hosts+priority', 'host=host-02,host-07&priority=0..3'],
-      ['identifier', 'identifier=sshd'],
-      ['unit', 'unit=nginx.service'],
-    ];
-    const slowest: Record<string, number> = {};
-    for (const range of ['24h', '7d']) {
-      slowest[range] = 0;
-      for (const endpoint of endpoints) {
-        for (const [fname, f] of endpoint === '/api/health' ? [filters[0]!] : filters) {
-          const sep = endpoint.includes('?') ? '&' : '?';
-          const path = `${endpoint}${sep}range=${range}${f ? `&${f}` : ''}`;
-          await get(path);
-          const times: number[] = [];
-          for (let i = 0; i < REPEAT; i++) times.push((await get(path)).ms);
-          const p95 = pct(times, 95);
-          slowest[range] = Math.max(slowest[range]!, p95);
-          console.log(
-            `${range.padEnd(4)} ${endpoint.padEnd(26)} ${fname.padEnd(15)} p50 ${ms(pct(times, 50)).padStart(7)} ms  p95 ${ms(p95).padStart(7)} ms`,
-          );
+    const slowest: Record<string, number> = { '24h': 0, '7d': 0 };
+    const search: number[] = [];
+    const page_: number[] = [];
+    if (PARTS.has('api')) {
+      const entry = JSON.parse(String((await get('/api/entries?range=24h&limit=1')).body)) as {
+        entries: { id: string }[];
+      };
+      const endpoints = [
+        '/api/summary',
+        '/api/volume',
+        '/api/heatmap',
+        '/api/top?field=identifier',
+        '/api/top?field=comm',
+        '/api/top?field=unit',
+        '/api/entries',
+        '/api/health',
+      ];
+      const filters: [string, string][] = [
+        ['no filter', ''],
+        ['host', 'host=host-03'],
+        ['hosts+priority', 'host=host-02,host-07&priority=0..3'],
+        ['identifier', 'identifier=sshd'],
+        ['unit', 'unit=nginx.service'],
+      ];
+      for (const range of ['24h', '7d']) {
+        for (const endpoint of endpoints) {
+          for (const [fname, f] of endpoint === '/api/health' ? [filters[0]!] : filters) {
+            const sep = endpoint.includes('?') ? '&' : '?';
+            const path = `${endpoint}${sep}range=${range}${f ? `&${f}` : ''}`;
+            await get(path);
+            const times: number[] = [];
+            for (let i = 0; i < REPEAT; i++) times.push((await get(path)).ms);
+            const p95 = pct(times, 95);
+            slowest[range] = Math.max(slowest[range]!, p95);
+            console.log(
+              `${range.padEnd(4)} ${endpoint.padEnd(26)} ${fname.padEnd(15)} p50 ${ms(pct(times, 50)).padStart(7)} ms  p95 ${ms(p95).padStart(7)} ms`,
+            );
+          }
         }
       }
-    }
-    const detail: number[] = [];
-    for (let i = 0; i < REPEAT; i++) detail.push((await get(`/api/entry?id=${entry.entries[0]!.id}`)).ms);
-    console.log(
-      `     /api/entry                 by id           p50 ${ms(pct(detail, 50)).padStart(7)} ms  p95 ${ms(pct(detail, 95)).padStart(7)} ms`,
-    );
-    slowest['24h'] = Math.max(slowest['24h']!, pct(detail, 95));
-
-    // Search: budgeted steps walked to the end of the range (or 30 steps).
-    const search: number[] = [];
-    let scanned = 0;
-    let searchMs = 0;
-    for (const [range, q] of [
-      ['24h', 'Failed password'],
-      ['7d', 'Failed password'],
-      ['24h', 'no such text anywhere'],
-      ['7d', 'no such text anywhere'],
-    ] as const) {
-      let before = '';
-      let matches = 0;
-      let steps = 0;
-      let rangeScanned = 0;
-      for (; steps < 30; steps++) {
-        const r = await get(`/api/entries?range=${range}&q=${encodeURIComponent(q)}${before}`);
-        const body = JSON.parse(String(r.body)) as {
-          entries: unknown[];
-          next: string | null;
-          search: { scanned: number };
-        };
-        search.push(r.ms);
-        searchMs += r.ms;
-        scanned += body.search.scanned;
-        rangeScanned += body.search.scanned;
-        matches += body.entries.length;
-        if (body.next === null) break;
-        before = `&before=${body.next}`;
-      }
+      const detail: number[] = [];
+      for (let i = 0; i < REPEAT; i++) detail.push((await get(`/api/entry?id=${entry.entries[0]!.id}`)).ms);
       console.log(
-        `search ${range} "${q}": ${steps + 1} requests, ${matches} matches, about ${rangeScanned.toLocaleString('en-US')} rows searched`,
+        `     /api/entry                 by id           p50 ${ms(pct(detail, 50)).padStart(7)} ms  p95 ${ms(pct(detail, 95)).padStart(7)} ms`,
+      );
+      slowest['24h'] = Math.max(slowest['24h']!, pct(detail, 95));
+    }
+
+    if (PARTS.has('search')) {
+      // Search: budgeted steps walked to the end of the range (or 30 steps).
+      let scanned = 0;
+      let searchMs = 0;
+      for (const [range, q] of [
+        ['24h', 'Failed password'],
+        ['7d', 'Failed password'],
+        ['24h', 'no such text anywhere'],
+        ['7d', 'no such text anywhere'],
+      ] as const) {
+        let before = '';
+        let matches = 0;
+        let steps = 0;
+        let rangeScanned = 0;
+        for (; steps < 30; steps++) {
+          const r = await get(`/api/entries?range=${range}&q=${encodeURIComponent(q)}${before}`);
+          const body = JSON.parse(String(r.body)) as {
+            entries: unknown[];
+            next: string | null;
+            search: { scanned: number };
+          };
+          search.push(r.ms);
+          searchMs += r.ms;
+          scanned += body.search.scanned;
+          rangeScanned += body.search.scanned;
+          matches += body.entries.length;
+          if (body.next === null) break;
+          before = `&before=${body.next}`;
+        }
+        console.log(
+          `search ${range} "${q}": ${steps + 1} requests, ${matches} matches, about ${rangeScanned.toLocaleString('en-US')} rows searched`,
+        );
+      }
+      const rowsPerS = scanned / (searchMs / 1000);
+      console.log(
+        `search: ${search.length} requests, p50 ${ms(pct(search, 50))} ms, p95 ${ms(pct(search, 95))} ms, about ${Math.round(rowsPerS).toLocaleString('en-US')} rows searched per second`,
       );
     }
-    const rowsPerS = scanned / (searchMs / 1000);
-    console.log(
-      `search: ${search.length} requests, p50 ${ms(pct(search, 50))} ms, p95 ${ms(pct(search, 95))} ms, about ${Math.round(rowsPerS).toLocaleString('en-US')} rows searched per second`,
-    );
 
-    const exportT0 = performance.now();
-    const exported = await get('/api/export?range=24h&host=host-01&format=csv');
-    console.log(
-      `export 24h host-01 CSV: ${exported.body.toString().split('\r\n').length - 2} rows, ${(exported.body.length / 1e6).toFixed(1)} MB in ${ms(performance.now() - exportT0)} ms`,
-    );
+    if (PARTS.has('export')) {
+      const exportT0 = performance.now();
+      const exported = await get('/api/export?range=24h&host=host-01&format=csv');
+      console.log(
+        `export 24h host-01 CSV: ${exported.body.toString().split('\r\n').length - 2} rows, ${(exported.body.length / 1e6).toFixed(1)} MB in ${ms(performance.now() - exportT0)} ms`,
+      );
+    }
 
-    // The page in Chromium: navigation until every Bokeh document is idle and the page says ready.
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    const page_: number[] = [];
-    try {
-      const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-      await context.addCookies([{ name: cookie.split('=')[0]!, value: cookie.split('=')[1]!, url: base }]);
-      const page = await context.newPage();
-      for (let i = 0; i < 6; i++) {
-        const t0 = performance.now();
-        await page.goto(`${base}/?range=${i % 2 === 0 ? '24h' : '7d'}`);
-        await page.waitForFunction(
-          () => {
-            const g = globalThis as unknown as {
-              Bokeh?: { documents: { is_idle: boolean }[] };
-              document: { body: { dataset: Record<string, string | undefined> } };
-            };
-            return (
-              g.document.body.dataset.ready === 'true' &&
-              g.Bokeh !== undefined &&
-              g.Bokeh.documents.length > 0 &&
-              g.Bokeh.documents.every((d) => d.is_idle)
-            );
-          },
-          null,
-          { timeout: 60_000 },
-        );
-        const t = performance.now() - t0;
-        if (i > 0) page_.push(t); // the first load warms the bundles' cache
-        console.log(`page ${i % 2 === 0 ? '24h' : '7d'} drawn in ${ms(t)} ms${i === 0 ? ' (warm-up)' : ''}`);
+    if (PARTS.has('page')) {
+      // The page in Chromium: navigation until every Bokeh document is idle and the page says ready.
+      const browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      });
+      try {
+        const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+        await context.addCookies([{ name: cookie.split('=')[0]!, value: cookie.split('=')[1]!, url: base }]);
+        const page = await context.newPage();
+        for (let i = 0; i <= PAGE_LOADS; i++) {
+          const profiling = args['page-profile'] !== undefined && i === PAGE_LOADS;
+          const cdp = profiling ? await context.newCDPSession(page) : null;
+          if (cdp) {
+            await cdp.send('Profiler.enable');
+            await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
+            await cdp.send('Profiler.start');
+          }
+          const t0 = performance.now();
+          await page.goto(`${base}/?range=${i % 2 === 0 ? '24h' : '7d'}`);
+          await page.waitForFunction(
+            () => {
+              const g = globalThis as unknown as {
+                Bokeh?: { documents: { is_idle: boolean }[] };
+                document: { body: { dataset: Record<string, string | undefined> } };
+              };
+              return (
+                g.document.body.dataset.ready === 'true' &&
+                g.Bokeh !== undefined &&
+                g.Bokeh.documents.length > 0 &&
+                g.Bokeh.documents.every((d) => d.is_idle)
+              );
+            },
+            null,
+            { timeout: 60_000 },
+          );
+          const t = performance.now() - t0;
+          if (cdp) {
+            const { profile } = await cdp.send('Profiler.stop');
+            await writeFile(args['page-profile']!, JSON.stringify(profile));
+            await cdp.detach();
+          }
+          if (i > 0) page_.push(t); // the first load warms the bundles' cache
+          // Where the time went, by the page's own clock: bundles run, API answers in, drawn.
+          // A string, not a function: tsx would wrap its inner functions in a helper the page lacks.
+          const phases = (await page.evaluate(`(() => {
+          const p = globalThis.performance;
+          const nav = p.getEntriesByType('navigation')[0];
+          const api = p.getEntriesByType('resource').filter((r) => r.name.includes('/api/'));
+          return {
+            bundles: nav.domContentLoadedEventEnd,
+            requests: p.getEntriesByName('infralogs:requests').at(-1)?.startTime ?? NaN,
+            answers: Math.max(...api.map((r) => r.responseEnd)),
+            drawn: p.getEntriesByName('infralogs:drawn').at(-1)?.startTime ?? NaN,
+            panels: p.getEntriesByType('measure').filter((m) => m.name.startsWith('infralogs:'))
+              .map((m) => m.name.slice(10) + ' ' + Math.round(m.startTime) + '+' + Math.round(m.duration)).join(', '),
+          };
+        })()`)) as {
+            bundles: number;
+            requests: number;
+            answers: number;
+            drawn: number;
+            panels: string;
+          };
+          console.log(
+            `page ${i % 2 === 0 ? '24h' : '7d'} drawn in ${ms(t)} ms${i === 0 ? ' (warm-up)' : ''}: ` +
+              `requests sent at ${ms(phases.requests)} ms, bundles run by ${ms(phases.bundles)} ms, ` +
+              `answers in by ${ms(phases.answers)} ms, drawn at ${ms(phases.drawn)} ms (panels at+ms: ${phases.panels})`,
+          );
+        }
+      } finally {
+        await browser.close();
       }
-    } finally {
-      await browser.close();
     }
     await replicaPool.end();
 
-    console.log(`RESULT dashboard_p95_ms_24h=${ms(slowest['24h']!)}`);
-    console.log(`RESULT dashboard_p95_ms_7d=${ms(slowest['7d']!)}`);
-    console.log(`RESULT dashboard_search_p95_ms=${ms(pct(search, 95))}`);
-    console.log(`RESULT dashboard_page_ms=${ms(pct(page_, 95))}`);
+    if (PARTS.has('api')) {
+      console.log(`RESULT dashboard_p95_ms_24h=${ms(slowest['24h']!)}`);
+      console.log(`RESULT dashboard_p95_ms_7d=${ms(slowest['7d']!)}`);
+    }
+    if (PARTS.has('search')) console.log(`RESULT dashboard_search_p95_ms=${ms(pct(search, 95))}`);
+    if (PARTS.has('page')) console.log(`RESULT dashboard_page_ms=${ms(pct(page_, 95))}`);
   } finally {
     await new Promise((r) => (server ? server.close(r) : r(undefined)));
     await topology.stop();

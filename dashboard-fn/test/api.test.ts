@@ -507,12 +507,12 @@ describe('the page and its files', () => {
     expect(a.headers['Content-Security-Policy']).toContain("default-src 'none'");
     const html = String(a.body);
     const scripts = [...html.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
+    // app.js first: it sends its requests while the bundles are parsed.
     expect(scripts.map((s) => /src="([^"]+)"/.exec(s[1]!)?.[1])).toEqual([
+      'static/app.js',
       'static/vendor/bokeh.min.js',
-      'static/vendor/bokeh-widgets.min.js',
       'static/vendor/bokeh-tables.min.js',
       'static/vendor/bokeh-api.min.js',
-      'static/app.js',
     ]);
     for (const s of scripts) expect(s[2]).toBe('');
     expect(html).toContain('<base href="/function/dashboard/">');
