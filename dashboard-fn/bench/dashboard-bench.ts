@@ -160,26 +160,53 @@ const pct = (xs: number[], p: number) => {
 };
 const ms = (x: number) => x.toFixed(1);
 
-/** The rollups as ingest would have kept them, computed with SQL; each table only while it is empty. */
+/**
+ * The rollups as ingest would have kept them, computed with SQL. Each host's rows are read in
+ * slices of its primary key (its one seqnum id, seqnum ranges: the rows are stored in that order),
+ * so each slice's groups fit an in-memory temporary table and every slice is read from disk once
+ * for all four tables. Tables that hold rows already are left alone (a kept dataset).
+ */
 async function fillRollups(pool: ReturnType<typeof createStorePool>) {
-  const empty = async (table: string) =>
-    ((await pool.query(`SELECT 1 FROM ${table} LIMIT 1`)) as unknown as [unknown[]])[0].length === 0;
-  const hour = `DATE_FORMAT(ts, '%Y-%m-%d %H:00:00')`;
-  if (await empty('log_counts_hourly'))
-    await pool.query(`INSERT INTO log_counts_hourly (host_id, hour, priority, n)
-      SELECT host_id, ${hour}, COALESCE(priority, 255), COUNT(*) FROM logs GROUP BY 1, 2, 3`);
-  if (await empty('log_field_counts_hourly'))
-    for (const f of Object.values(ROLLUP_FIELDS)) {
-      await pool.query(`INSERT INTO log_field_counts_hourly (field, hour, host_id, value, priority, n)
-        SELECT ${f.id}, ${hour}, host_id, COALESCE(${f.column}, ''), COALESCE(priority, 255), COUNT(*)
-          FROM logs GROUP BY 2, 3, 4, 5`);
+  const conn = await pool.getConnection();
+  try {
+    const empty = async (table: string) =>
+      ((await conn.query(`SELECT 1 FROM ${table} LIMIT 1`)) as unknown as [unknown[]])[0].length === 0;
+    await conn.query(`SET SESSION tmp_table_size = 268435456, max_heap_table_size = 268435456`);
+    const hour = `DATE_FORMAT(ts, '%Y-%m-%d %H:00:00')`;
+    const upsert = 'ON DUPLICATE KEY UPDATE n = n + VALUES(n)';
+    const statements: string[] = [];
+    if (await empty('log_counts_hourly'))
+      statements.push(`INSERT INTO log_counts_hourly (host_id, hour, priority, n)
+        SELECT host_id, ${hour}, COALESCE(priority, 255), COUNT(*) FROM logs WHERE %SLICE% GROUP BY 1, 2, 3 ${upsert}`);
+    if (await empty('log_field_counts_hourly'))
+      for (const f of Object.values(ROLLUP_FIELDS))
+        statements.push(`INSERT INTO log_field_counts_hourly (field, hour, host_id, value, priority, n)
+          SELECT ${f.id}, ${hour}, host_id, COALESCE(${f.column}, ''), COALESCE(priority, 255), COUNT(*)
+            FROM logs WHERE %SLICE% GROUP BY 2, 3, 4, 5 ${upsert}`);
+    const [hosts] = (await conn.query('SELECT id, name FROM hosts ORDER BY id')) as unknown as [
+      { id: number; name: string }[],
+    ];
+    const perHost = Math.floor(ROWS / HOSTS);
+    const SLICE = 100_000;
+    for (const h of hosts) {
+      const t0 = performance.now();
+      for (let from = 0; from < perHost && statements.length > 0; from += SLICE) {
+        const slice = `host_id = ${h.id} AND seqnum_id = UNHEX('${hex(`seqnum-${h.name}`)}')
+          AND seqnum > ${from} AND seqnum <= ${from + SLICE}`;
+        for (const sql of statements) await conn.query(sql.replace('%SLICE%', slice));
+      }
+      if (statements.length > 0)
+        log(`rollups of ${h.name} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
-  if (await empty('log_field_counts_daily'))
-    await pool.query(`INSERT INTO log_field_counts_daily (field, day, host_id, value, priority, n)
-      SELECT field, DATE(hour), host_id, value, priority, SUM(n) FROM log_field_counts_hourly GROUP BY 1, 2, 3, 4, 5`);
-  if (await empty('host_activity'))
-    await pool.query(`INSERT INTO host_activity (host_id, newest_ts, beat_at)
-      SELECT host_id, MAX(ts), UTC_TIMESTAMP(6) FROM logs GROUP BY host_id`);
+    if (await empty('log_field_counts_daily'))
+      await conn.query(`INSERT INTO log_field_counts_daily (field, day, host_id, value, priority, n)
+        SELECT field, DATE(hour), host_id, value, priority, SUM(n) FROM log_field_counts_hourly GROUP BY 1, 2, 3, 4, 5`);
+    if (await empty('host_activity'))
+      await conn.query(`INSERT INTO host_activity (host_id, newest_ts, beat_at)
+        SELECT host_id, MAX(ts), UTC_TIMESTAMP(6) FROM logs GROUP BY host_id`);
+  } finally {
+    conn.release();
+  }
 }
 
 /**
@@ -193,6 +220,7 @@ async function prepareDataset(topology: Awaited<ReturnType<typeof startTopology>
     [DB],
   )) as unknown as [unknown[]];
   let loadedAt: number | null = null;
+  let resumed = false;
   if (found.length > 0) {
     const [rows] = (await admin
       .query(`SELECT \`rows\`, hosts, days, loaded_at AS loadedAt FROM ${DB}.bench_dataset`)
@@ -200,7 +228,22 @@ async function prepareDataset(topology: Awaited<ReturnType<typeof startTopology>
     const d = rows[0];
     if (d && Number(d.rows) === ROWS && Number(d.hosts) === HOSTS && Number(d.days) === DAYS)
       loadedAt = d.loadedAt.getTime();
-    else {
+    else if (!d && (await loadedButNotRolledUp(admin))) {
+      // Stopped during its rollups: the rows and indexes are all there, the rollups start over.
+      log('the kept dataset has its rows and indexes but not all rollups: computing them again');
+      for (const t of [
+        'log_counts_hourly',
+        'log_field_counts_hourly',
+        'log_field_counts_daily',
+        'host_activity',
+      ])
+        await admin.query(`TRUNCATE TABLE ${DB}.${t}`);
+      const [[newest]] = (await admin.query(
+        `SELECT MAX(t) AS t FROM (SELECT (SELECT MAX(ts) FROM ${DB}.logs FORCE INDEX (ix_logs_host_ts) WHERE host_id = h.id) AS t FROM ${DB}.hosts h) x`,
+      )) as unknown as [[{ t: Date }]];
+      loadedAt = newest.t.getTime() + 1000;
+      resumed = true;
+    } else {
       log(
         d
           ? `the kept dataset is ${d.rows} rows, ${d.hosts} hosts, ${d.days} days: loading anew`
@@ -227,6 +270,7 @@ async function prepareDataset(topology: Awaited<ReturnType<typeof startTopology>
       const t0 = performance.now();
       await fillRollups(pool);
       log(`rollups checked in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for the replica…`);
+      if (resumed) await markLoaded(pool, loadedAt);
     } else loadedAt = await loadDataset(topology, pool);
     await pool.query(`CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY 'bench-reader-pw'`, [READER]);
     await pool.query(`GRANT SELECT ON ${DB}.* TO ?@'%'`, [READER]);
@@ -236,6 +280,27 @@ async function prepareDataset(topology: Awaited<ReturnType<typeof startTopology>
   } finally {
     await pool.end();
   }
+}
+
+/** Rows of every host there, and every secondary index of `logs` (built after the load). */
+async function loadedButNotRolledUp(admin: import('mysql2/promise').Connection): Promise<boolean> {
+  const [[indexes]] = (await admin.query(
+    `SELECT COUNT(DISTINCT INDEX_NAME) AS n FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'logs' AND INDEX_NAME <> 'PRIMARY'`,
+    [DB],
+  )) as unknown as [[{ n: number }]];
+  if (Number(indexes.n) < 5) return false;
+  const [[count]] = (await admin.query(
+    `SELECT COUNT(*) AS n FROM ${DB}.logs FORCE INDEX (ix_logs_host_ts)`,
+  )) as unknown as [[{ n: number }]];
+  return Number(count.n) === Math.floor(ROWS / HOSTS) * HOSTS;
+}
+
+async function markLoaded(pool: ReturnType<typeof createStorePool>, at: number) {
+  await pool.query(
+    `CREATE TABLE bench_dataset (\`rows\` BIGINT NOT NULL, hosts INT NOT NULL, days INT NOT NULL, loaded_at DATETIME(3) NOT NULL)`,
+  );
+  await pool.query(`INSERT INTO bench_dataset VALUES (?, ?, ?, ?)`, [ROWS, HOSTS, DAYS, new Date(at)]);
 }
 
 async function loadDataset(
@@ -306,10 +371,7 @@ async function loadDataset(
     `loaded ${(perHost * HOSTS).toLocaleString('en-US')} rows in ${loadS.toFixed(1)} s, rollups in ${rollupS.toFixed(1)} s; waiting for the replica…`,
   );
   // Last: a run cut short before this row loads anew next time.
-  await pool.query(
-    `CREATE TABLE bench_dataset (\`rows\` BIGINT NOT NULL, hosts INT NOT NULL, days INT NOT NULL, loaded_at DATETIME(3) NOT NULL)`,
-  );
-  await pool.query(`INSERT INTO bench_dataset VALUES (?, ?, ?, ?)`, [ROWS, HOSTS, DAYS, new Date(now)]);
+  await markLoaded(pool, now);
   await replicaAdmin.query('START SLAVE SQL_THREAD');
   await replicaAdmin.end();
   return now;

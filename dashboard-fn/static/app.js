@@ -384,6 +384,10 @@ async function drawHeatmap(heat) {
 
 const NONE_LABEL = '(none)';
 
+/**
+ * One top list: one hbar renderer for every (value, level) segment, stacked by hand, rather than a
+ * renderer per level (each renderer costs Bokeh five glyph views to build and lay out).
+ */
 async function drawTop(top, field) {
   const target = `top-${field}`;
   const rows = [...top.rows].reverse();
@@ -391,8 +395,22 @@ async function drawTop(top, field) {
   const levels = top.levels.filter((l) => rows.some((r) => r.counts[l] > 0));
   // Factors must be unique and non-empty: '' (entries without the field) is shown as (none).
   const labels = rows.map((r) => (r.value === '' ? NONE_LABEL : r.value));
-  const data = { value: labels, total: rows.map((r) => r.total) };
-  for (const l of levels) data[l] = rows.map((r) => r.counts[l]);
+  const data = { value: [], row: [], level: [], n: [], total: [], left: [], right: [], color: [] };
+  rows.forEach((r, i) => {
+    let left = 0;
+    for (const l of levels) {
+      const n = r.counts[l];
+      if (n === 0) continue;
+      data.value.push(labels[i]);
+      data.row.push(i);
+      data.level.push(l);
+      data.n.push(n);
+      data.total.push(r.total);
+      data.left.push(left);
+      data.right.push((left += n));
+      data.color.push(COLORS[l]);
+    }
+  });
   const source = new Bokeh.ColumnDataSource({ data });
   const plot = Bokeh.Plotting.figure({
     name: `top-${field}-plot`,
@@ -402,26 +420,32 @@ async function drawTop(top, field) {
     tools: 'tap',
     toolbar_location: null,
   });
-  levels.forEach((l, i) =>
-    plot.hbar({
-      y: { field: 'value' },
-      height: 0.8,
-      left: { expr: new Bokeh.Stack({ fields: levels.slice(0, i) }) },
-      right: { expr: new Bokeh.Stack({ fields: levels.slice(0, i + 1) }) },
-      source,
-      fill_color: COLORS[l],
-      line_color: COLORS[l],
-      name: `top-${field}-${l}`,
-    }),
-  );
+  plot.hbar({
+    y: { field: 'value' },
+    height: 0.8,
+    left: { field: 'left' },
+    right: { field: 'right' },
+    source,
+    fill_color: { field: 'color' },
+    line_color: { field: 'color' },
+    name: `top-${field}-bars`,
+  });
   plot.add_tools(
     new Bokeh.HoverTool({
-      tooltips: [[field, '@value'], ['total', '@total'], ...levels.map((l) => [l, `@{${l}}`])],
+      tooltips: [
+        [field, '@value'],
+        ['total', '@total'],
+        ['level', '@level'],
+        ['entries', '@n'],
+      ],
     }),
   );
   plot.x_range.start = 0;
   plot.ygrid.grid_line_color = null;
-  onTap(source, (i) => narrow({ [field]: rows[i].value === '' ? null : rows[i].value }));
+  onTap(source, (i) => {
+    const row = rows[data.row[i]];
+    narrow({ [field]: row.value === '' ? null : row.value });
+  });
   await showPlot(target, plot);
 }
 
