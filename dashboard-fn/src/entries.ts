@@ -146,9 +146,16 @@ export const needsSearch = (f: Filter) =>
 
 const columnToIso = (column: string) => `${column.slice(0, 10)}T${column.slice(11)}Z`;
 
-/** The newest entries matching the filter before `before`, newest first. */
-export async function readEntries(db: Queryable, query: EntriesQuery, hosts?: HostRow[]): Promise<Entries> {
-  const started = Date.now();
+/**
+ * The newest entries matching the filter before `before`, newest first. `started` (ms since the
+ * epoch) is when the request arrived: a budgeted search counts its time from there.
+ */
+export async function readEntries(
+  db: Queryable,
+  query: EntriesQuery,
+  hosts?: HostRow[],
+  started = Date.now(),
+): Promise<Entries> {
   const all = hosts ?? (await listHosts(db));
   const names = new Map(all.map((h) => [h.id, h.name]));
   const ids = hostIds(all, query.filter);
