@@ -19,7 +19,8 @@ import { adminConnection, recordingContext, uniqueName, waitForReplica } from '@
 import { entry, freshStore } from '@infralogs/devkit/fixtures';
 import { createAuth, type Auth } from '../src/auth';
 import { createDashboardHandler } from '../src/dashboard';
-import { csvCell } from '../src/entries';
+import { csvCell, readEntries } from '../src/entries';
+import { parseEntriesQuery } from '../src/params';
 
 /**
  * The dashboard's API against the real replica: a fresh database migrated on the primary, entries
@@ -632,6 +633,19 @@ describe('search, detail and export', () => {
     const ident = (await call(handler, '/api/entries', { identifier: 'mysqld', range: '3d' }))
       .body as SearchBody;
     expect(ident.entries.map((e) => e.message)).toEqual(['debug chatter', 'mysqld ready for connections']);
+  });
+
+  it('answers a search whose time budget is spent at once: no matches, next where it started', async () => {
+    const query = parseEntriesQuery({ q: 'ONERROR', range: '3d' }, NOW);
+    // Arrived 10 s ago: nothing of its budget is left, so no statement is started.
+    const late = await readEntries(reader, query, undefined, Date.now() - 10_000);
+    expect(late.entries).toEqual([]);
+    expect(late.search!.scanned).toBe(0);
+    expect(late.next).toBe(late.search!.searchedFrom);
+    expect(Date.parse(late.next!)).toBe(query.filter.toMs);
+    // The same step on time finds the match.
+    const onTime = await readEntries(reader, query);
+    expect(onTime.entries.map((e) => e.message)).toEqual([XSS]);
   });
 
   it('shows every stored field of one entry, the raw size for a message that was not UTF-8', async () => {
