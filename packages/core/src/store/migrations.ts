@@ -218,18 +218,6 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE logs ADD INDEX ix_logs_host_ident_ts (host_id, syslog_identifier, ts)`,
     ],
   },
-  {
-    // The dashboard's counts read these rollups by hour (and by one value's hours): with `n` (and
-    // the key's other columns) in the index the reads never visit the rows. bench:dashboard at 10 M
-    // rows, 7 days: 10 hosts × 168 hours × 9 levels index entries per statement, no row lookups.
-    // Same index names, so FORCE INDEX in dashboard-fn/src/queries.ts keeps naming them.
-    version: '0011_dashboard_covering_indexes',
-    statements: () => [
-      `ALTER TABLE log_counts_hourly DROP INDEX ix_counts_hour, ADD INDEX ix_counts_hour (hour, priority, host_id, n)`,
-      `ALTER TABLE log_field_counts_hourly DROP INDEX ix_field_counts_value,
-         ADD INDEX ix_field_counts_value (field, value, hour, host_id, priority, n)`,
-    ],
-  },
 ];
 
 /**

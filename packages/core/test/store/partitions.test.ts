@@ -160,7 +160,6 @@ describe('migrate', () => {
         '0008_run_hosts_result',
         '0009_hosts_tls',
         '0010_dashboard_rollups',
-        '0011_dashboard_covering_indexes',
       ]);
       expect(await migrate(store.pool)).toEqual({ applied: [] });
       const c = await store.admin();
