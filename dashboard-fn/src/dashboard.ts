@@ -109,6 +109,7 @@ export function createDashboardHandler(deps: DashboardDeps): Handler {
     path: string,
     query: Record<string, unknown>,
     context: FunctionContext,
+    started: number,
   ): Promise<unknown> {
     switch (path) {
       case '/api/summary':
@@ -121,8 +122,11 @@ export function createDashboardHandler(deps: DashboardDeps): Handler {
         const { filter, values } = parseFilterQuery(query, now(), ['field']);
         return readTop(await pool(), filter, choiceParam(values, 'field', TOP_FIELDS, 'identifier'));
       }
-      case '/api/entries':
-        return readEntries(await pool(), parseEntriesQuery(query, now()));
+      case '/api/entries': {
+        // A search's time budget counts from the request's arrival: the pool's first credentials too.
+        const entriesQuery = parseEntriesQuery(query, now());
+        return readEntries(await pool(), entriesQuery, undefined, started);
+      }
       case '/api/entry': {
         const id = readQuery(query, ['id']).get('id');
         if (id === undefined)
@@ -236,7 +240,7 @@ export function createDashboardHandler(deps: DashboardDeps): Handler {
         const begun = process.hrtime.bigint();
         try {
           context.status(200).headers(JSON_HEADERS);
-          const result = await api(path, event.query, context);
+          const result = await api(path, event.query, context, started);
           const search = (result as { search?: { scanned?: unknown } | null } | null)?.search;
           if (typeof search?.scanned === 'number') searchRows.inc({}, search.scanned);
           return result;

@@ -28,18 +28,28 @@ import { countSource, hostIds, hoursOf, HOUR_MS, ISO_US, listHosts, sqlTime, typ
 /** Characters of a message in lists; the detail view gets up to DETAIL_MESSAGE_CHARS. */
 export const MAX_MESSAGE_CHARS = 4000;
 export const DETAIL_MESSAGE_CHARS = 65_536;
-/** Rows one search request may read (planned from the rollup), and its statement time limit. */
+/** Rows one search request may read (planned from the rollup). */
 export const SEARCH_ROW_BUDGET = 200_000;
 export const SEARCH_MIN_ROWS = 5_000;
-export const SEARCH_TIME_MS = 800;
+/**
+ * One search request's wall time, from its start (the hosts, the plan and every attempt included):
+ * each statement's time limit is what is left of it, so a request answers within it by construction.
+ */
+export const SEARCH_TIME_MS = 850;
+/** Kept for building the answer; a statement is not started with less than SEARCH_MIN_STATEMENT_MS left. */
+const SEARCH_ANSWER_MS = 30;
+const SEARCH_MIN_STATEMENT_MS = 100;
+/** How far back one plan looks: a slice never spans more (the plan reads hosts × 168 × 9 rollup rows at most). */
+const SEARCH_PLAN_HOURS = 7 * 24;
 
 /**
- * Rows per ms this process's searches have read (a first guess until measured): a slice is planned
- * to take about half the time limit, so a busy server gets smaller steps instead of timeouts.
+ * Rows per ms this process's searches have read (a first guess until measured, about what a loaded
+ * 2-core server reads): a slice is planned to take 40% of the request's time, so the p95 stays
+ * inside it, and a busy server gets smaller steps instead of timeouts.
  */
-let searchRate = 200;
+let searchRate = 40;
 const rowBudget = () =>
-  Math.max(SEARCH_MIN_ROWS, Math.min(SEARCH_ROW_BUDGET, Math.round(searchRate * SEARCH_TIME_MS * 0.5)));
+  Math.max(SEARCH_MIN_ROWS, Math.min(SEARCH_ROW_BUDGET, Math.round(searchRate * SEARCH_TIME_MS * 0.4)));
 /** Rows one export answers at most, and how long it may read (under the function's 30 s exec_timeout). */
 export const EXPORT_MAX_ROWS = 100_000;
 export const EXPORT_MAX_MS = 20_000;
@@ -136,12 +146,20 @@ export const needsSearch = (f: Filter) =>
 
 const columnToIso = (column: string) => `${column.slice(0, 10)}T${column.slice(11)}Z`;
 
-/** The newest entries matching the filter before `before`, newest first. */
-export async function readEntries(db: Queryable, query: EntriesQuery, hosts?: HostRow[]): Promise<Entries> {
+/**
+ * The newest entries matching the filter before `before`, newest first. `started` (ms since the
+ * epoch) is when the request arrived: a budgeted search counts its time from there.
+ */
+export async function readEntries(
+  db: Queryable,
+  query: EntriesQuery,
+  hosts?: HostRow[],
+  started = Date.now(),
+): Promise<Entries> {
   const all = hosts ?? (await listHosts(db));
   const names = new Map(all.map((h) => [h.id, h.name]));
   const ids = hostIds(all, query.filter);
-  if (needsSearch(query.filter)) return search(db, query, ids, names);
+  if (needsSearch(query.filter)) return search(db, query, ids, names, started);
   const { filter, limit } = query;
   const upper =
     query.before !== null && query.before < sqlTime(filter.toMs) ? query.before : sqlTime(filter.toMs);
@@ -207,18 +225,21 @@ function flavourOf(db: Queryable): Promise<'mariadb' | 'mysql'> {
 
 /**
  * One budgeted step back in time: plans the slice [lower, upper) from the rollup so it holds about
- * as many rows as the measured rate reads in half the time limit (SEARCH_MIN_ROWS to
- * SEARCH_ROW_BUDGET, at least one hour's worth), reads it through `ix_logs_host_ts` with the
- * filter in the WHERE and a statement time limit (halving the slice on a timeout), and answers the
- * matches (at most `limit`, newest first) and where to continue.
+ * as many rows as the measured rate reads in 40% of SEARCH_TIME_MS (SEARCH_MIN_ROWS to
+ * SEARCH_ROW_BUDGET, at least one hour's worth, at most SEARCH_PLAN_HOURS), reads it through
+ * `ix_logs_host_ts` with the filter in the WHERE under a statement time limit of what is left of
+ * the request's SEARCH_TIME_MS (halving the slice on a timeout while time is left), and answers the
+ * matches (at most `limit`, newest first) and where to continue. Out of time, it answers no
+ * matches and `next` = where it started; the halved rate makes the next step smaller.
  */
 async function search(
   db: Queryable,
   query: EntriesQuery,
   ids: number[] | null,
   names: Map<number, string>,
+  started: number,
 ): Promise<Entries> {
-  const started = Date.now();
+  const deadline = started + SEARCH_TIME_MS - SEARCH_ANSWER_MS;
   const { filter, limit } = query;
   const hostList = ids ?? [...names.keys()];
   const fromSql = sqlTime(filter.fromMs);
@@ -239,18 +260,22 @@ async function search(
   if (hostList.length === 0 || upper <= fromSql) return empty(0, upper <= fromSql ? upper : fromSql);
 
   // Plan: hours back from `upper` until the rollup says the budget is reached.
+  const planFromMs = Math.max(
+    filter.fromMs,
+    Math.floor(upperMs / HOUR_MS) * HOUR_MS - SEARCH_PLAN_HOURS * HOUR_MS,
+  );
   const src = countSource(
-    { ...filter, identifier: null, comm: null, unit: null, text: null },
+    { ...filter, fromMs: planFromMs, identifier: null, comm: null, unit: null, text: null },
     ids,
-    hoursOf({ ...filter, toMs: upperMs }),
+    hoursOf({ ...filter, fromMs: planFromMs, toMs: upperMs }),
   );
   const perHour = await select<{ hourIso: string; n: string | number }>(
     db,
     `SELECT DATE_FORMAT(hour, '%Y-%m-%dT%H:%i:%sZ') AS hourIso, SUM(n) AS n FROM ${src.table}
       WHERE ${src.where} GROUP BY hour ORDER BY hour DESC LIMIT ?`,
-    [...src.values, 24 * 90],
+    [...src.values, SEARCH_PLAN_HOURS + 1],
   );
-  let lowerMs = filter.fromMs;
+  let lowerMs = planFromMs;
   let planned = 0;
   const budget = rowBudget();
   for (const h of perHour) {
@@ -261,7 +286,10 @@ async function search(
     }
   }
   // Hours without entries before the first one found are skipped at once.
-  if (perHour.length === 0) return empty(0, fromSql);
+  if (perHour.length === 0)
+    return planFromMs > filter.fromMs
+      ? { ...empty(0, sqlTime(planFromMs)), next: columnToIso(sqlTime(planFromMs)) }
+      : empty(0, fromSql);
 
   const where: string[] = ['l.host_id IN (?)', 'l.ts >= ?', 'l.ts < ?'];
   const extra: unknown[] = [];
@@ -284,10 +312,12 @@ async function search(
     extra.push(likeContains(filter.text));
   }
   const mariadb = (await flavourOf(db)) === 'mariadb';
-  const budgetS = SEARCH_TIME_MS / 1000;
-  const prefix = mariadb ? `SET STATEMENT max_statement_time = ${budgetS} FOR ` : '';
-  const hint = mariadb ? '' : `/*+ MAX_EXECUTION_TIME(${SEARCH_TIME_MS}) */ `;
-  for (let attempt = 0; ; attempt++) {
+  for (;;) {
+    const leftMs = Math.floor(deadline - Date.now());
+    if (leftMs < SEARCH_MIN_STATEMENT_MS) return { ...empty(0, upper), next: columnToIso(upper) };
+    // Integers the code computed, not input: the time limit cannot be a bound parameter.
+    const prefix = mariadb ? `SET STATEMENT max_statement_time = ${(leftMs / 1000).toFixed(3)} FOR ` : '';
+    const hint = mariadb ? '' : `/*+ MAX_EXECUTION_TIME(${leftMs}) */ `;
     const lowerSql = sqlTime(lowerMs);
     const stepStarted = Date.now();
     try {
@@ -315,7 +345,7 @@ async function search(
       };
     } catch (err) {
       const errno = (err as { cause?: { errno?: unknown } }).cause?.errno;
-      if (typeof errno !== 'number' || !TIMEOUT_ERRNOS.has(errno) || attempt >= 3) throw err;
+      if (typeof errno !== 'number' || !TIMEOUT_ERRNOS.has(errno)) throw err;
       // Too slow for the time budget (a dense slice, a cold cache, a busy server): half as far back.
       searchRate /= 2;
       lowerMs = Math.max(lowerMs, upperMs - Math.max(60_000, Math.floor((upperMs - lowerMs) / 2)));

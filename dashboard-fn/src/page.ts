@@ -60,7 +60,11 @@ const options = (pairs: string[][], selected: string) =>
 
 export function renderPage(basePath: string): string {
   const levels = LEVEL_OPTIONS.map((l, i) => [String(i), l]);
-  return `${head(basePath, 'Infralogs dashboard', [...BOKEH_BUNDLES.map((b) => `static/vendor/${b}`), 'static/app.js'])}
+  return `${head(
+    basePath,
+    'Infralogs dashboard', // app.js first: it sends the API requests while the bundles are parsed, and draws once they ran.
+    ['static/app.js', ...BOKEH_BUNDLES.map((b) => `static/vendor/${b}`)],
+  )}
 <body data-ready="false">
 <header>
   <h1>Infralogs</h1>

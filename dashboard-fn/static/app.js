@@ -11,7 +11,7 @@
  * `comm`, `q`, `refresh`): a copied link reproduces the view. Clicking a bar, a heatmap cell or a
  * top-list row narrows the filter to it.
  */
-/* global Bokeh, document, window, fetch, URLSearchParams, history, location */
+/* global Bokeh, document, window, fetch, URLSearchParams, history, location, performance */
 'use strict';
 
 /** Severity colours: emerg … err reds, warning orange, notice/info blue/green, debug grey. */
@@ -384,6 +384,10 @@ async function drawHeatmap(heat) {
 
 const NONE_LABEL = '(none)';
 
+/**
+ * One top list: one hbar renderer for every (value, level) segment, stacked by hand, rather than a
+ * renderer per level (each renderer costs Bokeh five glyph views to build and lay out).
+ */
 async function drawTop(top, field) {
   const target = `top-${field}`;
   const rows = [...top.rows].reverse();
@@ -391,8 +395,22 @@ async function drawTop(top, field) {
   const levels = top.levels.filter((l) => rows.some((r) => r.counts[l] > 0));
   // Factors must be unique and non-empty: '' (entries without the field) is shown as (none).
   const labels = rows.map((r) => (r.value === '' ? NONE_LABEL : r.value));
-  const data = { value: labels, total: rows.map((r) => r.total) };
-  for (const l of levels) data[l] = rows.map((r) => r.counts[l]);
+  const data = { value: [], row: [], level: [], n: [], total: [], left: [], right: [], color: [] };
+  rows.forEach((r, i) => {
+    let left = 0;
+    for (const l of levels) {
+      const n = r.counts[l];
+      if (n === 0) continue;
+      data.value.push(labels[i]);
+      data.row.push(i);
+      data.level.push(l);
+      data.n.push(n);
+      data.total.push(r.total);
+      data.left.push(left);
+      data.right.push((left += n));
+      data.color.push(COLORS[l]);
+    }
+  });
   const source = new Bokeh.ColumnDataSource({ data });
   const plot = Bokeh.Plotting.figure({
     name: `top-${field}-plot`,
@@ -402,26 +420,32 @@ async function drawTop(top, field) {
     tools: 'tap',
     toolbar_location: null,
   });
-  levels.forEach((l, i) =>
-    plot.hbar({
-      y: { field: 'value' },
-      height: 0.8,
-      left: { expr: new Bokeh.Stack({ fields: levels.slice(0, i) }) },
-      right: { expr: new Bokeh.Stack({ fields: levels.slice(0, i + 1) }) },
-      source,
-      fill_color: COLORS[l],
-      line_color: COLORS[l],
-      name: `top-${field}-${l}`,
-    }),
-  );
+  plot.hbar({
+    y: { field: 'value' },
+    height: 0.8,
+    left: { field: 'left' },
+    right: { field: 'right' },
+    source,
+    fill_color: { field: 'color' },
+    line_color: { field: 'color' },
+    name: `top-${field}-bars`,
+  });
   plot.add_tools(
     new Bokeh.HoverTool({
-      tooltips: [[field, '@value'], ['total', '@total'], ...levels.map((l) => [l, `@{${l}}`])],
+      tooltips: [
+        [field, '@value'],
+        ['total', '@total'],
+        ['level', '@level'],
+        ['entries', '@n'],
+      ],
     }),
   );
   plot.x_range.start = 0;
   plot.ygrid.grid_line_color = null;
-  onTap(source, (i) => narrow({ [field]: rows[i].value === '' ? null : rows[i].value }));
+  onTap(source, (i) => {
+    const row = rows[data.row[i]];
+    narrow({ [field]: row.value === '' ? null : row.value });
+  });
   await showPlot(target, plot);
 }
 
@@ -449,10 +473,15 @@ function entryColumns(columns, entries) {
 
 const WIDTHS = { ts: 170, host: 90, priority: 65, syslogIdentifier: 100, pid: 60, unit: 120, message: 560 };
 
-async function ensureTable(columns) {
-  if (entriesTable) return;
+/**
+ * The table is built once, with its first rows (building it empty and then filling it lays it out
+ * twice). Column widths are the given ones scaled to the width (`force_fit`): `fit_columns` would
+ * measure every header and cell in the DOM on each change.
+ */
+async function ensureTable(columns, data) {
+  if (entriesTable) return false;
   const T = Bokeh.Tables;
-  entriesSource = new Bokeh.ColumnDataSource({ data: entryColumns(columns, []) });
+  entriesSource = new Bokeh.ColumnDataSource({ data });
   entriesTable = new T.DataTable({
     name: 'entries',
     source: entriesSource,
@@ -460,7 +489,7 @@ async function ensureTable(columns) {
     index_position: null,
     height: 440,
     sizing_mode: 'stretch_width',
-    autosize_mode: 'fit_columns',
+    autosize_mode: 'force_fit',
     columns: columns.map(
       (c) =>
         new T.TableColumn({
@@ -475,18 +504,20 @@ async function ensureTable(columns) {
   });
   onTap(entriesSource, (i) => void showDetail(entryIds[i]));
   await Bokeh.Plotting.show(entriesTable, $('entries'));
+  return true;
 }
 
 async function showEntries(answer, append) {
-  await ensureTable(answer.columns);
   const columns = entryColumns(answer.columns, answer.entries);
-  if (append) {
+  const ids = answer.entries.map((e) => e.id);
+  if (await ensureTable(answer.columns, columns)) entryIds = ids;
+  else if (append) {
     entriesSource.stream(columns);
-    entryIds.push(...answer.entries.map((e) => e.id));
+    entryIds.push(...ids);
   } else {
     entriesSource.selected.indices = [];
     entriesSource.data = columns;
-    entryIds = answer.entries.map((e) => e.id);
+    entryIds = ids;
   }
   nextBefore = answer.next;
   $('older').hidden = nextBefore === null || answer.search !== null;
@@ -601,48 +632,73 @@ function exportLinks() {
   $('export-ndjson').href = `api/export?${new URLSearchParams([...q, ['format', 'ndjson']])}`;
 }
 
-/** Loads and draws everything; `body[data-ready]` is 'false' meanwhile, then 'true' or 'error'. */
+/** Resolves once the deferred BokehJS bundles have run (app.js runs first to start its fetches). */
+const bokehLoaded = new Promise((resolve) => {
+  if (document.readyState === 'complete') resolve();
+  else document.addEventListener('DOMContentLoaded', () => resolve());
+});
+
+/**
+ * Loads and draws everything; `body[data-ready]` is 'false' meanwhile, then 'true' or 'error'.
+ * Every request goes out at once (before BokehJS has even been parsed, on the first load) and each
+ * panel is drawn as soon as its answer is in, the charts at the top first.
+ */
 async function refresh() {
   const mine = ++generation;
   searching = null;
   document.body.dataset.ready = 'false';
   setStatus('Loading…', false);
   exportLinks();
+  performance.mark('infralogs:requests');
+  const fields = ['identifier', 'comm', 'unit'];
+  const answers = {
+    volume: getJson('api/volume'),
+    heat: getJson('api/heatmap'),
+    tops: fields.map((field) => getJson('api/top', { field })),
+    entries: getJson('api/entries'),
+    health: getJson('api/health', Object.fromEntries(FILTER_KEYS.map((k) => [k, '']))),
+  };
+  // Not drawn once a newer refresh started.
+  const draw = (name, answer, fn) =>
+    answer.then(async (body) => {
+      await bokehLoaded;
+      if (mine !== generation) return;
+      const start = performance.now();
+      await fn(body);
+      performance.measure(`infralogs:${name}`, { start });
+    });
   try {
-    const [summary, volume, heat, tops, entries, health] = await Promise.all([
-      getJson('api/summary'),
-      getJson('api/volume'),
-      getJson('api/heatmap'),
-      Promise.all(['identifier', 'comm', 'unit'].map((field) => getJson('api/top', { field }))),
-      getJson('api/entries'),
-      getJson('api/health', Object.fromEntries(FILTER_KEYS.map((k) => [k, '']))),
+    await Promise.all([
+      draw('volume', answers.volume, async (volume) => {
+        await drawVolume(volume);
+        await drawHostVolume(volume);
+      }),
+      draw('heatmap', answers.heat, drawHeatmap),
+      ...fields.map((field, i) => draw(`top-${field}`, answers.tops[i], (top) => drawTop(top, field))),
+      draw('entries', answers.entries, (entries) => showEntries(entries, false)),
+      draw('health', answers.health, drawHealth),
     ]);
     if (mine !== generation) return;
+    const [volume, health, entries] = await Promise.all([answers.volume, answers.health, answers.entries]);
     fillHostOptions(health.hosts.map((h) => h.name));
-    // Each plot is its own Bokeh document; they are built and laid out side by side.
-    await Promise.all([
-      drawVolume(volume),
-      drawHostVolume(volume),
-      drawHeatmap(heat),
-      ...['identifier', 'comm', 'unit'].map((field, i) => drawTop(tops[i], field)),
-      showEntries(entries, false),
-    ]);
-    drawHealth(health);
-    const ignored = [...new Set([...summary.ignored])];
+    const ignored = [...new Set([...volume.ignored])];
     $('counts-note').hidden = ignored.length === 0;
     $('counts-note').textContent =
       ignored.length === 0
         ? ''
         : `Counts do not apply these filters (no rollup holds them): ${ignored.join(', ')}.`;
-    const hostCount = `${summary.hosts.length} host${summary.hosts.length === 1 ? '' : 's'}`;
+    const total = volume.levels.reduce((t, l) => t + volume.counts[l].reduce((a, b) => a + b, 0), 0);
+    const hosts = filter.host ? filter.host.split(',').length : health.hosts.length;
+    const hostCount = `${hosts} host${hosts === 1 ? '' : 's'}`;
     setStatus(
-      `${number.format(summary.total)} entries from ${hostCount}, ${shortTime(summary.window.countsFrom).slice(0, 16)} to ` +
-        `${shortTime(summary.window.countsTo).slice(0, 16)} UTC.`,
+      `${number.format(total)} entries from ${hostCount}, ${shortTime(volume.window.countsFrom).slice(0, 16)} to ` +
+        `${shortTime(volume.window.countsTo).slice(0, 16)} UTC.`,
       false,
     );
     $('search-progress').hidden = entries.search === null;
     document.body.dataset.search = entries.search === null ? 'none' : 'running';
     document.body.dataset.ready = 'true';
+    performance.mark('infralogs:drawn');
     if (entries.search !== null) await runSearch(entries, mine);
   } catch (err) {
     if (mine !== generation) return;
@@ -705,12 +761,15 @@ async function start() {
     void refresh();
   });
   schedule();
-  await refresh();
+  const first = refresh();
+  await bokehLoaded;
+  if (typeof window.Bokeh === 'undefined') {
+    generation++;
+    setStatus('Could not load BokehJS from static/vendor/.', true);
+    document.body.dataset.ready = 'error';
+    return;
+  }
+  await first;
 }
 
-if (typeof window.Bokeh === 'undefined') {
-  setStatus('Could not load BokehJS from static/vendor/.', true);
-  document.body.dataset.ready = 'error';
-} else {
-  void start();
-}
+void start();

@@ -19,7 +19,8 @@ import { adminConnection, recordingContext, uniqueName, waitForReplica } from '@
 import { entry, freshStore } from '@infralogs/devkit/fixtures';
 import { createAuth, type Auth } from '../src/auth';
 import { createDashboardHandler } from '../src/dashboard';
-import { csvCell } from '../src/entries';
+import { csvCell, readEntries } from '../src/entries';
+import { parseEntriesQuery } from '../src/params';
 
 /**
  * The dashboard's API against the real replica: a fresh database migrated on the primary, entries
@@ -507,12 +508,12 @@ describe('the page and its files', () => {
     expect(a.headers['Content-Security-Policy']).toContain("default-src 'none'");
     const html = String(a.body);
     const scripts = [...html.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
+    // app.js first: it sends its requests while the bundles are parsed.
     expect(scripts.map((s) => /src="([^"]+)"/.exec(s[1]!)?.[1])).toEqual([
+      'static/app.js',
       'static/vendor/bokeh.min.js',
-      'static/vendor/bokeh-widgets.min.js',
       'static/vendor/bokeh-tables.min.js',
       'static/vendor/bokeh-api.min.js',
-      'static/app.js',
     ]);
     for (const s of scripts) expect(s[2]).toBe('');
     expect(html).toContain('<base href="/function/dashboard/">');
@@ -632,6 +633,19 @@ describe('search, detail and export', () => {
     const ident = (await call(handler, '/api/entries', { identifier: 'mysqld', range: '3d' }))
       .body as SearchBody;
     expect(ident.entries.map((e) => e.message)).toEqual(['debug chatter', 'mysqld ready for connections']);
+  });
+
+  it('answers a search whose time budget is spent at once: no matches, next where it started', async () => {
+    const query = parseEntriesQuery({ q: 'ONERROR', range: '3d' }, NOW);
+    // Arrived 10 s ago: nothing of its budget is left, so no statement is started.
+    const late = await readEntries(reader, query, undefined, Date.now() - 10_000);
+    expect(late.entries).toEqual([]);
+    expect(late.search!.scanned).toBe(0);
+    expect(late.next).toBe(late.search!.searchedFrom);
+    expect(Date.parse(late.next!)).toBe(query.filter.toMs);
+    // The same step on time finds the match.
+    const onTime = await readEntries(reader, query);
+    expect(onTime.entries.map((e) => e.message)).toEqual([XSS]);
   });
 
   it('shows every stored field of one entry, the raw size for a message that was not UTF-8', async () => {
