@@ -11,3 +11,4 @@ export * from './entry-docs';
 export * from './tls';
 export * from './postgres';
 export * from './prometheus';
+export * from './proc';
