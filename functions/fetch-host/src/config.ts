@@ -25,6 +25,12 @@ export const fetchHostConfigSchema = z
     AGENT_RESPONSE_TIMEOUT_MS: env.int(30_000, 1),
     /** Longest silence of the agent's socket mid-stream (includes time spent waiting on ingest). */
     AGENT_IDLE_TIMEOUT_MS: env.int(120_000, 1),
+    /**
+     * Ask agents for gzip (`Accept-Encoding: gzip`). Off by default: compressing costs the agent,
+     * and decompressing fetch-host, more CPU than the rest of their work on an entry (bench:e2e);
+     * turn it on for agents behind slow links, where ~8x less traffic is worth it.
+     */
+    AGENT_GZIP: env.bool(false),
     INGEST_TIMEOUT_MS: env.int(120_000, 1),
     /** Attempts after the first, for opening a page and for each ingest call. */
     RETRIES: env.int(3, 0, 10),
