@@ -28,7 +28,7 @@ export const fetchHostConfigSchema = z
     /**
      * Ask agents for gzip (`Accept-Encoding: gzip`). Off by default: compressing costs the agent,
      * and decompressing fetch-host, more CPU than the rest of their work on an entry (bench:e2e);
-     * turn it on for agents behind slow links, where ~8x less traffic is worth it.
+     * turn it on for agents behind slow links, where less traffic is worth the CPU.
      */
     AGENT_GZIP: env.bool(false),
     INGEST_TIMEOUT_MS: env.int(120_000, 1),
