@@ -26,9 +26,9 @@ export const fetchHostConfigSchema = z
     /** Longest silence of the agent's socket mid-stream (includes time spent waiting on ingest). */
     AGENT_IDLE_TIMEOUT_MS: env.int(120_000, 1),
     /**
-     * Ask agents for gzip (`Accept-Encoding: gzip`). Off by default: compressing costs the agent,
-     * and decompressing fetch-host, more CPU than the rest of their work on an entry (bench:e2e);
-     * turn it on for agents behind slow links, where less traffic is worth the CPU.
+     * Ask agents for gzip (`Accept-Encoding: gzip`). Off by default: decompressing was fetch-host's
+     * largest single cost in a CPU profile of bench:e2e, and the agents pay for compressing; turn it
+     * on for agents behind slow links, where less traffic is worth the CPU.
      */
     AGENT_GZIP: env.bool(false),
     INGEST_TIMEOUT_MS: env.int(120_000, 1),
