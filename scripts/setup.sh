@@ -20,7 +20,8 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # --- Debian packages -------------------------------------------------------------
-APT_PACKAGES=(mariadb-server mariadb-client postgresql systemd-journal-remote chromium python3-venv openssl prometheus prometheus-mysqld-exporter)
+# rsyslog + rsyslog-mysql: the peer of `npm run bench:e2e` (imjournal -> ommysql), run as a private process.
+APT_PACKAGES=(mariadb-server mariadb-client postgresql systemd-journal-remote chromium python3-venv openssl prometheus prometheus-mysqld-exporter rsyslog rsyslog-mysql)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -36,6 +37,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   say "installing Debian packages: ${missing[*]}"
   "${SUDO[@]}" apt-get update -qq >&2 || die "apt-get update failed (are the Debian mirrors reachable?)"
+  # rsyslog-mysql would otherwise ask dbconfig-common to set up a database on the system MariaDB.
+  # debconf's database is locked while another apt-get configures packages: wait for it.
+  for _ in $(seq 60); do
+    echo 'rsyslog-mysql rsyslog-mysql/dbconfig-install boolean false' \
+      | "${SUDO[@]}" debconf-set-selections 2>/dev/null && break
+    sleep 5
+  done
   # RUNLEVEL=1 keeps Debian's maintainer scripts from starting the system MariaDB and PostgreSQL services; env passes
   # both variables through sudo, which would otherwise reset the environment.
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \

@@ -62,6 +62,8 @@ export interface AgentTimeouts {
   responseMs: number;
   /** Longest silence of the socket while the body streams. */
   idleMs: number;
+  /** Ask for a gzip body (AGENT_GZIP); otherwise no Accept-Encoding is sent and the body comes plain. */
+  gzip?: boolean;
 }
 
 /** An open page: its body as bytes, and a way to drop the connection early. */
@@ -87,6 +89,8 @@ export async function openPage(request: PageRequest, timeouts: AgentTimeouts): P
     timeout: { connect: timeouts.connectMs, response: timeouts.responseMs, socket: timeouts.idleMs },
     retry: { limit: 0 },
     throwHttpErrors: false,
+    // got sends `Accept-Encoding: gzip, deflate, br` (and decompresses) only with decompress on.
+    decompress: timeouts.gzip ?? false,
     https: {
       ...(request.tls.ca === null ? {} : { certificateAuthority: request.tls.ca }),
       ...(request.tls.clientCert === null

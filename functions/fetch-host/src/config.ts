@@ -25,6 +25,12 @@ export const fetchHostConfigSchema = z
     AGENT_RESPONSE_TIMEOUT_MS: env.int(30_000, 1),
     /** Longest silence of the agent's socket mid-stream (includes time spent waiting on ingest). */
     AGENT_IDLE_TIMEOUT_MS: env.int(120_000, 1),
+    /**
+     * Ask agents for gzip (`Accept-Encoding: gzip`). Off by default: decompressing was fetch-host's
+     * largest single cost in a CPU profile of bench:e2e, and the agents pay for compressing; turn it
+     * on for agents behind slow links, where less traffic is worth the CPU.
+     */
+    AGENT_GZIP: env.bool(false),
     INGEST_TIMEOUT_MS: env.int(120_000, 1),
     /** Attempts after the first, for opening a page and for each ingest call. */
     RETRIES: env.int(3, 0, 10),

@@ -44,6 +44,7 @@ export function createFetchHostDeps(
         connectMs: config.AGENT_CONNECT_TIMEOUT_MS,
         responseMs: config.AGENT_RESPONSE_TIMEOUT_MS,
         idleMs: config.AGENT_IDLE_TIMEOUT_MS,
+        gzip: config.AGENT_GZIP,
       }),
     ingest: createIngestClient({
       gatewayUrl: config.GATEWAY_URL,

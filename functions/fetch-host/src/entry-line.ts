@@ -1,9 +1,7 @@
-import { InfralogsError, entrySchema, messageBytes, type Entry } from '@infralogs/core';
+import { InfralogsError, entrySchema, messageBytes, plainlyValid, type Entry } from '@infralogs/core';
 import type { CutLine } from './cut-line';
 import type { NdjsonLine } from './ndjson';
-import { entryBytes, truncateEntry, truncationMarker } from './truncate';
-
-const SERIALIZATION_SLACK = 1024;
+import { truncateEntry, truncationMarker } from './truncate';
 
 /** An entry whose message had to be truncated, for the warning (never its content). */
 export interface Truncation {
@@ -15,30 +13,36 @@ export interface Truncation {
   keptBytes: number;
 }
 
-/**
- * One line from the agent → the entry to send, at most `maxBytes` of JSON. A line the reader had
- * to cut, or an entry still over the limit, is stored with its message truncated (truncateEntry)
- * rather than refused: one entry must never block its host. An invalid line is UPSTREAM_FAILED.
- */
-export function entryFromLine(
-  line: NdjsonLine,
-  position: number,
-  maxBytes: number,
-): { entry: Entry; truncated?: Truncation } {
-  if (typeof line !== 'string') return entryFromCutLine(line, position, maxBytes);
-  const entry = parseEntryLine(line, position);
-  // Re-serialized, an entry is at most a little longer than its line (number forms such as 9e15
-  // grow): only a line close to the limit needs measuring.
-  if (line.length * 3 + SERIALIZATION_SLACK <= maxBytes) return { entry };
-  const bytes = entryBytes(entry);
-  if (bytes <= maxBytes) return { entry };
-  const original = messageBytes(entry)?.length ?? 0;
-  const fitted = truncateEntry(entry, maxBytes, { bytes: original, partial: false });
-  return { entry: fitted, truncated: describe(fitted, bytes, original) };
+/** An entry to send: the value (for fetch-host's own use) and its JSON text, which is what is sent. */
+export interface LineEntry {
+  entry: Entry;
+  json: string;
+  truncated?: Truncation;
 }
 
-function entryFromCutLine(line: CutLine, position: number, maxBytes: number) {
-  const entry = parseEntryLine(line.text, position);
+/**
+ * One line from the agent → the entry to send, at most `maxBytes` of JSON. A line entrySchema
+ * accepts as it is (plainlyValid) is sent on as its own text, not parsed and serialized again:
+ * ingest parses the same value from it. A line the reader had to cut, or an entry still over the
+ * limit once serialized (an older agent's line, completed with nulls), is stored with its message
+ * truncated (truncateEntry) rather than refused: one entry must never block its host. An invalid
+ * line is UPSTREAM_FAILED.
+ */
+export function entryFromLine(line: NdjsonLine, position: number, maxBytes: number): LineEntry {
+  if (typeof line !== 'string') return entryFromCutLine(line, position, maxBytes);
+  const { entry, plain } = parseEntryLine(line, position);
+  // A whole line is at most maxBytes long (the reader cuts longer ones).
+  if (plain) return { entry, json: line };
+  const json = JSON.stringify(entry);
+  const bytes = Buffer.byteLength(json);
+  if (bytes <= maxBytes) return { entry, json };
+  const original = messageBytes(entry)?.length ?? 0;
+  const fitted = truncateEntry(entry, maxBytes, { bytes: original, partial: false });
+  return { entry: fitted, json: JSON.stringify(fitted), truncated: describe(fitted, bytes, original) };
+}
+
+function entryFromCutLine(line: CutLine, position: number, maxBytes: number): LineEntry {
+  const { entry } = parseEntryLine(line.text, position);
   const { message: cutText, messageRaw: cutRaw } = line.cut;
   let original: number;
   if (entry.messageRaw !== null) {
@@ -50,7 +54,7 @@ function entryFromCutLine(line: CutLine, position: number, maxBytes: number) {
   }
   const partial = cutText !== undefined || cutRaw !== undefined;
   const fitted = truncateEntry(entry, maxBytes, { bytes: original, partial });
-  return { entry: fitted, truncated: describe(fitted, line.bytes, original) };
+  return { entry: fitted, json: JSON.stringify(fitted), truncated: describe(fitted, line.bytes, original) };
 }
 
 function describe(entry: Entry, bytes: number, original: number): Truncation {
@@ -69,20 +73,27 @@ function describe(entry: Entry, bytes: number, original: number): Truncation {
 const base64Bytes = (length: number, tail: string) =>
   Math.floor((length * 3) / 4) - (tail.endsWith('==') ? 2 : tail.endsWith('=') ? 1 : 0);
 
-/** One NDJSON line from the agent → a validated entry; anything else is UPSTREAM_FAILED. */
-export function parseEntryLine(line: string, position: number): Entry {
+/**
+ * One NDJSON line from the agent → a validated entry; anything else is UPSTREAM_FAILED. `plain`:
+ * the value is the entry exactly as it is (entrySchema would return it unchanged), so the line's
+ * own text can be sent on; otherwise the entry is entrySchema's output (an older agent's line,
+ * completed with nulls).
+ */
+export function parseEntryLine(line: string, position: number): { entry: Entry; plain: boolean } {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
     throw badLine(position, 'not JSON');
   }
+  // plainlyValid accepts only what entrySchema accepts unchanged, without zod's cost per entry.
+  if (plainlyValid(value)) return { entry: value, plain: true };
   const parsed = entrySchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw badLine(position, `${issue?.path.join('.') || 'entry'}: ${issue?.message ?? 'invalid'}`);
   }
-  return parsed.data;
+  return { entry: parsed.data, plain: false };
 }
 
 function badLine(position: number, reason: string) {

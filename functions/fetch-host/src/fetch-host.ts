@@ -185,12 +185,12 @@ class HostPull {
     try {
       const maxEntryBytes = deps.batchLimits.maxEntryBytes;
       for await (const line of ndjsonLines(page, maxEntryBytes)) {
-        const { entry, truncated } = entryFromLine(line, result.fetched + 1, maxEntryBytes);
+        const { entry, json, truncated } = entryFromLine(line, result.fetched + 1, maxEntryBytes);
         if (truncated) this.log.warn('fetch_host.entry_truncated', { ...truncated, maxEntryBytes });
         received += 1;
         result.fetched += 1;
         this.count.entries.inc({ host: this.host.name });
-        const full = batcher.add(entry);
+        const full = batcher.add(entry, json);
         if (full) await this.send(full);
         if (deps.shutdown?.aborted) break;
       }

@@ -1,6 +1,6 @@
 import got, { HTTPError } from 'got';
 import { InfralogsError, withRetry, type IngestResult, type RetryPolicy } from '@infralogs/core';
-import type { Batch } from './batches';
+import { batchBody, type Batch } from './batches';
 
 export interface IngestClientOptions {
   gatewayUrl: string;
@@ -13,7 +13,7 @@ export interface IngestClientOptions {
 }
 
 /**
- * Posts batches to `${GATEWAY_URL}/function/ingest`. A batch is safe to post again (ingest inserts
+ * Posts batches to `${GATEWAY_URL}/function/ingest` (batchBody: the entries' texts as they came). A batch is safe to post again (ingest inserts
  * idempotently and moves the checkpoint only on commit): core's retry policy for 'repeatable'
  * calls (network errors, "try again later" statuses, backoff with jitter).
  */
@@ -24,13 +24,14 @@ export function createIngestClient(options: IngestClientOptions): (batch: Batch)
   );
   return async (batch) => {
     const token = await options.token();
+    const body = batchBody(batch);
     try {
       return await withRetry(
         () =>
           got
             .post(url, {
-              json: { host: batch.host, entries: batch.entries },
-              headers: { authorization: `Bearer ${token}` },
+              body,
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
               timeout: { request: options.timeoutMs },
               retry: { limit: 0 },
             })

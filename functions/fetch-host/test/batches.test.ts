@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '@infralogs/core';
-import { Batcher } from '../src/batches';
+import { batchBody, Batcher } from '../src/batches';
 
 const entry = (seqnum: number, message = `message ${seqnum}`): Entry => ({
   cursor: `s=${'a'.repeat(32)};i=${seqnum.toString(16)};b=${'b'.repeat(32)};m=1;t=1;x=1`,
@@ -92,6 +92,22 @@ describe('Batcher', () => {
       }),
     );
     expect(batcher.flush()?.entries.map((e) => e.seqnum)).toEqual([1]);
+  });
+
+  it("sends each entry as the text it came in, and counts that text's bytes", () => {
+    const lines = [entry(1), entry(2, 'é€😀')].map((e) =>
+      JSON.stringify(e).replace('"pid":42', '"pid":4.2e1'),
+    );
+    const batcher = new Batcher('web-"1"', limits(1_000_000, 10));
+    for (const [i, line] of lines.entries()) expect(batcher.add(entry(i + 1), line)).toBeNull();
+    const batch = batcher.flush()!;
+    const body = batchBody(batch);
+    expect(body).toBe(`{"host":"web-\\"1\\"","entries":[${lines.join(',')}]}`);
+    expect(batch.bytes).toBe(Buffer.byteLength(body));
+    expect(JSON.parse(body)).toEqual({ host: 'web-"1"', entries: [entry(1), entry(2, 'é€😀')] });
+    // Texts made by JSON.stringify give JSON.stringify's body exactly.
+    const plain = cut(new Batcher('h', limits(1_000_000, 10)), [entry(1), entry(2)])[0]!;
+    expect(batchBody(plain)).toBe(JSON.stringify({ host: 'h', entries: plain.entries }));
   });
 
   it('flushes nothing when empty', () => {

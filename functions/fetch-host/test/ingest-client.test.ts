@@ -32,7 +32,13 @@ const ingest = () =>
     timeoutMs: 5000,
     retry: { retries: 2, baseMs: 1, maxMs: 5 },
   });
-const batch = { host: 'web-1', entries: entries(1, 3), bytes: 0 };
+const batchEntries = entries(1, 3);
+const batch = {
+  host: 'web-1',
+  entries: batchEntries,
+  json: batchEntries.map((e) => JSON.stringify(e)),
+  bytes: 0,
+};
 const result = {
   host: 'web-1',
   received: 3,

@@ -98,9 +98,15 @@ describe('entryFromLine', () => {
     throw new Error('no line');
   }
 
-  it('passes an entry within the limit as it is', async () => {
+  it('passes an entry within the limit as it is, sent on as the text of its line', async () => {
     const e = entry(3, { message: 'x'.repeat(10_000) });
-    expect(await readOne(JSON.stringify(e), 100_000)).toEqual({ entry: e });
+    expect(await readOne(JSON.stringify(e), 100_000)).toEqual({ entry: e, json: JSON.stringify(e) });
+    // The line's own text, not a new serialization: 1.7e15 stays as the agent wrote it.
+    const line = JSON.stringify(entry(4, { realtimeUs: 1_700_000_000_000_000 })).replace(
+      '"realtimeUs":1700000000000000',
+      '"realtimeUs":1.7e15',
+    );
+    expect(await readOne(line, 100_000)).toEqual({ entry: entry(4, { realtimeUs: 1.7e15 }), json: line });
   });
 
   it('turns a line cut while read into a truncated entry, reporting its sizes but no content', async () => {
@@ -118,14 +124,16 @@ describe('entryFromLine', () => {
     });
   });
 
-  it('truncates a whole line whose entry comes out longer than the limit once re-serialized', async () => {
-    // 1.7e15 in the line is 1700000000000000 in the entry sent on: ten bytes more.
-    const e = entry(5, { message: 'y'.repeat(150_000), realtimeUs: 1_700_000_000_000_000 });
-    const line = JSON.stringify(e).replace('"realtimeUs":1700000000000000', '"realtimeUs":1.7e15');
+  it("truncates an older agent's line whose entry, completed with nulls, is longer than the limit", async () => {
+    // An agent older than machineId and transport leaves them out; the entry sent on has them as null.
+    const e = entry(5, { message: 'y'.repeat(150_000), machineId: null, transport: null });
+    const { machineId: _m, transport: _t, ...older } = e;
+    const line = JSON.stringify(older);
     const maxBytes = Buffer.byteLength(line);
-    expect(entryBytes(e)).toBe(maxBytes + 10);
-    const { entry: result, truncated } = await readOne(line, maxBytes);
+    expect(entryBytes(e)).toBe(maxBytes + ',"machineId":null,"transport":null'.length);
+    const { entry: result, json, truncated } = await readOne(line, maxBytes);
     expectTruncated(result, Buffer.from(e.message!), maxBytes);
-    expect(truncated).toMatchObject({ cursor: e.cursor, bytes: maxBytes + 10, messageBytes: 150_000 });
+    expect(json).toBe(JSON.stringify(result));
+    expect(truncated).toMatchObject({ cursor: e.cursor, bytes: entryBytes(e), messageBytes: 150_000 });
   });
 });

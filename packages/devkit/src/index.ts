@@ -12,3 +12,4 @@ export * from './tls';
 export * from './postgres';
 export * from './prometheus';
 export * from './hostile-journal';
+export * from './proc';
