@@ -46,7 +46,8 @@ function deps(
     getDatabase: async () => database,
     callFetchHost,
     concurrency,
-    staleAfterMs: 60_000,
+    lockMs: 60_000,
+    storeRetry: { retries: 2, baseMs: 10, maxMs: 50 },
     log: createLogger({}, { write: () => {} }),
     ...over,
   };

@@ -28,6 +28,12 @@ export const fetchHostConfigSchema = z
     INGEST_TIMEOUT_MS: env.int(120_000, 1),
     /** Attempts after the first, for opening a page and for each ingest call. */
     RETRIES: env.int(3, 0, 10),
+    /**
+     * An ingest call (and fetch-host's own reads of the host and its checkpoint) is retried for
+     * this long, beyond RETRIES, so a primary restart or failover of seconds costs seconds (ingest
+     * answers 503 meanwhile): the batch is safe to post again. Keep it under FETCH_MAX_DURATION_MS.
+     */
+    INGEST_RETRY_WINDOW_MS: env.int(60_000, 0),
     RETRY_BASE_MS: env.int(500, 1),
     RETRY_MAX_MS: env.int(10_000, 1),
     /** No new page after this long: keep it under the function's exec_timeout (stack.yml: 10m). */

@@ -8,7 +8,9 @@ import { InfralogsError } from './errors';
  *
  * - Backoff: retry n waits for a ceiling of `baseMs * 2^(n-1)`, capped at `maxMs`, with "equal
  *   jitter" (half of it fixed, half random), so callers that failed together do not retry in
- *   lockstep. At most `retries` attempts after the first.
+ *   lockstep. At most `retries` attempts after the first — or, with `withinMs`, as many as fit
+ *   in that time since the first attempt began (at least `retries`): a caller that must ride out
+ *   a primary restart or failover of seconds bounds its retries by time, not by count.
  * - What is retried depends on what running the call twice could do (`RetrySafety`):
  *   - 'repeatable': the call is safe to repeat (opening a page before any entry was read; posting
  *     a batch, which ingest inserts idempotently). Retried: network failures (`NETWORK_CODES`)
@@ -17,6 +19,10 @@ import { InfralogsError } from './errors';
  *     only when it cannot have run: the connection was refused, the name did not resolve, a
  *     kept-alive socket was reset before the request, or the watchdog refused it (429,
  *     max_inflight) before the function saw it.
+ *   - 'transaction': a store call that is one transaction and safe to repeat (recording a run's
+ *     host result, closing a run). Retried when the database could not be reached or went away
+ *     (`DATABASE_AGAIN_CODES`, read from the store error's `details.dbCode`): a restarting
+ *     primary refuses connections, drops them, or answers ER_SERVER_SHUTDOWN while it stops.
  * - Never retried: other 4xx (they repeat identically), and anything that is not a network error
  *   or an upstream answer (bugs, bad lines).
  *
@@ -29,9 +35,11 @@ export interface RetryPolicy {
   retries: number;
   baseMs: number;
   maxMs: number;
+  /** Retry for this long since the first attempt began, even past `retries`. */
+  withinMs?: number;
 }
 
-export type RetrySafety = 'repeatable' | 'unreached';
+export type RetrySafety = 'repeatable' | 'unreached' | 'transaction';
 
 /** Network failures worth another try: nothing was processed, or the answer was lost. */
 export const NETWORK_CODES: readonly string[] = [
@@ -47,9 +55,24 @@ export const NETWORK_CODES: readonly string[] = [
 /** Gateway/upstream statuses that mean "try again later". */
 export const AGAIN_STATUSES: readonly number[] = [408, 429, 500, 502, 503, 504];
 
+/**
+ * Store failures (mysql2's codes) that mean the server is not there right now, so the same
+ * transaction may succeed on a new connection: it was never committed, or it is idempotent.
+ */
+export const DATABASE_AGAIN_CODES: readonly string[] = [
+  ...NETWORK_CODES,
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+  'ER_CON_COUNT_ERROR',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_LOCK_DEADLOCK',
+];
+
 export const RETRY_RULES: Record<RetrySafety, { codes: readonly string[]; statuses: readonly number[] }> = {
   repeatable: { codes: NETWORK_CODES, statuses: AGAIN_STATUSES },
   unreached: { codes: ['ECONNREFUSED', 'ECONNRESET', 'EAI_AGAIN', 'ENOTFOUND'], statuses: [429] },
+  transaction: { codes: DATABASE_AGAIN_CODES, statuses: [] },
 };
 
 /** Delay before retry number `attempt` (1 = first retry): half fixed, half random. */
@@ -73,7 +96,11 @@ export function isRetryable(err: unknown, safety: RetrySafety = 'repeatable'): b
   const rules = RETRY_RULES[safety];
   const status = upstreamStatus(err);
   if (status !== undefined) return rules.statuses.includes(status);
-  if (err instanceof InfralogsError) return false;
+  if (err instanceof InfralogsError) {
+    // A store error (storeError) names the driver's code; only 'transaction' calls retry on it.
+    const dbCode = err.details?.dbCode;
+    return safety === 'transaction' && typeof dbCode === 'string' && rules.codes.includes(dbCode);
+  }
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && rules.codes.includes(code);
 }
@@ -91,12 +118,15 @@ export async function withRetry<T>(
     random?: () => number;
   } = {},
 ): Promise<T> {
+  const started = Date.now();
   for (let n = 1; ; n++) {
     try {
       return await attempt();
     } catch (err) {
-      if (n > policy.retries || !isRetryable(err, options.safety)) throw err;
+      if (!isRetryable(err, options.safety)) throw err;
       const delay = retryDelay(n, policy, options.random);
+      const inWindow = policy.withinMs !== undefined && Date.now() - started + delay <= policy.withinMs;
+      if (n > policy.retries && !inWindow) throw err;
       options.onRetry?.(err, n, delay);
       await sleep(delay);
     }
