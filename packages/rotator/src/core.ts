@@ -186,6 +186,20 @@ export class CredentialRotator<H> {
     }
   }
 
+  /**
+   * Tells the rotator that the server refused `handle`'s credentials (revoked from outside: a
+   * lease revoked in Vault drops the user). For consumers that take the handle and use it
+   * themselves (getPool()) instead of through withRetryOnDenied. When `err` is an access denial
+   * and `handle` is still the current one, new credentials are leased in the background (one
+   * rotation at a time, shared) and true is returned; the caller retries on the next handle.
+   */
+  credentialsRefused(handle: H, err: unknown): boolean {
+    if (this.stopped || handle !== this.current?.handle || !this.adapter.isAccessDenied(err)) return false;
+    this.reporter.counters.connectRetries += 1;
+    this.rotate('connect-failed').catch(() => {});
+    return true;
+  }
+
   /** Replaces the credentials now (e.g. after a suspected leak). */
   async rotateNow(): Promise<LeaseInfo> {
     return leaseInfo(await this.rotate('requested'));
