@@ -38,12 +38,14 @@ function options() {
   }
   const int = (name: string, value: string | undefined, min: number, max: number) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer ${min}..${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`--${name} must be an integer ${min}..${max}`);
     return n;
   };
   const faults = (values.faults?.split(',').filter(Boolean) ?? [...FAULTS]) as FaultName[];
   const unknown = faults.filter((f) => !(FAULTS as readonly string[]).includes(f));
-  if (unknown.length > 0) throw new Error(`unknown faults: ${unknown.join(', ')} (known: ${FAULTS.join(', ')})`);
+  if (unknown.length > 0)
+    throw new Error(`unknown faults: ${unknown.join(', ')} (known: ${FAULTS.join(', ')})`);
   const hosts = int('hosts', values.hosts, 1, 20);
   const entries = int('entries', values.entries, faults.length + 1, 10_000_000);
   const perRound = Math.floor(entries / (faults.length + 1));
@@ -69,7 +71,8 @@ async function main() {
   }
   const work = await mkdtemp(join(tmpdir(), 'infralogs-faults-'));
   const started = Date.now();
-  const progress = (line: string) => console.error(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${line}`);
+  const progress = (line: string) =>
+    console.error(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${line}`);
   try {
     const results = await runFaultMatrix({ ...opts, stateDir: join(work, 'stack'), progress });
     const failed = results.filter((r) => r.problems.length > 0);

@@ -143,7 +143,8 @@ function watchRefusals(rotator: MysqlRotator, pool: Pool): Pool {
   const execute = pool.execute.bind(pool);
   pool.getConnection = () => getConnection().catch(report);
   pool.query = ((...args: Parameters<Pool['query']>) => query(...args).catch(report)) as Pool['query'];
-  pool.execute = ((...args: Parameters<Pool['execute']>) => execute(...args).catch(report)) as Pool['execute'];
+  pool.execute = ((...args: Parameters<Pool['execute']>) =>
+    execute(...args).catch(report)) as Pool['execute'];
   return pool;
 }
 
