@@ -1,4 +1,4 @@
-import { readdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,6 +40,7 @@ export const FAULTS = [
   'vault-stopped',
   'cron-twice',
   'journal-rotated-vacuumed',
+  'primary-disk-full',
 ] as const;
 export type FaultName = (typeof FAULTS)[number];
 
@@ -96,6 +97,8 @@ class Matrix {
     readonly options: MatrixOptions,
     readonly token: string,
     readonly perRound: number,
+    /** Undone after the stack has stopped (the primary's tmpfs). */
+    readonly cleanups: (() => Promise<unknown>)[],
   ) {
     // Every round's entries come after the last round's, one millisecond apart, ending near now.
     this.nextUs = (Date.now() - (options.faults.length + 2) * perRound) * 1000;
@@ -480,6 +483,59 @@ const SCENARIOS: Record<FaultName, Scenario> = {
       m.sourceLost += old.length - kept.length;
     }
   },
+
+  async 'primary-disk-full'(m, notes, problems) {
+    const { topology } = m.stack;
+    const datadir = join(topology.primary.dataDir, DATABASE_NAME);
+    const disk = join(m.options.stateDir, 'primary-disk');
+    // The primary's database directory on a small filesystem of its own (the binlog, redo log and
+    // system tablespace stay where they are): a full disk then fails the inserts that extend a
+    // table's file, as a full volume does, instead of stopping the server.
+    await topology.stopServer('primary', 'SIGTERM');
+    await mkdir(disk, { recursive: true });
+    try {
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=1g,mode=0700', 'tmpfs', disk]);
+    } catch (err) {
+      await topology.startServer('primary');
+      notes.push(
+        `SKIPPED: a tmpfs cannot be mounted here (needs root): ${(err as Error).message.slice(0, 200)}`,
+      );
+      return;
+    }
+    m.cleanups.push(() => run('umount', ['-l', disk]));
+    await run('cp', ['-a', `${datadir}/.`, disk]);
+    await rm(datadir, { recursive: true, force: true });
+    await symlink(disk, datadir);
+    await topology.startServer('primary');
+    // Fill the disk: a ballast file leaves 256 KiB, less than one batch of rows needs.
+    const free = async () =>
+      Number((await run('df', ['-B1', '--output=avail', disk])).stdout.trim().split('\n').at(-1));
+    const ballast = join(disk, 'ballast');
+    await run('fallocate', ['-l', String(Math.max(0, (await free()) - 256 * 1024)), ballast]);
+    notes.push(`the primary's database directory is on a tmpfs filled to ${await free()} bytes free`);
+    const before = await Promise.all(m.hosts.map((h) => getCheckpoint(m.stack.pool, h.name)));
+    const answer = await m.collect();
+    const record = answer.body.runId ? await getRun(m.stack.pool, answer.body.runId) : null;
+    notes.push(`run on the full disk: ${answer.status} ${summary(answer)}; record: ${hostLine(record)}`);
+    const full =
+      record?.hosts.filter(
+        (h) => h.status === 'failed' && /ER_RECORD_FILE_FULL/.test(h.error?.message ?? ''),
+      ) ?? [];
+    check(problems, full.length > 0, 'disk full: no host is recorded as failed with ER_RECORD_FILE_FULL');
+    check(
+      problems,
+      record !== null && record.status !== 'running' && record.status !== 'succeeded',
+      'disk full: the run record does not say it failed',
+    );
+    // Nothing accepted is lost: what committed before the disk filled is still there (verify), and
+    // a checkpoint only moved with rows that committed.
+    const after = await Promise.all(m.hosts.map((h) => getCheckpoint(m.stack.pool, h.name)));
+    notes.push(
+      `checkpoints moved on the full disk for ${after.filter((c, i) => c !== before[i]).length} of ${m.hosts.length} hosts`,
+    );
+    await rm(ballast);
+    notes.push('removed the ballast: space is back');
+  },
 };
 
 /** Runs the matrix: the baseline, then each fault in turn. Stops the stack at the end. */
@@ -511,13 +567,16 @@ export async function runFaultMatrix(options: MatrixOptions): Promise<FaultResul
         // Enough page retries to outlast an agent's restart (a second, plus its start-up).
         RETRIES: '8',
         RETRY_MAX_MS: '4000',
+        // Rides out the primary's restart (seconds) without waiting a minute on the full disk.
+        INGEST_RETRY_WINDOW_MS: '30000',
       },
     },
   });
   const results: FaultResult[] = [];
+  const cleanups: (() => Promise<unknown>)[] = [];
   try {
     const token = (await readFile(stack.collectTokenFile, 'utf8')).trim();
-    const m = new Matrix(stack, options, token, perRound);
+    const m = new Matrix(stack, options, token, perRound, cleanups);
     const rounds: (FaultName | 'baseline')[] = ['baseline', ...options.faults];
     for (const fault of rounds) {
       const started = Date.now();
@@ -566,5 +625,6 @@ export async function runFaultMatrix(options: MatrixOptions): Promise<FaultResul
     return results;
   } finally {
     await stack.stop();
+    for (const undo of cleanups.splice(0)) await undo().catch(() => undefined);
   }
 }

@@ -125,7 +125,7 @@ const watched = new WeakSet<Pool>();
 
 /**
  * Callers take the pool and use it themselves, so an access denial (the writer's lease revoked
- * in Vault drops its user; sessions already open live on, new ones are refused) would go
+ * in Vault drops its user: new sessions are refused, open ones are refused every table) would go
  * unnoticed until the next renewal. Each pool reports a denial to its rotator, which leases new
  * credentials at once; the caller's retry (fetch-host's, collect's) lands on the new pool.
  */
@@ -138,13 +138,19 @@ function watchRefusals(rotator: MysqlRotator, pool: Pool): Pool {
     }
     throw err;
   };
+  // Connections are checked out anew per unit of work: their queries report refusals too (an open
+  // session of a dropped user is refused every table).
+  const watch = <T extends { query: Pool['query']; execute: Pool['execute'] }>(target: T): T => {
+    const query = target.query.bind(target);
+    const execute = target.execute.bind(target);
+    target.query = ((...args: Parameters<Pool['query']>) => query(...args).catch(report)) as Pool['query'];
+    target.execute = ((...args: Parameters<Pool['execute']>) =>
+      execute(...args).catch(report)) as Pool['execute'];
+    return target;
+  };
   const getConnection = pool.getConnection.bind(pool);
-  const query = pool.query.bind(pool);
-  const execute = pool.execute.bind(pool);
-  pool.getConnection = () => getConnection().catch(report);
-  pool.query = ((...args: Parameters<Pool['query']>) => query(...args).catch(report)) as Pool['query'];
-  pool.execute = ((...args: Parameters<Pool['execute']>) =>
-    execute(...args).catch(report)) as Pool['execute'];
+  pool.getConnection = () => getConnection().then(watch, report);
+  watch(pool);
   return pool;
 }
 

@@ -67,6 +67,10 @@ export const DATABASE_AGAIN_CODES: readonly string[] = [
   'ER_CON_COUNT_ERROR',
   'ER_LOCK_WAIT_TIMEOUT',
   'ER_LOCK_DEADLOCK',
+  // The credentials were refused (their lease revoked): the pool reported it, and the rotator is
+  // leasing new ones, which the retry uses (core database-vault.ts).
+  'ER_ACCESS_DENIED_ERROR',
+  'ER_TABLEACCESS_DENIED_ERROR',
 ];
 
 export const RETRY_RULES: Record<RetrySafety, { codes: readonly string[]; statuses: readonly number[] }> = {
