@@ -168,7 +168,7 @@ class Matrix {
         );
         return (rows as { status: string }[])[0]?.status === 'pending';
       },
-      300_000,
+      120_000,
       20,
     );
   }
