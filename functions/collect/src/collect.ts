@@ -117,10 +117,14 @@ async function collectOnce(
   // lock expires within lockMs and the next call takes over.
   const heartbeat = setInterval(
     () => {
-      renewRunLock(pool, runId).then(
-        (held) => held || log.warn('collect.run_lock_lost', {}),
-        (err: unknown) => log.warn('collect.run_lock_renew_failed', { error: err }),
-      );
+      // The pool is asked for anew: a credential rotation closes the one the run began with.
+      deps
+        .getDatabase()
+        .then((db) => renewRunLock(db.getPool(), runId))
+        .then(
+          (held) => held || log.warn('collect.run_lock_lost', {}),
+          (err: unknown) => log.warn('collect.run_lock_renew_failed', { error: err }),
+        );
     },
     Math.max(500, Math.floor(deps.lockMs / 3)),
   );
