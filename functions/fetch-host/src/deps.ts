@@ -56,6 +56,7 @@ export function createFetchHostDeps(
       maxEntryBytes: config.ENTRY_MAX_BYTES,
     },
     retry,
+    pageRetry: { ...retry, withinMs: config.AGENT_RETRY_WINDOW_MS },
     storeRetry,
     maxDurationMs: config.FETCH_MAX_DURATION_MS,
     shutdown: shutdownSignal,

@@ -28,6 +28,8 @@ export interface FetchHostDeps {
   pageLimit: number;
   batchLimits: BatchLimits;
   retry: RetryPolicy;
+  /** Opening a page (default `retry`): with a time window, an agent's restart is ridden out. */
+  pageRetry?: RetryPolicy;
   /** Reading the host and its checkpoint: retried while the primary restarts (core 'transaction'). */
   storeRetry?: RetryPolicy;
   /**
@@ -176,7 +178,7 @@ class HostPull {
       limit: deps.pageLimit,
       tls,
     };
-    const page = await withRetry(() => deps.openPage(request), deps.retry, {
+    const page = await withRetry(() => deps.openPage(request), deps.pageRetry ?? deps.retry, {
       onRetry: (err, attempt, delayMs) => {
         this.count.retries.inc({ host: this.host.name, cause: retryCause(err) });
         this.log.warn('fetch_host.page_retry', { attempt, delayMs, error: err });

@@ -278,7 +278,12 @@ const summary = (a: Answer) =>
 const hostLine = (r: Run | null) =>
   r
     ? `run ${r.id} ${r.status}${r.reason ? ` (${r.reason})` : ''}: ` +
-      r.hosts.map((h) => `${h.host} ${h.status}${h.error ? ` ${h.error.code}` : ''}`).join(', ')
+      r.hosts
+        .map(
+          (h) =>
+            `${h.host} ${h.status}${h.error ? ` ${h.error.code} "${h.error.message.slice(0, 160)}"` : ''}`,
+        )
+        .join(', ')
     : 'no run record';
 
 type Scenario = (m: Matrix, notes: string[], problems: string[]) => Promise<void>;
@@ -564,9 +569,6 @@ export async function runFaultMatrix(options: MatrixOptions): Promise<FaultResul
       'fetch-host': {
         BATCH_MAX_ENTRIES: String(options.batchEntries),
         AGENT_PAGE_LIMIT: String(Math.max(100, Math.floor(perRound / 3))),
-        // Enough page retries to outlast an agent's restart (a second, plus its start-up).
-        RETRIES: '8',
-        RETRY_MAX_MS: '4000',
         // Rides out the primary's restart (seconds) without waiting a minute on the full disk.
         INGEST_RETRY_WINDOW_MS: '30000',
       },
