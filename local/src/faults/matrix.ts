@@ -528,11 +528,13 @@ const SCENARIOS: Record<FaultName, Scenario> = {
     await rm(datadir, { recursive: true, force: true });
     await symlink(disk, datadir);
     await topology.startServer('primary');
-    // Fill the disk: a ballast file leaves 256 KiB, less than one batch of rows needs.
+    // Fill the disk with a ballast file, and give this round more entries than the free pages
+    // inside the tables' files can hold, so the writes reach the full disk.
     const free = async () =>
       Number((await run('df', ['-B1', '--output=avail', disk])).stdout.trim().split('\n').at(-1));
     const ballast = join(disk, 'ballast');
-    await run('fallocate', ['-l', String(Math.max(0, (await free()) - 256 * 1024)), ballast]);
+    await run('fallocate', ['-l', String(await free()), ballast]);
+    await m.append(m.perRound * 4);
     notes.push(`the primary's database directory is on a tmpfs filled to ${await free()} bytes free`);
     const before = await Promise.all(m.hosts.map((h) => getCheckpoint(m.stack.pool, h.name)));
     const answer = await m.collect();
