@@ -98,4 +98,6 @@ async function main() {
   }
 }
 
+// Interrupted: exit through 'exit', so devkit stops every process it started (its exit hook).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 await main();
