@@ -7,9 +7,12 @@ import {
   listHosts,
   Metrics,
   recordHostResult,
+  renewRunLock,
+  withRetry,
   type Database,
   type HostResult,
   type Logger,
+  type RetryPolicy,
   type RunSummary,
 } from '@infralogs/core';
 import { selectHosts, type CollectRequest } from './request';
@@ -20,7 +23,13 @@ export interface CollectDeps {
   /** One host through fetch-host; never throws (every outcome is a result). */
   callFetchHost: (host: string) => Promise<HostResult>;
   concurrency: number;
-  staleAfterMs: number;
+  /** The run lock's lifetime; renewed every third of it while the run goes on (core runs.ts). */
+  lockMs: number;
+  /**
+   * For the run's own records (a host's result, closing the run): each is one transaction, safe
+   * to repeat, retried while the primary restarts or fails over (core's 'transaction' safety).
+   */
+  storeRetry: RetryPolicy;
   /**
    * No host is started once the run is this old, so the run answers (and its summary is
    * recorded) before collect's exec_timeout cuts it; the hosts not started are SKIPPED and the
@@ -92,11 +101,34 @@ async function collectOnce(
   const { runId, aborted } = await beginRun(pool, {
     trigger: request.trigger,
     hosts,
-    staleAfterMs: deps.staleAfterMs,
+    lockMs: deps.lockMs,
   });
   const log = deps.log.child({ runId });
   if (aborted.length > 0) log.warn('collect.runs_aborted', { aborted });
   log.info('collect.run_started', { trigger: request.trigger, hosts });
+  /** One of the run's own store calls, retried through a primary restart. */
+  const store = <T>(what: string, call: (pool: ReturnType<Database['getPool']>) => Promise<T>) =>
+    withRetry(async () => call((await deps.getDatabase()).getPool()), deps.storeRetry, {
+      safety: 'transaction',
+      onRetry: (err, attempt, delayMs) =>
+        log.warn('collect.store_retry', { what, attempt, delayMs, error: err }),
+    });
+  // While this process is alive the run keeps its lock; if it dies (or cannot close the run), the
+  // lock expires within lockMs and the next call takes over.
+  const heartbeat = setInterval(
+    () => {
+      // The pool is asked for anew: a credential rotation closes the one the run began with.
+      deps
+        .getDatabase()
+        .then((db) => renewRunLock(db.getPool(), runId))
+        .then(
+          (held) => held || log.warn('collect.run_lock_lost', {}),
+          (err: unknown) => log.warn('collect.run_lock_renew_failed', { error: err }),
+        );
+    },
+    Math.max(500, Math.floor(deps.lockMs / 3)),
+  );
+  heartbeat.unref();
 
   let finished = false;
   try {
@@ -119,7 +151,7 @@ async function collectOnce(
               );
             log.info('collect.host_finished', { ...summary });
           }
-          await recordHostResult((await deps.getDatabase()).getPool(), runId, summary);
+          await store('record_host', (p) => recordHostResult(p, runId, summary));
           return summary;
         }),
       ),
@@ -128,7 +160,7 @@ async function collectOnce(
     // A run the drain caught is handed back even if every host answered: those in flight stopped
     // early (fetch-host's `more`), and the next run closes this one and pulls the rest.
     if (outcome === undefined || stopping()) {
-      await handBackRun((await deps.getDatabase()).getPool(), runId);
+      await store('hand_back', (p) => handBackRun(p, runId));
       finished = true;
       const done = (outcome ?? []).filter((h) => h !== null).length;
       log.warn('collect.run_handed_back', { hosts: hosts.length, done });
@@ -140,19 +172,25 @@ async function collectOnce(
     }
     const results = outcome.filter((h): h is HostResult => h !== null);
     const status = runStatus(results);
-    await finishRun((await deps.getDatabase()).getPool(), runId, { status });
+    await store('finish', (p) => finishRun(p, runId, { status }));
     finished = true;
     const skipped = results.filter((h) => h.error?.code === SKIPPED).length;
     ended(status, results.filter((h) => h.error !== null && h.error.code !== SKIPPED).length);
     log.info('collect.run_finished', { status, hosts: results.length, skipped });
     return { runId, status, hosts: results };
-  } finally {
-    // A run left active would block every later run until it goes stale: close it as failed.
+  } catch (err) {
+    // Close the run as failed, saying why; if even that cannot reach the primary, the lock stops
+    // being renewed and the next call aborts the run within one lock period.
     if (!finished) {
       ended('failed');
-      await finishRun((await deps.getDatabase()).getPool(), runId, { status: 'failed' }).catch(
-        (err: unknown) => log.error('collect.run_close_failed', { error: err }),
+      const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+      const reason = `collect failed: ${typeof code === 'string' ? `${code} ` : ''}${String(message ?? err)}`;
+      await store('finish', (p) => finishRun(p, runId, { status: 'failed', reason })).catch(
+        (closeErr: unknown) => log.error('collect.run_close_failed', { error: closeErr }),
       );
     }
+    throw err;
+  } finally {
+    clearInterval(heartbeat);
   }
 }

@@ -15,10 +15,17 @@ export const collectConfigSchema = z.object({
   FETCH_HOST_RETRY_BASE_MS: env.int(1000, 1),
   FETCH_HOST_RETRY_MAX_MS: env.int(10_000, 1),
   /**
-   * A run with no host finished for this long is considered dead, so a new run may start; keep it
-   * above FETCH_HOST_TIMEOUT_MS.
+   * The run lock's lifetime: collect renews it every third of it while the run goes on, so a
+   * collect that died (or could not close its run) blocks the next call for at most this long.
    */
-  RUN_STALE_AFTER_MS: env.int(20 * 60_000, 60_000),
+  RUN_LOCK_MS: env.int(60_000, 3000),
+  /**
+   * How long the run's own records (a host's result, closing the run) are retried while the
+   * primary is away (a restart or failover), with the backoff below.
+   */
+  STORE_RETRY_WINDOW_MS: env.int(60_000, 0),
+  STORE_RETRY_BASE_MS: env.int(250, 1),
+  STORE_RETRY_MAX_MS: env.int(5000, 1),
   /**
    * No host is started after this long, so the run answers before collect's exec_timeout (30m):
    * a host started last may take FETCH_HOST_TIMEOUT_MS more, so keep the sum under exec_timeout.

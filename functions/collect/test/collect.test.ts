@@ -1,3 +1,4 @@
+import { waitFor } from '@infralogs/devkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createLogger,
@@ -46,7 +47,8 @@ function deps(
     getDatabase: async () => database,
     callFetchHost,
     concurrency,
-    staleAfterMs: 60_000,
+    lockMs: 60_000,
+    storeRetry: { retries: 2, baseMs: 10, maxMs: 50 },
     log: createLogger({}, { write: () => {} }),
     ...over,
   };
@@ -109,6 +111,27 @@ describe('runCollection', () => {
       status: 'failed',
       error: { code: 'UPSTREAM_FAILED', message: 'agent answered 401' },
     });
+  });
+
+  it('renews its run lock while alive, with no host finishing', async () => {
+    const fake = gatedFetchHost((host) => summary(host));
+    const first = runCollection(deps(fake.call, 2, { lockMs: 3000 }), {
+      trigger: 'schedule',
+      hosts: ['a-1'],
+    });
+    await until(() => fake.state.started.length === 1);
+    const expiry = async () => {
+      const [rows] = await store.pool.query(`SELECT expires_at AS e FROM run_lock WHERE name = 'collect'`);
+      return new Date((rows as { e: Date }[])[0]!.e).getTime();
+    };
+    const begun = await expiry();
+    // Only the heartbeat moves it: the one host is held back, so no result renews the lock.
+    await waitFor('the run lock to be renewed', async () => (await expiry()) > begun, 30_000);
+    await expect(runCollection(deps(fake.call), { trigger: 'schedule', hosts: null })).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+    fake.state.release();
+    expect((await first).status).toBe('succeeded');
   });
 
   it('refuses to overlap a running collection, and runs again once it finished', async () => {

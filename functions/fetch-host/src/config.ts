@@ -39,6 +39,17 @@ export const fetchHostConfigSchema = z
      * agent asks (core retry.ts); they do not spend RETRIES.
      */
     AGENT_BUSY_RETRIES: env.int(30, 0, 1000),
+    /**
+     * An ingest call (and fetch-host's own reads of the host and its checkpoint) is retried for
+     * this long, beyond RETRIES, so a primary restart or failover of seconds costs seconds (ingest
+     * answers 503 meanwhile): the batch is safe to post again. Keep it under FETCH_MAX_DURATION_MS.
+     */
+    INGEST_RETRY_WINDOW_MS: env.int(60_000, 0),
+    /**
+     * Opening an agent's page is retried for this long, beyond RETRIES, so an agent restarting
+     * (its process killed, its VM's service restarted) costs seconds, not the host's run.
+     */
+    AGENT_RETRY_WINDOW_MS: env.int(30_000, 0),
     RETRY_BASE_MS: env.int(500, 1),
     RETRY_MAX_MS: env.int(10_000, 1),
     /** No new page after this long: keep it under the function's exec_timeout (stack.yml: 10m). */

@@ -35,6 +35,7 @@ export function createFetchHostDeps(
     baseMs: config.RETRY_BASE_MS,
     maxMs: config.RETRY_MAX_MS,
   };
+  const storeRetry = { ...retry, withinMs: config.INGEST_RETRY_WINDOW_MS };
   const fetchHost = createFetchHost({
     getDatabase: () => database.get(),
     readAgentToken: (host) => readAgentToken(host, vault),
@@ -50,7 +51,7 @@ export function createFetchHostDeps(
       gatewayUrl: config.GATEWAY_URL,
       token: () => readSecret('ingest-token', source),
       timeoutMs: config.INGEST_TIMEOUT_MS,
-      retry,
+      retry: storeRetry,
       onRetry: (host, cause) =>
         Metrics.forProcess().counter('infralogs_fetch_retries_total').inc({ host, cause }),
     }),
@@ -61,6 +62,8 @@ export function createFetchHostDeps(
       maxEntryBytes: config.ENTRY_MAX_BYTES,
     },
     retry,
+    pageRetry: { ...retry, withinMs: config.AGENT_RETRY_WINDOW_MS },
+    storeRetry,
     maxDurationMs: config.FETCH_MAX_DURATION_MS,
     shutdown: shutdownSignal,
     log: createLogger({ component: 'fetch-host' }),

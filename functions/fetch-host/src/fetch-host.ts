@@ -28,6 +28,10 @@ export interface FetchHostDeps {
   pageLimit: number;
   batchLimits: BatchLimits;
   retry: RetryPolicy;
+  /** Opening a page (default `retry`): with a time window, an agent's restart is ridden out. */
+  pageRetry?: RetryPolicy;
+  /** Reading the host and its checkpoint: retried while the primary restarts (core 'transaction'). */
+  storeRetry?: RetryPolicy;
   /**
    * Stop starting new pages after this long, so the call answers before the function's
    * exec_timeout cuts it; the answer then says `more: true` and the next run goes on from the
@@ -61,10 +65,13 @@ export interface FetchHostDeps {
 export function createFetchHost(deps: FetchHostDeps) {
   const count = fetchMetrics((deps.metrics ?? Metrics.forProcess()).use('fetch-host'));
   return async function fetchHost(hostName: string): Promise<HostResult> {
-    const pool = (await deps.getDatabase()).getPool();
-    const host = await getHost(pool, hostName);
+    const read = <T>(call: (pool: ReturnType<Database['getPool']>) => Promise<T>) =>
+      withRetry(async () => call((await deps.getDatabase()).getPool()), deps.storeRetry ?? deps.retry, {
+        safety: 'transaction',
+      });
+    const host = await read((pool) => getHost(pool, hostName));
     if (!host) throw new InfralogsError('NOT_FOUND', `unknown host "${hostName}"`);
-    const pull = new HostPull(deps, count, host, await getCheckpoint(pool, hostName));
+    const pull = new HostPull(deps, count, host, await read((pool) => getCheckpoint(pool, hostName)));
     try {
       assertTransportAllowed(host);
       const token = await deps.readAgentToken(hostName);
@@ -171,7 +178,7 @@ class HostPull {
       limit: deps.pageLimit,
       tls,
     };
-    const page = await withRetry(() => deps.openPage(request), deps.retry, {
+    const page = await withRetry(() => deps.openPage(request), deps.pageRetry ?? deps.retry, {
       onRetry: (err, attempt, delayMs) => {
         this.count.retries.inc({ host: this.host.name, cause: retryCause(err) });
         this.log.warn('fetch_host.page_retry', { attempt, delayMs, error: err });

@@ -101,7 +101,8 @@ export class FunctionProcess {
       await waitFor(
         `function ${this.name} on port ${this.port}`,
         async () => died || (await portOpen(this.port)),
-        this.#options.readyTimeoutMs ?? 30_000,
+        // Generous: five functions compiling at once on a loaded 2-core machine took over 30 s.
+        this.#options.readyTimeoutMs ?? 120_000,
         50,
       );
       if (died) throw new Error(`function ${this.name} exited during start-up`);

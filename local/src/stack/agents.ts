@@ -2,6 +2,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { get } from 'node:https';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { freePort, repoRoot, startProcess, waitFor } from '@infralogs/devkit';
 import type { JournalSource } from './journals';
@@ -10,8 +11,11 @@ import type { Progress } from './progress';
 const AGENT_MAIN = join(repoRoot, 'agent/src/main.ts');
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
-/** The loopback addresses of the stack's agents, one per host (all of 127/8 is loopback on Linux). */
-export const AGENT_ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+/**
+ * The loopback addresses of the stack's agents, one per host (all of 127/8 is loopback on Linux):
+ * 127.0.0.2-4 for the three demo hosts, up to 127.0.0.21 for bigger test fleets (the fault matrix).
+ */
+export const AGENT_ADDRESSES = Array.from({ length: 20 }, (_, i) => `127.0.0.${i + 2}`);
 
 export interface StackAgent {
   host: string;
@@ -24,6 +28,11 @@ export interface StackAgent {
   tls: { certFile: string; keyFile: string };
   pid: number | undefined;
   stop(): Promise<void>;
+  /**
+   * Stops the agent with `signal` (SIGKILL: as if its VM's process died mid-stream) and starts it
+   * again on the same address, port, token and certificate once `downMs` have passed.
+   */
+  restart(signal: NodeJS.Signals, downMs?: number): Promise<void>;
 }
 
 /**
@@ -66,24 +75,34 @@ export async function startAgents(
         keyFile: join(dirname(tokensFile), 'tls.key'),
       };
       await options.issueCertificate(journal.host, url, tls);
-      const proc = startProcess(process.execPath, ['--import', TSX_LOADER, AGENT_MAIN], {
-        cwd: repoRoot,
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          AGENT_HOST: address,
-          AGENT_PORT: String(port),
-          AGENT_TOKENS_FILE: tokensFile,
-          AGENT_TLS_CERT_FILE: tls.certFile,
-          AGENT_TLS_KEY_FILE: tls.keyFile,
-          AGENT_METRICS_HOST: address,
-          AGENT_METRICS_PORT: String(metricsPort),
-          ...(journal.dir ? { JOURNAL_DIR: journal.dir } : {}),
-        },
-      });
+      const env = {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        AGENT_HOST: address,
+        AGENT_PORT: String(port),
+        AGENT_TOKENS_FILE: tokensFile,
+        AGENT_TLS_CERT_FILE: tls.certFile,
+        AGENT_TLS_KEY_FILE: tls.keyFile,
+        AGENT_METRICS_HOST: address,
+        AGENT_METRICS_PORT: String(metricsPort),
+        ...(journal.dir ? { JOURNAL_DIR: journal.dir } : {}),
+      };
       const log = createWriteStream(join(options.logDir, `agent-${journal.host}.log`));
-      proc.child.stdout?.pipe(log, { end: false });
-      proc.child.stderr?.pipe(log, { end: false });
+      const launch = async () => {
+        const proc = startProcess(process.execPath, ['--import', TSX_LOADER, AGENT_MAIN], {
+          cwd: repoRoot,
+          env,
+        });
+        proc.child.stdout?.pipe(log, { end: false });
+        proc.child.stderr?.pipe(log, { end: false });
+        agent.pid = proc.child.pid;
+        current = proc;
+        await waitFor(`the agent of ${journal.host} at ${url}`, async () => {
+          if (proc.child.exitCode !== null) throw new Error(`agent exited: ${proc.output().slice(-1000)}`);
+          return healthy(url, options.ca);
+        });
+      };
+      let current: ReturnType<typeof startProcess> | undefined;
       const agent: StackAgent = {
         host: journal.host,
         url,
@@ -91,17 +110,19 @@ export async function startAgents(
         journalDir: journal.dir,
         tokensFile,
         tls,
-        pid: proc.child.pid,
+        pid: undefined,
         stop: async () => {
-          await proc.stop('SIGTERM', 5000);
+          await current?.stop('SIGTERM', 5000);
           log.end();
+        },
+        restart: async (signal, downMs = 0) => {
+          await current?.stop(signal, 5000);
+          await sleep(downMs);
+          await launch();
         },
       };
       started.push(agent);
-      await waitFor(`the agent of ${journal.host} at ${agent.url}`, async () => {
-        if (proc.child.exitCode !== null) throw new Error(`agent exited: ${proc.output().slice(-1000)}`);
-        return healthy(agent.url, options.ca);
-      });
+      await launch();
       options.progress(
         `agent ${journal.host} on ${agent.url} (TLS, certificate from OpenBao PKI) serving ${journal.dir ?? "this machine's journal"}`,
       );

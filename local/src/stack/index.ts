@@ -12,7 +12,7 @@ import { startAgents, type StackAgent } from './agents';
 import { collectNow, type CollectAnswer } from './collect-run';
 import { DATABASE_NAME, operatorPool, startDatabase } from './database';
 import { functionSettings, startFunctions } from './functions';
-import { prepareJournals } from './journals';
+import { prepareJournals, type DemoHost } from './journals';
 import { readCronJob, RETENTION_CRONJOB, storeJob } from './scheduled-jobs';
 import { silentProgress, type Progress } from './progress';
 import { startMysqldExporter } from './mysqld-exporter';
@@ -40,6 +40,8 @@ export interface LocalStackOptions {
   gatewayPort?: number;
   /** Serve the machine's own journal on the first agent when it is readable (default true). */
   useMachineJournal?: boolean;
+  /** The generated hosts and their journals (default DEMO_HOSTS; the fault matrix uses more). */
+  demoHosts?: DemoHost[];
   /**
    * Add the edge-case entries (edgeCaseJournalEntries: binary and invalid UTF-8 messages, 1 MiB
    * messages…) to edge-1's journal (default false: `npm start` serves the demo journals only).
@@ -79,7 +81,12 @@ export interface LocalStack {
   hosts: StackHost[];
   topology: Topology;
   database: string;
-  vault: { addr: string; rootToken: string; rootTokenFile: string };
+  vault: {
+    addr: string;
+    rootToken: string;
+    rootTokenFile: string;
+    credentialsPaths: { writer: string; reader: string; migrator: string };
+  };
   /** The CA (PEM) of OpenBao's PKI engine, which issued every demo agent's certificate. */
   agentCa: string;
   stateDir: string;
@@ -107,6 +114,12 @@ export interface LocalStack {
   pool: Pool;
   /** Stops one host's agent, as when its VM goes down (the host stays registered). */
   stopAgent(host: string): Promise<void>;
+  /** Stops one host's agent with `signal` and starts it again after `downMs` (fault tests). */
+  restartAgent(host: string, signal: NodeJS.Signals, downMs?: number): Promise<void>;
+  /** Stops OpenBao (SIGTERM), as an outage; its storage stays. */
+  stopVault(): Promise<void>;
+  /** Starts the stopped OpenBao again on the same address and unseals it. */
+  startVault(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -230,7 +243,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const resumed = await claimStateDir(stateDir, options.fresh ?? false);
     progress(resumed ? `resuming the stack kept in ${stateDir}` : `new stack state in ${stateDir}`);
     const stack = await loadStack(options.stackFile ?? join(repoRoot, 'stack.yml'), {});
-    const { topology, vault } = await startServers(started);
+    const { topology, vault, bao } = await startServers(started);
     const pool = operatorPool(topology);
     teardown.add('the operator pool', () => pool.end());
     const agents = options.demoAgents === false ? [] : await startDemoAgents(started, vault, options);
@@ -255,7 +268,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       hosts,
       topology,
       database: DATABASE_NAME,
-      vault: { addr: vault.addr, rootToken: vault.rootToken, rootTokenFile: vault.rootTokenFile },
+      vault: {
+        addr: vault.addr,
+        rootToken: vault.rootToken,
+        rootTokenFile: vault.rootTokenFile,
+        credentialsPaths: vault.credentialsPaths,
+      },
       agentCa: vault.pki.ca,
       stateDir,
       hostsEnvFile: await writeHostsEnv(stateDir, topology, vault),
@@ -274,6 +292,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (!agent) throw new Error(`no agent for host ${host}`);
         await agent.stop();
       },
+      restartAgent: async (host, signal, downMs) => {
+        const agent = agents.find((a) => a.host === host);
+        if (!agent) throw new Error(`no agent for host ${host}`);
+        await agent.restart(signal, downMs);
+      },
+      stopVault: () => bao.stop(),
+      startVault: () => bao.start(),
       stop: () => teardown.run(progress),
     };
   } catch (err) {
@@ -285,15 +310,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 /** MariaDB and OpenBao (together, on the last run's ports when free), then the bootstrap. */
 async function startServers({ stateDir, progress, teardown, step }: Started) {
   const ports = await loadPorts(stateDir);
-  const [topology, bao] = await startTogether(
+  const [topology, first] = await startTogether(
     startDatabase(stateDir, ports, progress),
     startVaultServer(stateDir, ports.bao, progress),
     (t) => t.stop(),
     (b) => b.stop(),
   );
+  // Fault tests stop and start OpenBao again: the teardown stops whichever instance runs.
+  const baoPort = Number(new URL(first.addr).port);
+  let running: typeof first | null = first;
+  const bao = {
+    ...first,
+    stop: async () => {
+      const current = running;
+      running = null;
+      await current?.stop();
+    },
+    start: async () => {
+      running ??= await startVaultServer(stateDir, baoPort, progress);
+    },
+  };
   teardown.add('MariaDB', () => topology.stop());
   teardown.add('OpenBao', () => bao.stop());
-  const baoPort = Number(new URL(bao.addr).port);
   await writeFile(
     join(stateDir, PORTS_FILE),
     JSON.stringify({ primary: topology.primary.port, replica: topology.replica.port, bao: baoPort }) + '\n',
@@ -302,7 +340,7 @@ async function startServers({ stateDir, progress, teardown, step }: Started) {
   step();
   const vault = await bootstrapVault(bao, topology, stateDir, progress);
   step();
-  return { topology, vault };
+  return { topology, vault, bao };
 }
 
 async function startDemoAgents(
@@ -314,6 +352,7 @@ async function startDemoAgents(
   const journals = await prepareJournals(stateDir, {
     useMachineJournal: options.useMachineJournal ?? true,
     edgeCases: options.edgeCases ?? false,
+    ...(options.demoHosts ? { hosts: options.demoHosts } : {}),
   });
   step();
   const agents = await startAgents(journals, {

@@ -23,6 +23,8 @@ export interface StackVault {
   client: VaultClient;
   kvMount: string;
   pki: { mount: string; role: string; ca: string };
+  /** Where each role's database credentials are leased (the writer's lease is revoked in fault tests). */
+  credentialsPaths: { writer: string; reader: string; migrator: string };
   /** Writes a fresh AppRole secret id of a Vault role (e.g. infralogs-writer) into a secrets folder. */
   writeFunctionSecrets(role: string, dir: string): Promise<void>;
   /** Makes sure the host has a token in KV that its agent's tokens file holds (created once, kept across restarts). */
@@ -97,6 +99,7 @@ export async function bootstrapVault(
     client: vault,
     kvMount,
     pki,
+    credentialsPaths: result.credentialsPaths,
     async writeFunctionSecrets(role, dir) {
       const kind = roleKinds[role];
       if (!kind) throw new Error(`stack.yml names Vault role "${role}", which the bootstrap does not create`);

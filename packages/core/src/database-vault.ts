@@ -1,3 +1,4 @@
+import type { Pool } from 'mysql2/promise';
 import { z } from 'zod';
 import { createMysqlRotator, type MysqlRotator } from '@infralogs/vault-rotator/mysql';
 import { env as field, loadConfig } from './config';
@@ -101,7 +102,7 @@ export async function openDatabase(
     rotator,
     getPool() {
       try {
-        return rotator.getPool();
+        return watchRefusals(rotator, rotator.getPool());
       } catch (err) {
         throw toInfralogsError(err);
       }
@@ -120,6 +121,39 @@ export async function openDatabase(
  * first caller connects, later callers share it, and a failed connect is forgotten so the next
  * request tries again (the caller got a coded 503 meanwhile, not a crash).
  */
+const watched = new WeakSet<Pool>();
+
+/**
+ * Callers take the pool and use it themselves, so an access denial (the writer's lease revoked
+ * in Vault drops its user: new sessions are refused, open ones are refused every table) would go
+ * unnoticed until the next renewal. Each pool reports a denial to its rotator, which leases new
+ * credentials at once; the caller's retry (fetch-host's, collect's) lands on the new pool.
+ */
+function watchRefusals(rotator: MysqlRotator, pool: Pool): Pool {
+  if (watched.has(pool)) return pool;
+  watched.add(pool);
+  const report = (err: unknown) => {
+    if (rotator.credentialsRefused(pool, err)) {
+      createLogger({ component: 'database' }).warn('database.credentials_refused', { error: err });
+    }
+    throw err;
+  };
+  // Connections are checked out anew per unit of work: their queries report refusals too (an open
+  // session of a dropped user is refused every table).
+  const watch = <T extends { query: Pool['query']; execute: Pool['execute'] }>(target: T): T => {
+    const query = target.query.bind(target);
+    const execute = target.execute.bind(target);
+    target.query = ((...args: Parameters<Pool['query']>) => query(...args).catch(report)) as Pool['query'];
+    target.execute = ((...args: Parameters<Pool['execute']>) =>
+      execute(...args).catch(report)) as Pool['execute'];
+    return target;
+  };
+  const getConnection = pool.getConnection.bind(pool);
+  pool.getConnection = () => getConnection().then(watch, report);
+  watch(pool);
+  return pool;
+}
+
 export function lazyDatabase(role: DatabaseRole, env: Record<string, string | undefined> = process.env) {
   const settings = databaseSettingsFromEnv(role, env);
   let connecting: Promise<VaultDatabase> | undefined;

@@ -8,7 +8,9 @@ import { InfralogsError } from './errors';
  *
  * - Backoff: retry n waits for a ceiling of `baseMs * 2^(n-1)`, capped at `maxMs`, with "equal
  *   jitter" (half of it fixed, half random), so callers that failed together do not retry in
- *   lockstep. At most `retries` attempts after the first.
+ *   lockstep. At most `retries` attempts after the first — or, with `withinMs`, as many as fit
+ *   in that time since the first attempt began (at least `retries`): a caller that must ride out
+ *   a primary restart or failover of seconds bounds its retries by time, not by count.
  * - What is retried depends on what running the call twice could do (`RetrySafety`):
  *   - 'repeatable': the call is safe to repeat (opening a page before any entry was read; posting
  *     a batch, which ingest inserts idempotently). Retried: network failures (`NETWORK_CODES`)
@@ -17,6 +19,10 @@ import { InfralogsError } from './errors';
  *     only when it cannot have run: the connection was refused, the name did not resolve, a
  *     kept-alive socket was reset before the request, or the watchdog refused it (429,
  *     max_inflight) before the function saw it.
+ *   - 'transaction': a store call that is one transaction and safe to repeat (recording a run's
+ *     host result, closing a run). Retried when the database could not be reached or went away
+ *     (`DATABASE_AGAIN_CODES`, read from the store error's `details.dbCode`): a restarting
+ *     primary refuses connections, drops them, or answers ER_SERVER_SHUTDOWN while it stops.
  * - Never retried: other 4xx (they repeat identically), and anything that is not a network error
  *   or an upstream answer (bugs, bad lines).
  * - Busy: a retryable answer that names its `Retry-After` (the agent's stream cap answers 429 with
@@ -37,12 +43,14 @@ export interface RetryPolicy {
   maxMs: number;
   /** Retries of busy answers (those naming a Retry-After); default `retries`. */
   busyRetries?: number;
+  /** Retry for this long since the first attempt began, even past `retries`. */
+  withinMs?: number;
 }
 
 /** The longest Retry-After honoured: a server asking for more is asked again after this. */
 export const MAX_RETRY_AFTER_MS = 60_000;
 
-export type RetrySafety = 'repeatable' | 'unreached';
+export type RetrySafety = 'repeatable' | 'unreached' | 'transaction';
 
 /** Network failures worth another try: nothing was processed, or the answer was lost. */
 export const NETWORK_CODES: readonly string[] = [
@@ -58,9 +66,28 @@ export const NETWORK_CODES: readonly string[] = [
 /** Gateway/upstream statuses that mean "try again later". */
 export const AGAIN_STATUSES: readonly number[] = [408, 429, 500, 502, 503, 504];
 
+/**
+ * Store failures (mysql2's codes) that mean the server is not there right now, so the same
+ * transaction may succeed on a new connection: it was never committed, or it is idempotent.
+ */
+export const DATABASE_AGAIN_CODES: readonly string[] = [
+  ...NETWORK_CODES,
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+  'ER_CON_COUNT_ERROR',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_LOCK_DEADLOCK',
+  // The credentials were refused (their lease revoked): the pool reported it, and the rotator is
+  // leasing new ones, which the retry uses (core database-vault.ts).
+  'ER_ACCESS_DENIED_ERROR',
+  'ER_TABLEACCESS_DENIED_ERROR',
+];
+
 export const RETRY_RULES: Record<RetrySafety, { codes: readonly string[]; statuses: readonly number[] }> = {
   repeatable: { codes: NETWORK_CODES, statuses: AGAIN_STATUSES },
   unreached: { codes: ['ECONNREFUSED', 'ECONNRESET', 'EAI_AGAIN', 'ENOTFOUND'], statuses: [429] },
+  transaction: { codes: DATABASE_AGAIN_CODES, statuses: [] },
 };
 
 /** Delay before retry number `attempt` (1 = first retry): half fixed, half random. */
@@ -125,7 +152,11 @@ export function isRetryable(err: unknown, safety: RetrySafety = 'repeatable'): b
   const rules = RETRY_RULES[safety];
   const status = upstreamStatus(err);
   if (status !== undefined) return rules.statuses.includes(status);
-  if (err instanceof InfralogsError) return false;
+  if (err instanceof InfralogsError) {
+    // A store error (storeError) names the driver's code; only 'transaction' calls retry on it.
+    const dbCode = err.details?.dbCode;
+    return safety === 'transaction' && typeof dbCode === 'string' && rules.codes.includes(dbCode);
+  }
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && rules.codes.includes(code);
 }
@@ -144,6 +175,7 @@ export async function withRetry<T>(
   } = {},
 ): Promise<T> {
   const random = options.random ?? Math.random;
+  const started = Date.now();
   let failures = 0;
   let busy = 0;
   for (let n = 1; ; n++) {
@@ -155,9 +187,10 @@ export async function withRetry<T>(
       const after = retryAfterMs(err);
       const spent = after === undefined ? ++failures : ++busy;
       const budget = after === undefined ? policy.retries : (policy.busyRetries ?? policy.retries);
-      if (spent > budget) throw err;
       const delay =
         after === undefined ? retryDelay(spent, policy, random) : busyDelay(after, spent, policy, random);
+      const inWindow = policy.withinMs !== undefined && Date.now() - started + delay <= policy.withinMs;
+      if (spent > budget && !inWindow) throw err;
       options.onRetry?.(err, n, delay);
       await sleep(delay);
     }

@@ -156,3 +156,33 @@ describe('Retry-After', () => {
     expect(retryAfterMs(answered)).toBe(2000);
   });
 });
+
+describe('retrying through a restart', () => {
+  it("retries a 'transaction' only on store errors that mean the server is away", () => {
+    const store = (dbCode: string) => new InfralogsError('DATABASE_FAILED', 'x', { details: { dbCode } });
+    expect(isRetryable(store('PROTOCOL_CONNECTION_LOST'), 'transaction')).toBe(true);
+    expect(isRetryable(store('ECONNREFUSED'), 'transaction')).toBe(true);
+    expect(isRetryable(store('ER_SERVER_SHUTDOWN'), 'transaction')).toBe(true);
+    expect(isRetryable(store('ER_DUP_ENTRY'), 'transaction')).toBe(false);
+    expect(isRetryable(store('ECONNREFUSED'), 'repeatable')).toBe(false);
+    expect(
+      isRetryable(Object.assign(new Error('x'), { code: 'PROTOCOL_CONNECTION_LOST' }), 'transaction'),
+    ).toBe(true);
+  });
+
+  it('goes on past `retries` while within `withinMs`, then gives up', async () => {
+    let calls = 0;
+    const refused = () => {
+      calls += 1;
+      return Promise.reject(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }));
+    };
+    await expect(
+      withRetry(refused, { retries: 1, baseMs: 1, maxMs: 2, withinMs: 200 }, { random: () => 0 }),
+    ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    // Far more than 1 + retries attempts: the window, not the count, bounded them.
+    expect(calls).toBeGreaterThan(5);
+    calls = 0;
+    await expect(withRetry(refused, { retries: 1, baseMs: 1, maxMs: 2 })).rejects.toThrow('refused');
+    expect(calls).toBe(2);
+  });
+});

@@ -46,6 +46,16 @@ export interface Topology {
   replicaStatus(): Promise<ReplicaStatus>;
   /** Waits until the replica has applied everything the primary has written so far; returns the ms waited. */
   waitForReplica(timeoutMs?: number): Promise<number>;
+  /**
+   * Stops one server, for fault tests: SIGTERM is mariadbd's clean shutdown, SIGKILL a crash. Its
+   * data stays; startServer brings it back on the same port and data directory.
+   */
+  stopServer(which: 'primary' | 'replica', signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /**
+   * Starts a stopped server again with the same options (the replica resumes replication by
+   * itself from its saved GTID position; its IO thread reconnects to a restarted primary).
+   */
+  startServer(which: 'primary' | 'replica'): Promise<void>;
   /** Stops replication, then shuts the replica and the primary down cleanly; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -379,13 +389,16 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
   const procs: Partial<Record<Which, Managed>> = {};
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= stopServers(plan, procs, options.keepData ?? false));
+  const extra = options.extraArgs ?? [];
+  const args: Record<Which, string[]> = {
+    primary: serverArgs(primary, 1, extra),
+    replica: [...serverArgs(replica, 2, extra), '--read-only=1'],
+  };
+  const servers = { primary, replica };
+  const start = (which: Which) => startServer(servers[which], args[which], (p) => (procs[which] = p));
   try {
-    const extra = options.extraArgs ?? [];
     log(`starting primary on ${host}:${primary.port} and replica on ${host}:${replica.port}`);
-    await Promise.all([
-      startServer(primary, serverArgs(primary, 1, extra), (p) => (procs.primary = p)),
-      startServer(replica, [...serverArgs(replica, 2, extra), '--read-only=1'], (p) => (procs.replica = p)),
-    ]);
+    await Promise.all([start('primary'), start('replica')]);
     await createAccounts([primary, replica], admin, replPassword);
     await startReplication(primary, replica, replPassword, reused, log);
   } catch (err) {
@@ -405,6 +418,14 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     },
     replicaStatus,
     waitForReplica: (timeoutMs = 60_000) => waitForReplicaWith(connect, timeoutMs),
+    async stopServer(which, signal = 'SIGTERM') {
+      await procs[which]?.stop(signal, 20_000);
+    },
+    async startServer(which) {
+      const running = procs[which];
+      if (running && running.child.exitCode === null && running.child.signalCode === null) return;
+      await start(which);
+    },
     stop,
   };
 }

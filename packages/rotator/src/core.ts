@@ -54,6 +54,11 @@ export interface CredentialAdapter<H> {
   drain(handle: H, timeoutMs: number): Promise<DrainResult>;
   /** The credentials themselves were refused (revoked, or not yet on this server). */
   isAccessDenied(err: unknown): boolean;
+  /**
+   * The user's privileges are gone while its session lives on (its lease was revoked: the user
+   * was dropped, and an open session is refused every table). Default: never.
+   */
+  isPrivilegeLost?(err: unknown): boolean;
   /** Worth retrying while verifying, or once on a fresh handle while serving. Default: isAccessDenied. */
   isRetryable?(err: unknown): boolean;
   /** Work in flight on a handle right now (checked-out connections). */
@@ -80,6 +85,9 @@ export interface RotatorCoreOptions {
   logger?: RotatorLogger;
   onEvent?: (event: RotatorEvent) => void;
 }
+
+/** At most one rotation this often for credentials refused (credentialsRefused). */
+const REFUSAL_ROTATION_MS = 5000;
 
 interface Generation<H> extends LeaseInfo {
   handle: H;
@@ -185,6 +193,26 @@ export class CredentialRotator<H> {
       return use(this.handle());
     }
   }
+
+  /**
+   * Tells the rotator that the server refused `handle`'s credentials (revoked from outside: a
+   * lease revoked in Vault drops the user). For consumers that take the handle and use it
+   * themselves (getPool()) instead of through withRetryOnDenied. When `err` is an access denial
+   * and `handle` is still the current one, new credentials are leased in the background (one
+   * rotation at a time, shared) and true is returned; the caller retries on the next handle.
+   */
+  credentialsRefused(handle: H, err: unknown): boolean {
+    if (this.stopped || handle !== this.current?.handle) return false;
+    if (!this.adapter.isAccessDenied(err) && !this.adapter.isPrivilegeLost?.(err)) return false;
+    // A grant that is really missing would be refused on every new lease too: one rotation per
+    // REFUSAL_ROTATION_MS at most, so a misconfiguration does not churn leases.
+    if (Date.now() - this.lastRefusalRotation < REFUSAL_ROTATION_MS) return false;
+    this.lastRefusalRotation = Date.now();
+    this.reporter.counters.connectRetries += 1;
+    this.rotate('connect-failed').catch(() => {});
+    return true;
+  }
+  private lastRefusalRotation = 0;
 
   /** Replaces the credentials now (e.g. after a suspected leak). */
   async rotateNow(): Promise<LeaseInfo> {

@@ -30,6 +30,13 @@ export function isAccessDenied(err: unknown): boolean {
   return ACCESS_DENIED.has(Number((err as { errno?: unknown }).errno));
 }
 
+/** ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR: what an open session of a dropped user gets. */
+const PRIVILEGE_LOST = new Set([1142, 1143]);
+
+export function isPrivilegeLost(err: unknown): boolean {
+  return PRIVILEGE_LOST.has(Number((err as { errno?: unknown }).errno));
+}
+
 /** Connection-level failures worth one retry on a fresh pool (not SQL errors of the query itself). */
 export function isConnectFailure(err: unknown): boolean {
   if (isAccessDenied(err)) return true;
@@ -107,6 +114,7 @@ export function mysqlAdapter(options: MysqlOptions): CredentialAdapter<Pool> {
     },
     drain: drainPool,
     isAccessDenied,
+    isPrivilegeLost,
     isRetryable: isConnectFailure,
     busy: busyConnections,
   };

@@ -128,6 +128,39 @@ describe('rotator lifecycle', () => {
       await longLived.cleanup();
     }
   });
+
+  it('credentialsRefused() leases new credentials when an open session of a revoked user is refused', async () => {
+    const longLived = await setupEngine(infra, { ttl: '1m', maxTtl: '5m' });
+    const events: RotatorEvent[] = [];
+    // No default database: MariaDB caches a session's privileges on its current database, so the
+    // refusal shows on statements naming their tables (as Infralogs' table-level grants do).
+    const { host, port } = infra.mysql.primary;
+    const rotator = createRotator(
+      rotatorOptions(infra, longLived, { events, mysql: { host, port, connectionLimit: 2 } }),
+    );
+    try {
+      await rotator.start();
+      const first = rotator.lease()!;
+      const pool = rotator.getPool();
+      await pool.query('SELECT 1');
+      await longLived.vault('sys/leases/revoke', 'PUT', { lease_id: first.leaseId, sync: true });
+      // The session stays open (DROP USER does not close it) but every table is refused now.
+      const err = await pool.query(`SELECT * FROM ${longLived.database}.items`).catch((e: unknown) => e);
+      expect(err).toMatchObject({ errno: 1142 });
+      expect(rotator.credentialsRefused(pool, new Error('not a refusal'))).toBe(false);
+      expect(rotator.credentialsRefused(pool, err)).toBe(true);
+      await waitFor('new credentials', async () => rotator.getPool() !== pool, 20_000);
+      expect(rotator.lease()!.leaseId).not.toBe(first.leaseId);
+      // The old handle is not current any more: reporting it again changes nothing.
+      expect(rotator.credentialsRefused(pool, err)).toBe(false);
+      const [rows] = await rotator.getPool().query(`SELECT COUNT(*) AS n FROM ${longLived.database}.items`);
+      expect((rows as { n: number }[])[0]).toBeDefined();
+      expect(events.some((e) => e.type === 'rotated' && e.reason === 'connect-failed')).toBe(true);
+    } finally {
+      await rotator.stop();
+      await longLived.cleanup();
+    }
+  });
 });
 
 /** Connections the current pool holds, free or busy (mysql2 internals, as in busyConnections). */

@@ -218,6 +218,12 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE logs ADD INDEX ix_logs_host_ident_ts (host_id, syslog_identifier, ts)`,
     ],
   },
+  {
+    // Why a run ended as it did when not by itself: handed back on SIGTERM, or its collect stopped
+    // renewing the run lock (killed, or the primary stayed away past its retries).
+    version: '0011_runs_reason',
+    statements: () => ['ALTER TABLE runs ADD COLUMN reason VARCHAR(255) NULL AFTER finished_at'],
+  },
 ];
 
 /**

@@ -5,10 +5,13 @@ import { execute, inTransaction, select, type Queryable } from './sql';
 
 /**
  * Collection runs. cron-connector fires overlapping calls, so a run holds the `collect` row of
- * run_lock: beginRun refuses while the lock is held and unexpired. Every recorded host result
- * extends the lock. A run cut off by a deploy hands its lock back (handBackRun); a crashed one's
- * lock expires after staleAfterMs. Either way the next beginRun marks it aborted, and that run
- * resumes every host from its checkpoint.
+ * run_lock: beginRun refuses while the lock is held and unexpired. The lock is short (`lockMs`)
+ * and its holder renews it while alive (renewRunLock, every third of it; each recorded host
+ * result renews it too), so a holder that is gone — killed, cut off, or unable to close its run
+ * because the primary stayed away — blocks the next run for at most one lock period, not for a
+ * whole collection's length. A run cut off by a deploy hands its lock back at once (handBackRun).
+ * Either way the next beginRun closes it as aborted with the reason, marks its unfinished hosts
+ * failed with RUN_ABORTED, and resumes every host from its checkpoint.
  */
 export type RunStatus = 'running' | RunOutcome | 'aborted';
 export type HostRunStatus = 'pending' | 'succeeded' | 'failed';
@@ -19,19 +22,25 @@ export interface Run {
   status: RunStatus;
   startedAt: Date;
   finishedAt: Date | null;
+  /** Why the run ended as it did, when not by itself (aborted: handed back, or its lock expired). */
+  reason: string | null;
   hosts: (HostResult & { status: HostRunStatus })[];
 }
 
 const LOCK = 'collect';
-export const DEFAULT_STALE_AFTER_MS = 10 * 60_000;
+export const DEFAULT_LOCK_MS = 60_000;
+/** The error code of a host an aborted run left unfinished; the next run pulls it. */
+export const RUN_ABORTED = 'RUN_ABORTED';
+const HANDED_BACK = 'handed back while draining (SIGTERM)';
+const LOCK_EXPIRED = 'its collect stopped renewing the run lock (killed, or could not close the run)';
 
 export async function beginRun(
   pool: Pool,
-  options: { trigger: string; hosts: string[]; staleAfterMs?: number },
+  options: { trigger: string; hosts: string[]; lockMs?: number },
 ): Promise<{ runId: number; aborted: number[] }> {
-  const lockMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+  const lockMs = options.lockMs ?? DEFAULT_LOCK_MS;
   if (!Number.isInteger(lockMs) || lockMs < 1000) {
-    throw new InfralogsError('BAD_REQUEST', 'staleAfterMs must be an integer >= 1000');
+    throw new InfralogsError('BAD_REQUEST', 'lockMs must be an integer >= 1000');
   }
   return inTransaction(pool, async (conn) => {
     const [lock] = await select<{ runId: number | null; live: number | null }>(
@@ -49,13 +58,6 @@ export async function beginRun(
     const aborted = (await select<{ id: number }>(conn, `SELECT id FROM runs WHERE status = 'running'`)).map(
       (r) => Number(r.id),
     );
-    if (aborted.length > 0) {
-      await execute(
-        conn,
-        `UPDATE runs SET status = 'aborted', finished_at = UTC_TIMESTAMP(6) WHERE id IN (?)`,
-        [aborted],
-      );
-    }
     const { insertId: runId } = await execute(
       conn,
       `INSERT INTO runs (triggered_by, status, lock_ms, started_at) VALUES (?, 'running', ?, UTC_TIMESTAMP(6))`,
@@ -66,6 +68,24 @@ export async function beginRun(
       await execute(conn, 'INSERT INTO run_hosts (run_id, host, status) VALUES ?', [
         hosts.map((h) => [runId, h, 'pending']),
       ]);
+    }
+    if (aborted.length > 0) {
+      // A handed-back run says so already (handBackRun); any other was left by a holder now gone.
+      await execute(
+        conn,
+        `UPDATE runs SET status = 'aborted', finished_at = UTC_TIMESTAMP(6), reason = COALESCE(reason, ?)
+          WHERE id IN (?)`,
+        [LOCK_EXPIRED, aborted],
+      );
+      await execute(
+        conn,
+        `UPDATE run_hosts h JOIN runs r ON r.id = h.run_id
+            SET h.status = 'failed', h.error_code = ?, h.finished_at = UTC_TIMESTAMP(6),
+                h.error_message = CONCAT('the run was aborted before this host finished (', r.reason,
+                  '); run ', ?, ' resumes it from its checkpoint')
+          WHERE h.run_id IN (?) AND h.status = 'pending'`,
+        [RUN_ABORTED, runId, aborted],
+      );
     }
     await execute(
       conn,
@@ -112,13 +132,35 @@ export async function recordHostResult(pool: Pool, runId: number, result: HostRe
   });
 }
 
-/** Ends a run with its status and releases the run lock if this run still holds it. */
-export async function finishRun(pool: Pool, runId: number, options: { status: RunOutcome }): Promise<void> {
+/**
+ * Renews the run lock while its run goes on; false when the run no longer holds it (handed back,
+ * or it expired and another run took over: this one must not go on as if it held it).
+ */
+export async function renewRunLock(pool: Pool, runId: number): Promise<boolean> {
+  const { affectedRows } = await execute(
+    pool,
+    `UPDATE run_lock l JOIN runs r ON r.id = l.run_id
+        SET l.expires_at = DATE_ADD(UTC_TIMESTAMP(6), INTERVAL r.lock_ms * 1000 MICROSECOND)
+      WHERE l.name = ? AND l.run_id = ?`,
+    [LOCK, runId],
+  );
+  return affectedRows > 0;
+}
+
+/**
+ * Ends a run with its status (and why, when it did not end by itself) and releases the run lock
+ * if this run still holds it. Safe to repeat.
+ */
+export async function finishRun(
+  pool: Pool,
+  runId: number,
+  options: { status: RunOutcome; reason?: string },
+): Promise<void> {
   await inTransaction(pool, async (conn) => {
     const { affectedRows } = await execute(
       conn,
-      'UPDATE runs SET status = ?, finished_at = UTC_TIMESTAMP(6) WHERE id = ?',
-      [options.status, runId],
+      'UPDATE runs SET status = ?, finished_at = UTC_TIMESTAMP(6), reason = ? WHERE id = ?',
+      [options.status, options.reason?.slice(0, 255) ?? null, runId],
     );
     if (affectedRows === 0) throw new InfralogsError('NOT_FOUND', `run ${runId} does not exist`);
     await execute(
@@ -134,10 +176,17 @@ export async function finishRun(pool: Pool, runId: number, options: { status: Ru
  * not wait for the lock to expire: that call marks the run aborted (beginRun).
  */
 export async function handBackRun(pool: Pool, runId: number): Promise<void> {
-  await execute(pool, 'UPDATE run_lock SET run_id = NULL, expires_at = NULL WHERE name = ? AND run_id = ?', [
-    LOCK,
-    runId,
-  ]);
+  await inTransaction(pool, async (conn) => {
+    await execute(conn, `UPDATE runs SET reason = ? WHERE id = ? AND status = 'running'`, [
+      HANDED_BACK,
+      runId,
+    ]);
+    await execute(
+      conn,
+      'UPDATE run_lock SET run_id = NULL, expires_at = NULL WHERE name = ? AND run_id = ?',
+      [LOCK, runId],
+    );
+  });
 }
 
 export async function getRun(db: Queryable, runId: number): Promise<Run | null> {
@@ -147,9 +196,10 @@ export async function getRun(db: Queryable, runId: number): Promise<Run | null> 
     status: RunStatus;
     startedAt: Date;
     finishedAt: Date | null;
+    reason: string | null;
   }>(
     db,
-    `SELECT id, triggered_by AS \`trigger\`, status, started_at AS startedAt, finished_at AS finishedAt
+    `SELECT id, triggered_by AS \`trigger\`, status, started_at AS startedAt, finished_at AS finishedAt, reason
        FROM runs WHERE id = ?`,
     [runId],
   );

@@ -160,6 +160,7 @@ describe('migrate', () => {
         '0008_run_hosts_result',
         '0009_hosts_tls',
         '0010_dashboard_rollups',
+        '0011_runs_reason',
       ]);
       expect(await migrate(store.pool)).toEqual({ applied: [] });
       const c = await store.admin();

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHost, listHosts, upsertHost } from '../../src/store/hosts';
-import { beginRun, finishRun, getRun, handBackRun, recordHostResult } from '../../src/store/runs';
+import {
+  beginRun,
+  finishRun,
+  getRun,
+  handBackRun,
+  recordHostResult,
+  renewRunLock,
+  RUN_ABORTED,
+} from '../../src/store/runs';
 import { freshStore } from '@infralogs/devkit/fixtures';
 
 let store: Awaited<ReturnType<typeof freshStore>>;
@@ -84,15 +92,44 @@ describe('runs', () => {
   });
 
   it('lets a new run take over the run lock of a crashed one once it expired, marking it aborted', async () => {
-    const { runId: crashed } = await beginRun(store.pool, { trigger: 'cron', hosts: [], staleAfterMs: 1000 });
-    // Age the lock on the server instead of sleeping.
+    const { runId: crashed } = await beginRun(store.pool, {
+      trigger: 'cron',
+      hosts: ['a-host', 'b-host'],
+      lockMs: 1000,
+    });
+    await recordHostResult(store.pool, crashed, {
+      host: 'a-host',
+      fetched: 1,
+      inserted: 1,
+      duplicates: 0,
+      batches: 1,
+      checkpoint: 'c1',
+      error: null,
+    });
+    // While its holder renews it, the lock holds.
+    expect(await renewRunLock(store.pool, crashed)).toBe(true);
+    await expect(beginRun(store.pool, { trigger: 'cron', hosts: [] })).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+    // Age the lock on the server instead of sleeping: its holder stopped renewing it.
     const c = await store.admin();
     await c.query(`UPDATE run_lock SET expires_at = DATE_SUB(UTC_TIMESTAMP(6), INTERVAL 1 SECOND)`);
     await c.end();
     const { runId, aborted } = await beginRun(store.pool, { trigger: 'cron', hosts: [] });
     expect(runId).not.toBe(crashed);
     expect(aborted).toEqual([crashed]);
-    expect((await getRun(store.pool, crashed))?.status).toBe('aborted');
+    expect(await renewRunLock(store.pool, crashed)).toBe(false);
+    const dead = await getRun(store.pool, crashed);
+    expect(dead).toMatchObject({
+      status: 'aborted',
+      reason: expect.stringMatching(/stopped renewing the run lock/),
+    });
+    // The host it finished stands; the one it left is failed with the reason and who resumes it.
+    expect(dead?.hosts.map((h) => [h.host, h.status, h.error?.code ?? null])).toEqual([
+      ['a-host', 'succeeded', null],
+      ['b-host', 'failed', RUN_ABORTED],
+    ]);
+    expect(dead?.hosts[1]?.error?.message).toMatch(new RegExp(`stopped renewing.*run ${runId} resumes it`));
     await finishRun(store.pool, runId, { status: 'succeeded' });
     await expect(finishRun(store.pool, 999_999, { status: 'failed' })).rejects.toMatchObject({
       code: 'NOT_FOUND',
@@ -119,7 +156,10 @@ describe('runs', () => {
     });
     const next = await beginRun(store.pool, { trigger: 'cron', hosts: [] });
     expect(next.aborted).toEqual([cut]);
-    expect((await getRun(store.pool, cut))?.status).toBe('aborted');
+    expect(await getRun(store.pool, cut)).toMatchObject({
+      status: 'aborted',
+      reason: expect.stringMatching(/handed back/),
+    });
     await finishRun(store.pool, next.runId, { status: 'succeeded' });
   });
 });
