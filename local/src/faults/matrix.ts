@@ -1,10 +1,9 @@
 import { mkdir, readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import got from 'got';
 import { getCheckpoint, getRun, type Run } from '@infralogs/core';
-import { datasetLines, hexId, makeJournalDir, run, syslogToExport, waitFor } from '@infralogs/devkit';
+import { datasetLines, hexId, makeJournalDir, portOpen, run, syslogToExport, waitFor } from '@infralogs/devkit';
 import { startLocalStack, type LocalStack } from '../stack';
 import { DATABASE_NAME } from '../stack/database';
 import type { DemoHost } from '../stack/journals';
@@ -195,7 +194,7 @@ class Matrix {
       `${name} to be restarted`,
       async () => {
         const fn = this.stack.functions().find((f) => f.name === name);
-        return fn !== undefined && fn.running && fn.pid !== oldPid && (await listening(fn.port));
+        return fn !== undefined && fn.running && fn.pid !== oldPid && (await portOpen(fn.port));
       },
       120_000,
       200,
@@ -258,17 +257,6 @@ class Matrix {
     }
   }
 }
-
-/** True once something accepts connections on the loopback port. */
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.once('connect', () => done(true)).once('error', () => done(false));
-  });
 
 const summary = (a: Answer) =>
   a.body.hosts

@@ -5,10 +5,9 @@
  * restarts a crashed pod.
  */
 import { createRequire } from 'node:module';
-import { connect } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '@infralogs/core';
-import { freePort, startProcess, waitFor, type Managed } from '@infralogs/devkit';
+import { freePort, portOpen, startProcess, waitFor, type Managed } from '@infralogs/devkit';
 import { DRAIN_DEADLINE_MS } from '../../../templates/node22-ts/watchdog';
 
 const MAIN_LOCAL = fileURLToPath(new URL('../../../templates/node22-ts/main-local.ts', import.meta.url));
@@ -30,17 +29,6 @@ export interface FunctionProcessOptions {
   output: (name: string, line: string) => void;
   readyTimeoutMs?: number;
 }
-
-const portOpen = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.once('connect', () => done(true)).once('error', () => done(false));
-    socket.setTimeout(1000, () => done(false));
-  });
 
 export class FunctionProcess {
   readonly name: string;

@@ -1,12 +1,11 @@
 import { mkdtemp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { request } from 'node:https';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCheckpoint, getRun, upsertHost } from '@infralogs/core';
-import { waitFor } from '@infralogs/devkit';
+import { portOpen, waitFor } from '@infralogs/devkit';
 import { startLocalStack, type LocalStack } from '../../src/stack';
 import { DATABASE_NAME } from '../../src/stack/database';
 import { DEMO_HOSTS } from '../../src/stack/journals';
@@ -71,17 +70,6 @@ async function stallingProxy(target: string, ca: string) {
     },
   };
 }
-
-/** True once something accepts connections on the loopback port. */
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.once('connect', () => done(true)).once('error', () => done(false));
-  });
 
 let stack: LocalStack;
 let proxy: Awaited<ReturnType<typeof stallingProxy>>;
@@ -148,7 +136,7 @@ describe('a deploy during a collection', () => {
       async () => {
         const restarted = stack.functions().filter((f) => DEPLOYED.includes(f.name));
         if (!restarted.every((f) => f.running && f.pid !== before[f.name])) return false;
-        return (await Promise.all(restarted.map((f) => listening(f.port)))).every(Boolean);
+        return (await Promise.all(restarted.map((f) => portOpen(f.port)))).every(Boolean);
       },
       60_000,
       100,
