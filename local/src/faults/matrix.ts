@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import got from 'got';
 import { getCheckpoint, getRun, type Run } from '@infralogs/core';
-import { datasetLines, hexId, makeJournalDir, portOpen, run, syslogToExport, waitFor } from '@infralogs/devkit';
+import {
+  datasetLines,
+  hexId,
+  makeJournalDir,
+  portOpen,
+  run,
+  syslogToExport,
+  waitFor,
+} from '@infralogs/devkit';
 import { startLocalStack, type LocalStack } from '../stack';
 import { DATABASE_NAME } from '../stack/database';
 import type { DemoHost } from '../stack/journals';
