@@ -29,22 +29,38 @@ export interface FieldCount {
 const byKey = (a: FieldCount, b: FieldCount) =>
   compareKeys([a.field, a.hour, a.value, a.priority], [b.field, b.hour, b.value, b.priority]);
 
-/** Counts per (field, value, hour, priority) of the given rows, in key order. */
+/**
+ * Counts per (field, value, hour, priority) of the given rows, in key order. Rows are grouped by
+ * (hour, priority) first, so each row builds one short key and then counts one value per field.
+ */
 export function fieldCounts(rows: LogRow[]): FieldCount[] {
-  const counts = new Map<string, FieldCount>();
+  const groups = new Map<string, { hour: string; priority: number; values: Map<string, number>[] }>();
   const fields = Object.values(ROLLUP_FIELDS);
+  let lastTs = '';
+  let hour = '';
   for (const r of rows) {
-    const hour = hourOf(r.ts);
+    // Rows of a batch mostly share their hour: its text is built once per change.
+    if (lastTs === '' || !r.ts.startsWith(lastTs)) {
+      lastTs = r.ts.slice(0, 13);
+      hour = hourOf(r.ts);
+    }
     const priority = r.priority ?? NO_PRIORITY;
-    for (const f of fields) {
-      const value = r[f.column] ?? '';
-      const key = `${f.id}|${hour}|${priority}|${value}`;
-      const c = counts.get(key);
-      if (c) c.n++;
-      else counts.set(key, { field: f.id, value, hour, priority, n: 1 });
+    const key = `${lastTs}|${priority}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { hour, priority, values: fields.map(() => new Map()) }));
+    for (let i = 0; i < fields.length; i++) {
+      const value = r[fields[i]!.column] ?? '';
+      const counts = g.values[i]!;
+      counts.set(value, (counts.get(value) ?? 0) + 1);
     }
   }
-  return [...counts.values()].sort(byKey);
+  const out: FieldCount[] = [];
+  for (const g of groups.values())
+    g.values.forEach((counts, i) => {
+      for (const [value, n] of counts)
+        out.push({ field: fields[i]!.id, value, hour: g.hour, priority: g.priority, n });
+    });
+  return out.sort(byKey);
 }
 
 /** The same counts per day ('YYYY-MM-DD'), for log_field_counts_daily, in key order. */

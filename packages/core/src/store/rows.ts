@@ -1,4 +1,5 @@
 import { ENTRY_FIELDS, type Entry, type EntryFieldDef, type FieldKind, type FieldSpec } from '../entry';
+import { property, unrolled } from '../unrolled';
 
 /**
  * Mapping from an entry to a `logs` row, and the multi-row INSERT chunks and LOAD DATA text. Pure:
@@ -79,12 +80,18 @@ const BINARY: ReadonlySet<string> = new Set(
   ENTRY_FIELDS.filter((f) => f.kind === 'id128' || f.kind === 'raw').map((f) => f.column),
 );
 
-export function toRow(hostId: number, e: Entry): LogRow {
-  const row: Record<string, unknown> = { host_id: hostId };
-  const values = e as Record<string, unknown>;
-  for (const c of COLUMNS) row[c.column] = c.toColumn(values[c.key] as never, c);
-  return row as LogRow;
-}
+/** The `logs` row of an entry (unrolled over ENTRY_FIELDS: this runs for every entry). */
+export const toRow: (hostId: number, e: Entry) => LogRow = unrolled(
+  `(hostId, e) => ({ host_id: hostId, ${COLUMNS.map(
+    (c, i) => `${JSON.stringify(c.column)}: to${i}(e${property(c.key)}, spec${i})`,
+  ).join(', ')} })`,
+  Object.fromEntries(
+    COLUMNS.flatMap((c, i) => [
+      [`to${i}`, c.toColumn],
+      [`spec${i}`, c],
+    ]),
+  ),
+);
 
 /** The row's values for an INSERT, in LOGS_COLUMNS order: ids as binary. */
 export function sqlValues(r: LogRow): unknown[] {
@@ -167,12 +174,10 @@ const TSV_COLUMNS = COLUMNS.map((c) => ({ column: c.column, toTsv: TO_TSV[c.kind
  * newline-terminated), in LOGS_COLUMNS order; binary columns travel as hex and are UNHEX()ed by the
  * statement. This runs for every entry.
  */
-export function tsvRow(r: LogRow): string {
-  const row = r as unknown as Record<string, unknown>;
-  let line = String(r.host_id);
-  for (const c of TSV_COLUMNS) line += `\t${c.toTsv(row[c.column] as never)}`;
-  return `${line}\n`;
-}
+export const tsvRow: (r: LogRow) => string = unrolled(
+  `(r) => String(r.host_id) + ${TSV_COLUMNS.map((c, i) => `'\\t' + tsv${i}(r${property(c.column)})`).join(' + ')} + '\\n'`,
+  Object.fromEntries(TSV_COLUMNS.map((c, i) => [`tsv${i}`, c.toTsv])),
+);
 
 /** The LOAD DATA column list and SET clause matching tsvRow. */
 export const LOAD_COLUMNS = (() => {

@@ -44,6 +44,34 @@ describe('fieldCounts and newestTs', () => {
     expect(newestTs(rows)).toBe('2026-11-30 12:00:00.003000');
     expect(newestTs([])).toBeNull();
   });
+
+  it('equals a plain count when hours interleave and values repeat', () => {
+    const HOUR = 3_600_000_000;
+    const names = ['sshd', 'CRON', 'nginx'];
+    // Hours 0, 1, 0, 2, 1, … so that a batch goes back to an hour it has left.
+    const rows = Array.from({ length: 60 }, (_, i) =>
+      entry(i + 1, {
+        realtimeUs: Date.UTC(2026, 10, 30, 12) * 1000 + ((i * 7) % 3) * HOUR + i,
+        syslogIdentifier: names[i % 3]!,
+        comm: names[(i + 1) % 3]!,
+        unit: i % 4 === 0 ? null : `${names[i % 2]}.service`,
+        priority: i % 5 === 0 ? null : i % 8,
+      }),
+    ).map((e) => toRow(1, e));
+    const plain = new Map<string, number>();
+    for (const r of rows)
+      for (const [field, value] of [
+        [1, r.syslog_identifier],
+        [2, r.comm],
+        [3, r.unit],
+      ] as const) {
+        const key = `${field}|${r.ts.slice(0, 13)}:00:00|${value ?? ''}|${r.priority ?? 255}`;
+        plain.set(key, (plain.get(key) ?? 0) + 1);
+      }
+    const counted = fieldCounts(rows).map((c) => [`${c.field}|${c.hour}|${c.value}|${c.priority}`, c.n]);
+    expect(new Map(counted as [string, number][])).toEqual(plain);
+    expect(counted).toHaveLength(plain.size);
+  });
 });
 
 describe('ingestBatch keeps the dashboard rollups', () => {
