@@ -1,19 +1,17 @@
-import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { bundleForNode, datasetsDir, startTopology, type Topology } from '@infralogs/devkit';
+import { datasetsDir, startTopology, type Topology } from '@infralogs/devkit';
 import { upsertHost } from '../src/store/hosts';
 import { ingestBatch } from '../src/store/ingest';
 import { migrate } from '../src/store/migrations';
 import { LOAD_COLUMNS, LOGS_COLUMNS, sqlValues, toRow, tsvRow, type LogRow } from '../src/store/rows';
 import { createStorePool } from '../src/store/sql';
 import { benchBatches, benchHosts } from './entries';
+import { startIngestWorker } from './worker-client';
 
 /**
  * npm run bench:ingest — the same generated entries written three ways into the same schema
@@ -59,7 +57,6 @@ if (!Number.isInteger(PER_ROUND / BATCH))
 const START_US = Date.now() * 1000 - 36 * 3600 * 1_000_000; // spans yesterday and today
 const DATASETS = datasetsDir();
 const GENERATOR = { total: TOTAL, batchSize: BATCH, hosts: HOSTS, startUs: START_US, datasetsDir: DATASETS };
-const here = dirname(fileURLToPath(import.meta.url));
 
 const say = (line: string) => process.stdout.write(line + '\n');
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
@@ -111,42 +108,16 @@ function* take<T>(it: Iterator<T>, n: number): Generator<T> {
   }
 }
 
-/** The ingest worker, bundled and started with plain node; `round(n)` ingests the next n entries. */
-async function startIngestWorker(topo: Topology, dir: string) {
+/** The ingest worker on a fresh database; `round(n)` ingests the next n entries. */
+async function startBenchWorker(topo: Topology, dir: string) {
   const database = 'bench_ingest';
   await freshDatabase(topo, database);
-  const file = join(dir, 'ingest-worker.mjs');
-  await bundleForNode(join(here, 'ingest-worker.ts'), file);
-  const child = spawn(process.execPath, [file], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const ask = async <T>(line?: object): Promise<T> => {
-    if (line) child.stdin.write(JSON.stringify(line) + '\n');
-    else child.stdin.end();
-    const r = await replies.next();
-    if (r.done) throw new Error('the ingest worker exited early');
-    return JSON.parse(String(r.value)) as T;
-  };
-  child.stdin.write(
-    JSON.stringify({
-      ...GENERATOR,
-      db: { ...topo.admin, host: topo.primary.host, port: topo.primary.port, database },
-      concurrency: CONCURRENCY,
-    }) + '\n',
-  );
-  return {
-    database,
-    round: (entries: number) =>
-      ask<{
-        ms: number;
-        cpuMs: number;
-        inserted: number;
-        batches: number;
-        rollbacks: Record<string, number>;
-      }>({
-        entries,
-      }),
-    finish: () => ask<{ peakRssMb: number }>(),
-  };
+  const worker = await startIngestWorker(dir, {
+    ...GENERATOR,
+    db: { ...topo.admin, host: topo.primary.host, port: topo.primary.port, database },
+    concurrency: CONCURRENCY,
+  });
+  return { database, round: worker.round, finish: worker.finish };
 }
 
 async function startLoadData(topo: Topology, dir: string) {
@@ -227,7 +198,7 @@ try {
       `replica=${PAUSE_REPLICA ? 'paused during phases' : 'live'} buffer_pool=${args['buffer-pool']} ` +
       `(ingest and LOAD DATA alternate, ${PER_ROUND} entries a round)`,
   );
-  const ingest = await startIngestWorker(topo, dir);
+  const ingest = await startBenchWorker(topo, dir);
   const load = await startLoadData(topo, dir);
   let ingestMs = 0;
   let loadMs = 0;

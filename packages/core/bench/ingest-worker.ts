@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { ingestBatch } from '../src/store/ingest';
 import { createStorePool } from '../src/store/sql';
 import { benchBatches } from './entries';
+import type { WorkerConfig } from './worker-client';
 
 /**
  * The ingest side of the benchmark, in a process of its own so its peak RSS (VmHWM) is the ingest
@@ -18,15 +19,6 @@ import { benchBatches } from './entries';
  * of input it answers `{"peakRssMb"}` and exits. The load test (test/store/ingest-load.test.ts)
  * runs it too, with several lanes, to count deadlocks between hosts.
  */
-interface WorkerConfig {
-  db: { host: string; port: number; user: string; password: string; database: string };
-  total: number;
-  batchSize: number;
-  hosts: number;
-  startUs: number;
-  datasetsDir: string | null;
-  concurrency: number;
-}
 
 function peakRssMb(): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));

@@ -190,14 +190,7 @@ export async function handBackRun(pool: Pool, runId: number): Promise<void> {
 }
 
 export async function getRun(db: Queryable, runId: number): Promise<Run | null> {
-  const [run] = await select<{
-    id: number;
-    trigger: string;
-    status: RunStatus;
-    startedAt: Date;
-    finishedAt: Date | null;
-    reason: string | null;
-  }>(
+  const [run] = await select<Omit<Run, 'hosts'>>(
     db,
     `SELECT id, triggered_by AS \`trigger\`, status, started_at AS startedAt, finished_at AS finishedAt, reason
        FROM runs WHERE id = ?`,

@@ -1,16 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleForNode, datasetsDir } from '@infralogs/devkit';
+import { datasetsDir } from '@infralogs/devkit';
 import { T0, entries, freshStore } from '@infralogs/devkit/fixtures';
 import { upsertHost } from '../../src/store/hosts';
 import { ingestBatch } from '../../src/store/ingest';
 import { ROLLUP_FIELDS } from '../../src/store/rollups';
 import { benchHosts } from '../../bench/entries';
+import { startIngestWorker } from '../../bench/worker-client';
 
 /**
  * Load: HOSTS hosts ingesting at once into the real primary, through the ingest benchmark's own
@@ -47,42 +46,21 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-interface Round {
-  inserted: number;
-  batches: number;
-  rollbacks: Record<string, number>;
-}
-
 describe('ingest under load', () => {
   it(`${HOSTS} hosts ingesting at once: every row stored, no deadlock, bounded memory`, async () => {
-    const file = await bundleForNode(
-      fileURLToPath(new URL('../../bench/ingest-worker.ts', import.meta.url)),
-      join(dir, 'ingest-worker.mjs'),
-    );
-    const child = spawn(process.execPath, [file], { stdio: ['pipe', 'pipe', 'inherit'] });
-    worker = child;
-    const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-    const ask = async <T>(line?: object): Promise<T> => {
-      if (line) child.stdin.write(JSON.stringify(line) + '\n');
-      else child.stdin.end();
-      const r = await replies.next();
-      if (r.done) throw new Error('the ingest worker exited early');
-      return JSON.parse(String(r.value)) as T;
-    };
     const { host, port, admin } = { ...store.infra.mysql.primary, admin: store.infra.mysql.admin };
-    child.stdin.write(
-      JSON.stringify({
-        db: { host, port, user: admin.user, password: admin.password, database: store.name },
-        total: TOTAL,
-        batchSize: BATCH,
-        hosts: HOSTS,
-        startUs: T0,
-        datasetsDir: datasetsDir(),
-        concurrency: HOSTS,
-      }) + '\n',
-    );
-    const round = await ask<Round>({ entries: TOTAL });
-    const { peakRssMb } = await ask<{ peakRssMb: number }>();
+    const ingest = await startIngestWorker(dir, {
+      db: { host, port, user: admin.user, password: admin.password, database: store.name },
+      total: TOTAL,
+      batchSize: BATCH,
+      hosts: HOSTS,
+      startUs: T0,
+      datasetsDir: datasetsDir(),
+      concurrency: HOSTS,
+    });
+    worker = ingest.child;
+    const round = await ingest.round(TOTAL);
+    const { peakRssMb } = await ingest.finish();
     worker = undefined;
     console.log(
       `ingest load: ${HOSTS} hosts, ${TOTAL} entries in ${round.batches} batches, ` +

@@ -17,6 +17,17 @@ beforeAll(async () => {
 });
 afterAll(async () => store?.drop());
 
+/** A host result that fetched and stored one entry. */
+const oneEntry = (host: string) => ({
+  host,
+  fetched: 1,
+  inserted: 1,
+  duplicates: 0,
+  batches: 1,
+  checkpoint: 'c1',
+  error: null,
+});
+
 describe('hosts', () => {
   it('registers, updates and lists hosts', async () => {
     const a = await upsertHost(store.pool, { name: 'b-host', agentUrl: 'http://127.0.0.2:8080' });
@@ -97,15 +108,7 @@ describe('runs', () => {
       hosts: ['a-host', 'b-host'],
       lockMs: 1000,
     });
-    await recordHostResult(store.pool, crashed, {
-      host: 'a-host',
-      fetched: 1,
-      inserted: 1,
-      duplicates: 0,
-      batches: 1,
-      checkpoint: 'c1',
-      error: null,
-    });
+    await recordHostResult(store.pool, crashed, oneEntry('a-host'));
     // While its holder renews it, the lock holds.
     expect(await renewRunLock(store.pool, crashed)).toBe(true);
     await expect(beginRun(store.pool, { trigger: 'cron', hosts: [] })).rejects.toMatchObject({
@@ -145,15 +148,7 @@ describe('runs', () => {
     await handBackRun(store.pool, cut);
     expect((await getRun(store.pool, cut))?.status).toBe('running');
     // A host result arriving after the hand-back is recorded but extends no run lock.
-    await recordHostResult(store.pool, cut, {
-      host: 'a-host',
-      fetched: 1,
-      inserted: 1,
-      duplicates: 0,
-      batches: 1,
-      checkpoint: 'c1',
-      error: null,
-    });
+    await recordHostResult(store.pool, cut, oneEntry('a-host'));
     const next = await beginRun(store.pool, { trigger: 'cron', hosts: [] });
     expect(next.aborted).toEqual([cut]);
     expect(await getRun(store.pool, cut)).toMatchObject({
