@@ -348,12 +348,14 @@ export class CredentialRotator<H> {
   }
 
   /**
-   * After a grant or renewal of `seconds`: renew at renewFraction of it, unless the lease cannot
-   * grow any more (not renewable, or capped by max_ttl), in which case lease new credentials at
-   * that point so they are in place well before the old ones end.
+   * After a grant or renewal of `seconds`: renew at renewFraction of it. A lease that cannot be
+   * renewed is replaced at that point instead. A renewal capped by max_ttl (its end is now fixed)
+   * is replaced at once: all of the old lease's remaining time is then the overlap in which its
+   * handle drains, before Vault itself revokes it at max_ttl (a replacement at renewFraction of
+   * the rest left only a third of it, which in-flight work could outlast).
    */
   private scheduleNext(gen: Generation<H>, seconds: number, renewable: boolean, capped: boolean) {
-    const delay = seconds * 1000 * this.renewFraction;
+    const delay = capped ? 0 : seconds * 1000 * this.renewFraction;
     clearTimeout(this.timer);
     if (this.stopped || seconds <= 0) return;
     const task =
