@@ -510,8 +510,13 @@ const SCENARIOS: Record<FaultName, Scenario> = {
     // table's file, as a full volume does, instead of stopping the server.
     await topology.stopServer('primary', 'SIGTERM');
     await mkdir(disk, { recursive: true });
+    // Room for what is stored already and, once the ballast is gone, for this round's entries
+    // (4 KiB an entry is generous for a row with its indexes and rollups): a fixed 1 GiB was full
+    // again after the ballast's removal at 10 hosts × 100,000, so recovery met a full disk too.
+    const used = Number((await run('du', ['-sb', datadir])).stdout.split('\t')[0]);
+    const size = Math.max(1 << 30, used + m.hosts.length * m.perRound * 4 * 4096 + (256 << 20));
     try {
-      await run('mount', ['-t', 'tmpfs', '-o', 'size=1g,mode=0700', 'tmpfs', disk]);
+      await run('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', disk]);
     } catch (err) {
       await topology.startServer('primary');
       notes.push(
