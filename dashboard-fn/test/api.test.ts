@@ -20,7 +20,8 @@ import { entry, freshStore } from '@infralogs/devkit/fixtures';
 import { createAuth, type Auth } from '../src/auth';
 import { createDashboardHandler } from '../src/dashboard';
 import { csvCell, readEntries } from '../src/entries';
-import { parseEntriesQuery } from '../src/params';
+import { parseEntriesQuery, parseFilterQuery } from '../src/params';
+import { readTop } from '../src/queries';
 
 /**
  * The dashboard's API against the real replica: a fresh database migrated on the primary, entries
@@ -584,6 +585,30 @@ describe('the panels', () => {
     };
     expect(units.rows).toEqual([expect.objectContaining({ value: 'mariadb.service', total: 2 })]);
     expect((await call(handler, '/api/top', { field: 'message' })).status).toBe(400);
+  });
+
+  it('keeps two values of one CRC32 apart in a top list (plumless and buckeroo)', async () => {
+    // The top lists group by the value's checksum and fall back to the value on a collision.
+    const own = await freshStore({ now: NOW });
+    try {
+      await upsertHost(own.pool, { name: 'crc-1', agentUrl: 'http://127.0.0.5:19532/' });
+      const ids = ['plumless', 'buckeroo', 'plumless'];
+      await ingestBatch(own.pool, {
+        host: 'crc-1',
+        entries: ids.map((syslogIdentifier, i) =>
+          entry(i + 1, { seqnumId: 'cc'.repeat(16), realtimeUs: nowUs - (i + 1) * MIN_US, syslogIdentifier }),
+        ),
+      });
+      for (const range of ['24h', '7d']) {
+        const top = await readTop(own.pool, parseFilterQuery({ range }, NOW).filter, 'identifier');
+        expect(top.rows.map((r) => [r.value, r.total])).toEqual([
+          ['plumless', 2],
+          ['buckeroo', 1],
+        ]);
+      }
+    } finally {
+      await own.drop();
+    }
   });
 
   it('answers the err-and-worse heatmap per host and hour, and volume per host', async () => {
