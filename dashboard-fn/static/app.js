@@ -194,10 +194,16 @@ function readFilterForm() {
 
 const views = {};
 
+/**
+ * Each plot's box has its plot's height and `contain: size layout style` (app.css): a relayout
+ * boundary, so the layouts Bokeh forces while it measures a view (every view reads its bounding
+ * box) lay out that box only, not the whole page.
+ */
 async function showPlot(id, plot) {
   if (views[id]) views[id].remove();
   views[id] = null;
   $(id).replaceChildren();
+  $(id).style.height = plot ? `${plot.height}px` : '';
   if (plot) views[id] = await Bokeh.Plotting.show(plot, $(id));
 }
 
