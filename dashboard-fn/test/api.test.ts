@@ -611,6 +611,41 @@ describe('the panels', () => {
     }
   });
 
+  it("reads a window's last, partial day from the daily rollup only when nothing lies after the window that day", async () => {
+    const own = await freshStore({ now: NOW });
+    try {
+      await upsertHost(own.pool, { name: 'day-1', agentUrl: 'http://127.0.0.6:19532/' });
+      const day = Math.floor(NOW.getTime() / 86_400_000) * 86_400_000 - 86_400_000; // yesterday 00:00 UTC
+      const hourUs = 3_600_000_000;
+      await ingestBatch(own.pool, {
+        host: 'day-1',
+        entries: (['early', 'late'] as const).map((syslogIdentifier, i) =>
+          entry(i + 1, {
+            seqnumId: 'dd'.repeat(16),
+            realtimeUs: day * 1000 + (1 + 4 * i) * hourUs,
+            syslogIdentifier,
+          }),
+        ),
+      });
+      const top = async (toHours: number) => {
+        const q = {
+          from: new Date(day).toISOString(),
+          to: new Date(day + toHours * 3_600_000).toISOString(),
+        };
+        const t = await readTop(own.pool, parseFilterQuery(q, NOW).filter, 'identifier');
+        return t.rows.map((r) => [r.value, r.total]);
+      };
+      // 'late' (05:00) is after a window to 03:00: that day's daily row would count it.
+      expect(await top(3)).toEqual([['early', 1]]);
+      expect(await top(6)).toEqual([
+        ['early', 1],
+        ['late', 1],
+      ]);
+    } finally {
+      await own.drop();
+    }
+  });
+
   it('answers the err-and-worse heatmap per host and hour, and volume per host', async () => {
     const heat = (await call(handler, '/api/heatmap')).body as {
       hosts: string[];
