@@ -347,9 +347,9 @@ export async function readTop(db: Queryable, filter: Filter, field: TopField): P
   const days = lastDay > firstDay;
   // Each part is grouped on its own, by the value's CRC32 rather than the value: a temporary table
   // keyed by a VARCHAR(255) utf8mb4 was most of the time (and the old UNION ALL materialised every
-  // raw rollup row first: 7 d top lists p50 260-420 ms at 10 M rows). Two values of one checksum would share a
-  // group, which MIN <> MAX tells: that part is then grouped by the value itself. The two parts run
-  // side by side.
+  // raw rollup row first: 7 d top lists p50 260-420 ms at 10 M rows). Two values of one checksum
+  // would share a group, which MIN <> MAX tells: that part is then grouped by the value itself.
+  // The two parts run side by side.
   const part = async (table: string, time: string, ranges: [string, string][]) => {
     const sql = (key: string) => `SELECT MIN(value) AS value, MAX(value) AS other, priority, SUM(n) AS n
         FROM ${table} WHERE field = ? AND (${ranges.map(() => `(${time} >= ? AND ${time} < ?)`).join(' OR ')})${and}
