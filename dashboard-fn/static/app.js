@@ -194,10 +194,16 @@ function readFilterForm() {
 
 const views = {};
 
+/**
+ * Each plot's box has its plot's height and `contain: size layout style` (app.css): a relayout
+ * boundary, so the layouts Bokeh forces while it measures a view (every view reads its bounding
+ * box) lay out that box only, not the whole page.
+ */
 async function showPlot(id, plot) {
   if (views[id]) views[id].remove();
   views[id] = null;
   $(id).replaceChildren();
+  $(id).style.height = plot ? `${plot.height}px` : '';
   if (plot) views[id] = await Bokeh.Plotting.show(plot, $(id));
 }
 
@@ -221,58 +227,83 @@ function timeFigure(name, x, height) {
   });
 }
 
-/** Stacked hourly bars (Bokeh.Stack; BokehJS has no vbar_stack), one renderer per series. */
-function stackedBars(plot, source, series, colors, nameOf) {
-  return series.map((s, i) => {
-    const bars = plot.vbar({
-      x: { field: 'mid' },
-      width: HOUR_MS * 0.85,
-      bottom: { expr: new Bokeh.Stack({ fields: series.slice(0, i) }) },
-      top: { expr: new Bokeh.Stack({ fields: series.slice(0, i + 1) }) },
-      source,
-      fill_color: colors[i],
-      line_color: colors[i],
-      name: nameOf(s),
+/**
+ * Stacked hourly bars as ONE vbar renderer of segments (series × hours with entries), stacked by
+ * hand, rather than a renderer per series: each renderer costs Bokeh five glyph views to build,
+ * lay out and hit-test, and the volume charts were most of the page's drawing time. `series` are
+ * `{ label, color, counts }` aligned with `x`; each segment knows its hour and series, so a click
+ * and a hover say both. The legend shows each series' colour (one segment of it, `index`).
+ */
+function stackedBars(plot, x, series, name, seriesField) {
+  const data = { x: [], mid: [], bottom: [], top: [], n: [], total: [], color: [], [seriesField]: [] };
+  const below = x.map(() => 0);
+  const totals = x.map((_, j) => series.reduce((t, s) => t + s.counts[j], 0));
+  const first = [];
+  for (const s of series) {
+    first.push(data.n.length);
+    s.counts.forEach((n, j) => {
+      if (n === 0) return;
+      data.x.push(x[j]);
+      data.mid.push(x[j] + HOUR_MS / 2);
+      data.bottom.push(below[j]);
+      data.top.push((below[j] += n));
+      data.n.push(n);
+      data.total.push(totals[j]);
+      data.color.push(s.color);
+      data[seriesField].push(s.label);
     });
-    return bars;
+  }
+  const source = new Bokeh.ColumnDataSource({ data });
+  const bars = plot.vbar({
+    x: { field: 'mid' },
+    width: HOUR_MS * 0.85,
+    bottom: { field: 'bottom' },
+    top: { field: 'top' },
+    source,
+    fill_color: { field: 'color' },
+    line_color: { field: 'color' },
+    name,
   });
+  plot.add_layout(
+    new Bokeh.Legend({
+      items: series
+        .map((s, i) => ({ s, i }))
+        .filter(({ s }) => s.counts.some((n) => n > 0))
+        .map(
+          ({ s, i }) =>
+            new Bokeh.LegendItem({ label: { value: s.label }, renderers: [bars], index: first[i] }),
+        ),
+      orientation: 'horizontal',
+      location: 'top_left',
+      border_line_alpha: 0,
+    }),
+    'above',
+  );
+  plot.y_range.start = 0;
+  plot.xgrid.grid_line_color = null;
+  return { source, data };
 }
 
 async function drawVolume(volume) {
   const levels = volume.levels.filter((l) => volume.counts[l].some((n) => n > 0));
   $('volume-empty').hidden = levels.length > 0;
   if (levels.length === 0) return showPlot('volume', null);
-  const data = { x: volume.x, mid: volume.x.map((t) => t + HOUR_MS / 2) };
-  for (const l of levels) data[l] = volume.counts[l];
-  const source = new Bokeh.ColumnDataSource({ data });
   const plot = timeFigure('volume-plot', volume.x, 280);
-  const bars = stackedBars(
-    plot,
-    source,
-    levels,
-    levels.map((l) => COLORS[l]),
-    (l) => l,
-  );
-  plot.add_layout(
-    new Bokeh.Legend({
-      items: levels.map((l, i) => new Bokeh.LegendItem({ label: l, renderers: [bars[i]] })),
-      orientation: 'horizontal',
-      location: 'top_left',
-      click_policy: 'hide',
-      border_line_alpha: 0,
-    }),
-    'above',
-  );
-  // Tuple-list tooltips with numbers only: values go through textContent.
+  const series = levels.map((l) => ({ label: l, color: COLORS[l], counts: volume.counts[l] }));
+  const { source, data } = stackedBars(plot, volume.x, series, 'volume-bars', 'level');
+  // Tuple-list tooltips (textContent); the level is one of the fixed names.
   plot.add_tools(
     new Bokeh.HoverTool({
-      tooltips: [['hour (UTC)', '@x{%F %H:00}'], ...levels.map((l) => [l, `@{${l}}`])],
+      tooltips: [
+        ['hour (UTC)', '@x{%F %H:00}'],
+        ['level', '@level'],
+        ['entries', '@n'],
+        ['hour, all levels', '@total'],
+      ],
       formatters: { '@x': 'datetime' },
     }),
   );
-  plot.y_range.start = 0;
-  plot.xgrid.grid_line_color = null;
-  onTap(source, (i) => narrow(hourFilter(volume.x[i])));
+  onTap(source, (i) => narrow(hourFilter(data.x[i])));
   await showPlot('volume', plot);
 }
 
@@ -280,39 +311,13 @@ async function drawHostVolume(volume) {
   const hosts = volume.hosts;
   if (hosts.length === 0) return showPlot('host-volume', null);
   const plot = timeFigure('host-volume-plot', volume.x, 240);
-  const mid = volume.x.map((t) => t + HOUR_MS / 2);
-  // One source per host (stacked by hand), so a click says which host and which hour.
-  const below = volume.x.map(() => 0);
-  const items = hosts.map((h, i) => {
-    const bottom = [...below];
-    h.counts.forEach((n, j) => (below[j] += n));
-    const source = new Bokeh.ColumnDataSource({
-      data: { x: volume.x, mid, bottom, top: [...below], n: h.counts, host: volume.x.map(() => h.name) },
-    });
-    const color = HOST_PALETTE[i % HOST_PALETTE.length];
-    const bars = plot.vbar({
-      x: { field: 'mid' },
-      width: HOUR_MS * 0.85,
-      bottom: { field: 'bottom' },
-      top: { field: 'top' },
-      source,
-      fill_color: color,
-      line_color: color,
-      name: `host-${i}`,
-    });
-    onTap(source, (j) => narrow({ ...hourFilter(volume.x[j]), host: h.name }));
-    return new Bokeh.LegendItem({ label: h.name, renderers: [bars] });
-  });
-  plot.add_layout(
-    new Bokeh.Legend({
-      items,
-      orientation: 'horizontal',
-      location: 'top_left',
-      click_policy: 'hide',
-      border_line_alpha: 0,
-    }),
-    'above',
-  );
+  const series = hosts.map((h, i) => ({
+    label: h.name,
+    color: HOST_PALETTE[i % HOST_PALETTE.length],
+    counts: h.counts,
+  }));
+  const { source, data } = stackedBars(plot, volume.x, series, 'host-volume-bars', 'host');
+  // Host names are data values shown by textContent, never a field name or a format.
   plot.add_tools(
     new Bokeh.HoverTool({
       tooltips: [
@@ -323,8 +328,7 @@ async function drawHostVolume(volume) {
       formatters: { '@x': 'datetime' },
     }),
   );
-  plot.y_range.start = 0;
-  plot.xgrid.grid_line_color = null;
+  onTap(source, (j) => narrow({ ...hourFilter(data.x[j]), host: data.host[j] }));
   await showPlot('host-volume', plot);
 }
 

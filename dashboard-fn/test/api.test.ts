@@ -20,7 +20,8 @@ import { entry, freshStore } from '@infralogs/devkit/fixtures';
 import { createAuth, type Auth } from '../src/auth';
 import { createDashboardHandler } from '../src/dashboard';
 import { csvCell, readEntries } from '../src/entries';
-import { parseEntriesQuery } from '../src/params';
+import { parseEntriesQuery, parseFilterQuery } from '../src/params';
+import { readTop } from '../src/queries';
 
 /**
  * The dashboard's API against the real replica: a fresh database migrated on the primary, entries
@@ -411,14 +412,19 @@ describe('GET /api/entries', () => {
         const [plan] = (await admin.query(`EXPLAIN ${s.sql}`, s.values)) as unknown as [
           { table: string | null; type: string | null; key: string | null; Extra: string | null }[],
         ];
-        const logsRows = plan.filter((p) => p.table === 'l');
-        expect(logsRows.length).toBeGreaterThan(0);
-        for (const p of logsRows) {
+        // The walks (`w`): index-only, in index order (no sort of the matching rows); then the
+        // kept entries' rows (`l`), each by its primary key.
+        const walks = plan.filter((p) => p.table === 'w');
+        expect(walks.length).toBeGreaterThan(0);
+        for (const p of walks) {
           expect(p.type, s.sql).not.toBe('ALL');
           expect(p.key, s.sql).toMatch(/^ix_logs_/);
-          // Walked in index order: no sort of the matching rows.
+          expect(p.Extra ?? '', s.sql).toMatch(/Using index($|;)/);
           expect(p.Extra ?? '', s.sql).not.toMatch(/filesort/);
         }
+        const fetches = plan.filter((p) => p.table === 'l');
+        expect(fetches).toHaveLength(1);
+        expect(fetches[0], s.sql).toMatchObject({ type: 'eq_ref', key: 'PRIMARY' });
       }
     } finally {
       await admin.end();
@@ -523,7 +529,7 @@ describe('the page and its files', () => {
     const app = await call(handler, '/static/app.js');
     expect(app.status).toBe(200);
     expect(app.headers['Content-Type']).toBe('text/javascript; charset=utf-8');
-    expect(String(app.body)).toContain('Bokeh.Stack');
+    expect(String(app.body)).toContain('Bokeh.Plotting.figure');
     const bokeh = await call(handler, '/static/vendor/bokeh-api.min.js');
     expect(bokeh.status).toBe(200);
     expect((bokeh.body as Buffer).length).toBeGreaterThan(10_000);
@@ -579,6 +585,65 @@ describe('the panels', () => {
     };
     expect(units.rows).toEqual([expect.objectContaining({ value: 'mariadb.service', total: 2 })]);
     expect((await call(handler, '/api/top', { field: 'message' })).status).toBe(400);
+  });
+
+  it('keeps two values of one CRC32 apart in a top list (plumless and buckeroo)', async () => {
+    // The top lists group by the value's checksum and fall back to the value on a collision.
+    const own = await freshStore({ now: NOW });
+    try {
+      await upsertHost(own.pool, { name: 'crc-1', agentUrl: 'http://127.0.0.5:19532/' });
+      const ids = ['plumless', 'buckeroo', 'plumless'];
+      await ingestBatch(own.pool, {
+        host: 'crc-1',
+        entries: ids.map((syslogIdentifier, i) =>
+          entry(i + 1, { seqnumId: 'cc'.repeat(16), realtimeUs: nowUs - (i + 1) * MIN_US, syslogIdentifier }),
+        ),
+      });
+      for (const range of ['24h', '7d']) {
+        const top = await readTop(own.pool, parseFilterQuery({ range }, NOW).filter, 'identifier');
+        expect(top.rows.map((r) => [r.value, r.total])).toEqual([
+          ['plumless', 2],
+          ['buckeroo', 1],
+        ]);
+      }
+    } finally {
+      await own.drop();
+    }
+  });
+
+  it("reads a window's last, partial day from the daily rollup only when nothing lies after the window that day", async () => {
+    const own = await freshStore({ now: NOW });
+    try {
+      await upsertHost(own.pool, { name: 'day-1', agentUrl: 'http://127.0.0.6:19532/' });
+      const day = Math.floor(NOW.getTime() / 86_400_000) * 86_400_000 - 86_400_000; // yesterday 00:00 UTC
+      const hourUs = 3_600_000_000;
+      await ingestBatch(own.pool, {
+        host: 'day-1',
+        entries: (['early', 'late'] as const).map((syslogIdentifier, i) =>
+          entry(i + 1, {
+            seqnumId: 'dd'.repeat(16),
+            realtimeUs: day * 1000 + (1 + 4 * i) * hourUs,
+            syslogIdentifier,
+          }),
+        ),
+      });
+      const top = async (toHours: number) => {
+        const q = {
+          from: new Date(day).toISOString(),
+          to: new Date(day + toHours * 3_600_000).toISOString(),
+        };
+        const t = await readTop(own.pool, parseFilterQuery(q, NOW).filter, 'identifier');
+        return t.rows.map((r) => [r.value, r.total]);
+      };
+      // 'late' (05:00) is after a window to 03:00: that day's daily row would count it.
+      expect(await top(3)).toEqual([['early', 1]]);
+      expect(await top(6)).toEqual([
+        ['early', 1],
+        ['late', 1],
+      ]);
+    } finally {
+      await own.drop();
+    }
   });
 
   it('answers the err-and-worse heatmap per host and hour, and volume per host', async () => {

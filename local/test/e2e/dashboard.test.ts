@@ -354,8 +354,8 @@ describe('the dashboard in Chromium', () => {
         return data ? (Object.values(data)[0]?.length ?? 0) : -1;
       };
       return {
-        volume: rows('info'),
-        host: rows('host-0'),
+        volume: rows('volume-bars'),
+        host: rows('host-volume-bars'),
         heatmap: rows('heatmap-cells'),
         identifier: Bokeh!.documents.some((d) =>
           [...d.all_models].some((m) => /^top-identifier-/.test(m.name ?? '')),
