@@ -39,7 +39,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string' },
     /** Skip a peer (e2e only, for profiling runs): rsyslog, load-data. */
     skip: { type: 'string', multiple: true, default: [] },
-    /** Write V8 CPU profiles of fetch-host and ingest to this directory (local/bench/cpu-profile.mjs). */
+    /** Write V8 CPU profiles of the agents, fetch-host and ingest to this directory (local/bench/cpu-profile.mjs). */
     profile: { type: 'string' },
   },
 });
@@ -119,7 +119,12 @@ async function hostsCli(stack: LocalStack, argv: string[]) {
  * --issue-cert`: token in OpenBao KV, certificate from OpenBao PKI), run as the Docker image runs
  * it: the bundle under plain node.
  */
-async function startBenchAgents(stack: LocalStack, journals: BenchJournal[], dir: string) {
+async function startBenchAgents(
+  stack: LocalStack,
+  journals: BenchJournal[],
+  dir: string,
+  extraEnv: Record<string, string> = {},
+) {
   const bundle = await buildAgent(join(repoRoot, '.work/bench/agent.mjs'));
   const agents: Managed[] = [];
   for (const [i, j] of journals.entries()) {
@@ -155,6 +160,7 @@ async function startBenchAgents(stack: LocalStack, journals: BenchJournal[], dir
         AGENT_TLS_KEY_FILE: key,
         JOURNAL_DIR: j.dir,
         LOG_LEVEL: 'warn',
+        ...extraEnv,
       },
     });
     agents.push(agent);
@@ -213,7 +219,7 @@ try {
     },
   });
   const s = stack;
-  agents = await startBenchAgents(s, journals, work);
+  agents = await startBenchAgents(s, journals, work, profiled ?? {});
   const primary = await mariadbPid(s.topology.primary.dataDir);
   const replica = await mariadbPid(s.topology.replica.dataDir);
   const fn = (name: string) =>
