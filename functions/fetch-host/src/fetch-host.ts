@@ -230,15 +230,15 @@ class HostPull {
     result.batches += 1;
     const labels = { host: this.host.name };
     this.count.batches.inc(labels);
-    const newestUs = batch.entries.at(-1)!.realtimeUs;
+    const newestUs = batch.last.realtimeUs;
     this.count.newest.set(labels, newestUs / 1e6);
     this.count.lag.set(labels, Math.max(0, Date.now() / 1000 - newestUs / 1e6));
     result.inserted += answer.inserted;
     result.duplicates += answer.duplicates;
     // ingest answers the checkpoint it committed; its batch's last cursor is the same place.
-    result.checkpoint = answer.checkpoint ?? batch.entries.at(-1)!.cursor;
+    result.checkpoint = answer.checkpoint ?? batch.last.cursor;
     this.log.debug('fetch_host.batch_ingested', {
-      entries: batch.entries.length,
+      entries: batch.json.length,
       bytes: batch.bytes,
       inserted: answer.inserted,
     });
