@@ -17,7 +17,11 @@ describe('local gateway: functions run as bundles under plain node', () => {
   beforeAll(async () => {
     ws = makeWorkspace();
     bundleDir = join(ws.dir, 'bundles');
-    const stack: Stack = { provider: { name: 'openfaas' }, functions: { echo: probeFunction() }, dir: ws.dir };
+    const stack: Stack = {
+      provider: { name: 'openfaas' },
+      functions: { echo: probeFunction() },
+      dir: ws.dir,
+    };
     gw = await startGateway({
       stack,
       functions: { echo: { secretsDir: ws.secretsDir } },
