@@ -10,7 +10,7 @@
  * It lives inside the repository (`.work/functions/`) because node resolves the external npm
  * packages from the bundle's folder upwards, to the repository's node_modules.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ export async function bundleFunction(name: string, handlerFile: string, outDir: 
   const file = join(outDir, `${name}-${hash}.mjs`);
   if (existsSync(file)) return file;
   await mkdir(outDir, { recursive: true });
-  const partial = `${file}.${process.pid}.tmp`;
+  const partial = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(partial, code);
   await rename(partial, file);
   return file;
