@@ -15,6 +15,7 @@ import {
 } from '@infralogs/devkit';
 import { runHostsCli } from '@infralogs/vault';
 import { buildAgent } from '../../agent/build';
+import { loadStack } from '../src/stack-file';
 import { startLocalStack, type LocalStack } from '../src/stack';
 import { DATABASE_NAME } from '../src/stack/database';
 import { prepareLoadData, prepareRsyslog, type BenchJournal } from './peers';
@@ -39,7 +40,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string' },
     /** Skip a peer (e2e only, for profiling runs): rsyslog, load-data. */
     skip: { type: 'string', multiple: true, default: [] },
-    /** Write V8 CPU profiles of fetch-host and ingest to this directory (local/bench/cpu-profile.mjs). */
+    /** Write V8 CPU profiles of the agents, fetch-host and ingest to this directory (local/bench/cpu-profile.mjs). */
     profile: { type: 'string' },
   },
 });
@@ -119,7 +120,12 @@ async function hostsCli(stack: LocalStack, argv: string[]) {
  * --issue-cert`: token in OpenBao KV, certificate from OpenBao PKI), run as the Docker image runs
  * it: the bundle under plain node.
  */
-async function startBenchAgents(stack: LocalStack, journals: BenchJournal[], dir: string) {
+async function startBenchAgents(
+  stack: LocalStack,
+  journals: BenchJournal[],
+  dir: string,
+  extraEnv: Record<string, string> = {},
+) {
   const bundle = await buildAgent(join(repoRoot, '.work/bench/agent.mjs'));
   const agents: Managed[] = [];
   for (const [i, j] of journals.entries()) {
@@ -155,6 +161,7 @@ async function startBenchAgents(stack: LocalStack, journals: BenchJournal[], dir
         AGENT_TLS_KEY_FILE: key,
         JOURNAL_DIR: j.dir,
         LOG_LEVEL: 'warn',
+        ...extraEnv,
       },
     });
     agents.push(agent);
@@ -191,13 +198,21 @@ try {
   }
   progress(`journals ready (${HOSTS} x ${ENTRIES} entries, cached under .work/bench/)`);
 
-  const profiled = args.profile
-    ? {
-        NODE_OPTIONS: `--import=${join(repoRoot, 'local/bench/cpu-profile.mjs')}`,
-        CPU_PROFILE_DIR: resolve(args.profile),
-      }
-    : null;
-  if (profiled) await mkdir(profiled.CPU_PROFILE_DIR, { recursive: true });
+  // The profiler is preloaded after the function's own stack.yml NODE_OPTIONS (its heap limit).
+  const stackFunctions = (await loadStack(join(repoRoot, 'stack.yml'), {})).functions;
+  const profiled = (fn?: string) =>
+    args.profile
+      ? {
+          NODE_OPTIONS: [
+            (fn && stackFunctions[fn]?.environment?.NODE_OPTIONS) ?? '',
+            `--import=${join(repoRoot, 'local/bench/cpu-profile.mjs')}`,
+          ]
+            .join(' ')
+            .trim(),
+          CPU_PROFILE_DIR: resolve(args.profile),
+        }
+      : null;
+  if (args.profile) await mkdir(resolve(args.profile), { recursive: true });
   stack = await startLocalStack({
     stateDir: join(work, 'stack'),
     fresh: true,
@@ -209,11 +224,11 @@ try {
     progress,
     functionEnv: {
       ...(args.concurrency ? { collect: { COLLECT_CONCURRENCY: args.concurrency } } : {}),
-      ...(profiled ? { 'fetch-host': profiled, ingest: profiled } : {}),
+      ...(args.profile ? { 'fetch-host': profiled('fetch-host')!, ingest: profiled('ingest')! } : {}),
     },
   });
   const s = stack;
-  agents = await startBenchAgents(s, journals, work);
+  agents = await startBenchAgents(s, journals, work, profiled() ?? {});
   const primary = await mariadbPid(s.topology.primary.dataDir);
   const replica = await mariadbPid(s.topology.replica.dataDir);
   const fn = (name: string) =>

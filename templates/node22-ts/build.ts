@@ -27,6 +27,7 @@ import {
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { BuildOptions } from 'esbuild';
 import { findHandlerFile } from './handler-file';
 
 interface Manifest {
@@ -136,24 +137,26 @@ export function linkWorkspacePackages(context: string): string[] {
   return names;
 }
 
-/** Step `bundle`: one ESM file that starts the wrapper with the function's handler. */
-export async function bundle(context: string, outfile = join(context, 'dist', 'index.js')) {
-  const { build } = await import('esbuild');
-  const handlerFile = findHandlerFile(join(context, 'function'));
+/**
+ * What esbuild needs to bundle the wrapper (`index.ts` in `wrapperDir`) with one handler into one
+ * ESM file: workspace packages compiled in, npm packages left external. The image's `bundle` step
+ * and the local gateway (local/src/gateway/function-bundle.ts) build functions with these options.
+ */
+export function bundleOptions(wrapperDir: string, handlerFile: string, outfile: string): BuildOptions {
+  const handler = relative(wrapperDir, handlerFile).replaceAll('\\', '/');
   const entry = [
     `import { main } from './index';`,
     // Imported by main, after the wrapper's settings are checked, so a handler whose module
     // validates its own settings on import fails through the same JSON line.
-    `const load = () => import(${JSON.stringify('./' + relative(context, handlerFile).replaceAll('\\', '/'))}).then((m) => m.default);`,
+    `const load = () => import(${JSON.stringify(handler.startsWith('.') ? handler : './' + handler)}).then((m) => m.default);`,
     `main({ load }).catch((err) => { console.error(JSON.stringify({ level: 'error', event: 'wrapper.failed', message: String(err && err.message) })); process.exit(1); });`,
   ].join('\n');
-  const result = await build({
-    metafile: true,
-    stdin: { contents: entry, resolveDir: context, sourcefile: 'entry.ts', loader: 'ts' },
+  return {
+    stdin: { contents: entry, resolveDir: wrapperDir, sourcefile: 'entry.ts', loader: 'ts' },
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: 'node22',
+    target: 'node20',
     outfile,
     logLevel: 'warning',
     plugins: [
@@ -168,7 +171,14 @@ export async function bundle(context: string, outfile = join(context, 'dist', 'i
         },
       },
     ],
-  });
+  };
+}
+
+/** Step `bundle`: one ESM file that starts the wrapper with the function's handler. */
+export async function bundle(context: string, outfile = join(context, 'dist', 'index.js')) {
+  const { build } = await import('esbuild');
+  const handlerFile = findHandlerFile(join(context, 'function'));
+  const result = await build({ ...bundleOptions(context, handlerFile, outfile), metafile: true });
   // The npm packages the bundle still imports: exactly what the runtime image must install.
   const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports);
   const packages = imports

@@ -10,8 +10,12 @@ export const fetchHostConfigSchema = z
   .object({
     /** Where ingest is called: `${GATEWAY_URL}/function/ingest`. */
     GATEWAY_URL: env.url('http://127.0.0.1:8080'),
-    /** Entries asked of the agent per page (`limit=`); a shorter page means the journal is drained. */
-    AGENT_PAGE_LIMIT: env.int(5000, 1, 1_000_000),
+    /**
+     * Entries asked of the agent per page (`limit=`); a shorter page means the journal is drained.
+     * Each page costs a journalctl start, a cursor seek and a TLS handshake on the agent's VM, so
+     * pages are large; the agent's own default maximum (AGENT_LIMIT_MAX) is 100,000.
+     */
+    AGENT_PAGE_LIMIT: env.int(50_000, 1, 1_000_000),
     /** Size normal ingest request bodies are filled to, in bytes, envelope included. */
     BATCH_MAX_BYTES: env.int(1_000_000, 4096),
     /**

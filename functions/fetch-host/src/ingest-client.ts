@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import got, { HTTPError } from 'got';
 import { InfralogsError, withRetry, type IngestResult, type RetryPolicy } from '@infralogs/core';
 import { batchBody, type Batch } from './batches';
@@ -24,14 +25,18 @@ export function createIngestClient(options: IngestClientOptions): (batch: Batch)
   );
   return async (batch) => {
     const token = await options.token();
-    const body = batchBody(batch);
     try {
       return await withRetry(
         () =>
           got
             .post(url, {
-              body,
-              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+              // A new stream for every attempt; its length is known, so no chunked encoding.
+              body: Readable.from(batchBody(batch)),
+              headers: {
+                authorization: `Bearer ${token}`,
+                'content-type': 'application/json',
+                'content-length': String(batch.bytes),
+              },
               timeout: { request: options.timeoutMs },
               retry: { limit: 0 },
             })

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, upsertHost, ingestBatch, type Database } from '@infralogs/core';
+import { createLogger, upsertHost, ingestBatch, type Database, type IngestBatch } from '@infralogs/core';
 import {
   createTestCa,
   datasetLines,
@@ -17,6 +17,7 @@ import {
 import { freshStore } from '@infralogs/devkit/fixtures';
 import { buildAgent } from '../../../agent/build';
 import { openPage } from '../src/agent-client';
+import { batchBody } from '../src/batches';
 import { loadFetchHostConfig } from '../src/config';
 import { createFetchHost } from '../src/fetch-host';
 
@@ -132,7 +133,11 @@ describe('one agent under load', () => {
           responseMs: config.AGENT_RESPONSE_TIMEOUT_MS,
           idleMs: config.AGENT_IDLE_TIMEOUT_MS,
         }),
-      ingest: (batch) => ingestBatch(store.pool, batch, { onRollback: (code) => rollbacks.push(code) }),
+      // The body as ingest receives it, parsed and validated by ingestBatch.
+      ingest: (batch) =>
+        ingestBatch(store.pool, JSON.parse(Buffer.concat([...batchBody(batch)]).toString()) as IngestBatch, {
+          onRollback: (code) => rollbacks.push(code),
+        }),
       pageLimit: config.AGENT_PAGE_LIMIT,
       batchLimits: {
         maxBytes: config.BATCH_MAX_BYTES,

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '@infralogs/core';
-import { batchBody, Batcher } from '../src/batches';
+import { batchBody, Batcher, type Batch } from '../src/batches';
+
+/** The entries a batch sends: it keeps their texts only. */
+const entriesOf = (b: Batch) => b.json.map((j) => JSON.parse(j) as Entry);
+const bodyOf = (b: Batch) => Buffer.concat([...batchBody(b)]).toString();
 
 const entry = (seqnum: number, message = `message ${seqnum}`): Entry => ({
   cursor: `s=${'a'.repeat(32)};i=${seqnum.toString(16)};b=${'b'.repeat(32)};m=1;t=1;x=1`,
@@ -34,6 +38,18 @@ function cut(batcher: Batcher, entries: Entry[]) {
   return batches;
 }
 
+describe('batchBody', () => {
+  it('streams a large batch in small pieces that add up to its exact bytes', () => {
+    const entries = Array.from({ length: 100 }, (_, i) => entry(i + 1, 'x'.repeat(2000)));
+    const [batch] = cut(new Batcher('web-1', limits(1_000_000, 10_000)), entries);
+    const pieces = [...batchBody(batch!)];
+    expect(pieces.length).toBeGreaterThan(2);
+    for (const p of pieces) expect(p.length).toBeLessThan(70 * 1024);
+    expect(Buffer.concat(pieces).toString()).toBe(JSON.stringify({ host: 'web-1', entries }));
+    expect(Buffer.concat(pieces).length).toBe(batch!.bytes);
+  });
+});
+
 describe('Batcher', () => {
   it('reports the exact serialized size of each batch and never exceeds the byte limit', () => {
     const entries = Array.from({ length: 500 }, (_, i) => entry(i + 1, 'é€😀'.repeat(i % 17)));
@@ -41,12 +57,12 @@ describe('Batcher', () => {
     const batches = cut(new Batcher('web-1', limits(maxBytes, 10_000)), entries);
     expect(batches.length).toBeGreaterThan(1);
     for (const b of batches) {
-      const body = JSON.stringify({ host: b.host, entries: b.entries });
+      const body = JSON.stringify({ host: b.host, entries: entriesOf(b) });
       expect(b.bytes).toBe(Buffer.byteLength(body));
       expect(b.bytes).toBeLessThanOrEqual(maxBytes);
     }
     // Order and completeness: the batches concatenated are the input.
-    expect(batches.flatMap((b) => b.entries.map((e) => e.seqnum))).toEqual(entries.map((e) => e.seqnum));
+    expect(batches.flatMap((b) => entriesOf(b).map((e) => e.seqnum))).toEqual(entries.map((e) => e.seqnum));
   });
 
   it('fills a batch as far as the byte limit allows', () => {
@@ -54,7 +70,7 @@ describe('Batcher', () => {
     const batches = cut(new Batcher('h', limits(3000, 10_000)), entries);
     for (const [i, b] of batches.entries()) {
       if (i === batches.length - 1) continue;
-      const next = batches[i + 1]!.entries[0]!;
+      const next = entriesOf(batches[i + 1]!)[0]!;
       // The first entry of the next batch would not have fitted.
       expect(b.bytes + 1 + Buffer.byteLength(JSON.stringify(next))).toBeGreaterThan(3000);
     }
@@ -65,20 +81,20 @@ describe('Batcher', () => {
       new Batcher('h', limits(1_000_000, 7)),
       Array.from({ length: 20 }, (_, i) => entry(i)),
     );
-    expect(batches.map((b) => b.entries.length)).toEqual([7, 7, 6]);
+    expect(batches.map((b) => entriesOf(b).length)).toEqual([7, 7, 6]);
   });
 
   it('gives an entry larger than a batch a batch of its own, in order', () => {
     const batcher = new Batcher('h', limits(4096, 10));
     const huge = entry(3, 'x'.repeat(20_000));
     const batches = cut(batcher, [entry(1), entry(2), huge, entry(4), entry(5)]);
-    expect(batches.map((b) => b.entries.map((e) => e.seqnum))).toEqual([[1, 2], [3], [4, 5]]);
+    expect(batches.map((b) => entriesOf(b).map((e) => e.seqnum))).toEqual([[1, 2], [3], [4, 5]]);
     const alone = batches[1]!;
     expect(alone.bytes).toBe(Buffer.byteLength(JSON.stringify({ host: 'h', entries: [huge] })));
     expect(alone.bytes).toBeGreaterThan(4096);
     // Two large entries in a row: each alone.
     const twice = cut(new Batcher('h', limits(4096, 10)), [huge, { ...huge, seqnum: 4 }]);
-    expect(twice.map((b) => b.entries.length)).toEqual([1, 1]);
+    expect(twice.map((b) => entriesOf(b).length)).toEqual([1, 1]);
   });
 
   it('refuses an entry over the entry limit, naming its cursor, and keeps what came before', () => {
@@ -91,7 +107,7 @@ describe('Batcher', () => {
         details: expect.objectContaining({ cursor: huge.cursor }),
       }),
     );
-    expect(batcher.flush()?.entries.map((e) => e.seqnum)).toEqual([1]);
+    expect(entriesOf(batcher.flush()!).map((e) => e.seqnum)).toEqual([1]);
   });
 
   it("sends each entry as the text it came in, and counts that text's bytes", () => {
@@ -101,13 +117,15 @@ describe('Batcher', () => {
     const batcher = new Batcher('web-"1"', limits(1_000_000, 10));
     for (const [i, line] of lines.entries()) expect(batcher.add(entry(i + 1), line)).toBeNull();
     const batch = batcher.flush()!;
-    const body = batchBody(batch);
+    const body = bodyOf(batch);
     expect(body).toBe(`{"host":"web-\\"1\\"","entries":[${lines.join(',')}]}`);
     expect(batch.bytes).toBe(Buffer.byteLength(body));
+    // The checkpoint's entry is kept as a value; the others only as their texts.
+    expect(batch.last).toEqual(entry(2));
     expect(JSON.parse(body)).toEqual({ host: 'web-"1"', entries: [entry(1), entry(2, 'é€😀')] });
     // Texts made by JSON.stringify give JSON.stringify's body exactly.
     const plain = cut(new Batcher('h', limits(1_000_000, 10)), [entry(1), entry(2)])[0]!;
-    expect(batchBody(plain)).toBe(JSON.stringify({ host: 'h', entries: plain.entries }));
+    expect(bodyOf(plain)).toBe(JSON.stringify({ host: 'h', entries: entriesOf(plain) }));
   });
 
   it('flushes nothing when empty', () => {

@@ -17,11 +17,12 @@ import {
   ingestBatch,
   upsertHost,
   type Database,
+  type Entry,
   type IngestResult,
 } from '@infralogs/core';
 import { entries, freshStore } from '@infralogs/devkit/fixtures';
 import { openPage } from '../src/agent-client';
-import type { Batch } from '../src/batches';
+import { batchBody, type Batch } from '../src/batches';
 import { createFetchHost } from '../src/fetch-host';
 import { startStandInAgent, type StandInAgent } from './stand-in-agent';
 
@@ -80,7 +81,7 @@ function fetcher(
       over.ingest ??
       (async (batch) => {
         ingested.push(batch);
-        return ingestBatch(store.pool, batch);
+        return ingestBatch(store.pool, received(batch));
       }),
     pageLimit: 40,
     batchLimits: { maxBytes: 8000, maxEntries: 15, maxEntryBytes: over.maxEntryBytes ?? 100_000 },
@@ -90,6 +91,10 @@ function fetcher(
     log: createLogger({}, { write: (line) => logged.push(JSON.parse(line) as Record<string, unknown>) }),
   });
 }
+
+/** The batch as ingest receives it: its body, parsed. */
+const received = (batch: Batch) =>
+  JSON.parse(Buffer.concat([...batchBody(batch)]).toString()) as { host: string; entries: Entry[] };
 
 const storedSeqnums = async () => {
   const [rows] = await store.pool.query(
@@ -106,7 +111,7 @@ describe('fetchHost', () => {
     const first = await fetcher({
       ingest: async (batch) => {
         ingested.push(batch);
-        const result = await ingestBatch(store.pool, batch);
+        const result = await ingestBatch(store.pool, received(batch));
         // The drain begins while the second batch is being written.
         if (ingested.length === 2) draining.abort();
         return result;
@@ -137,7 +142,7 @@ describe('fetchHost', () => {
     // Pages of 40: 40 + 40 + 20, each resuming after the last entry of the one before.
     expect(agent.requests).toEqual([null, JOURNAL[39]!.cursor, JOURNAL[79]!.cursor]);
     for (const batch of ingested) {
-      expect(batch.entries.length).toBeLessThanOrEqual(15);
+      expect(batch.json.length).toBeLessThanOrEqual(15);
       expect(batch.bytes).toBeLessThanOrEqual(8000);
     }
     expect(await storedSeqnums()).toEqual(range(1, 100));
@@ -212,7 +217,7 @@ describe('fetchHost', () => {
       ingest: async (batch) => {
         calls += 1;
         if (calls === 2) throw Object.assign(new Error('down'), { code: 'ECONNREFUSED' });
-        return ingestBatch(store.pool, batch);
+        return ingestBatch(store.pool, received(batch));
       },
     })(host);
     expect(calls).toBe(2);
@@ -243,7 +248,7 @@ describe('fetchHost', () => {
       expect(await storedSeqnums()).toEqual(range(1, 10));
       expect(await getCheckpoint(store.pool, host)).toBe(journal[9]!.cursor);
       // Each large entry went alone; the small ones around them were batched as usual.
-      expect(ingested.map((b) => b.entries.map((e) => e.seqnum))).toEqual([
+      expect(ingested.map((b) => b.json.map((j) => (JSON.parse(j) as Entry).seqnum))).toEqual([
         [1, 2, 3],
         [4],
         [5, 6],

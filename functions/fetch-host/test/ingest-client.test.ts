@@ -35,16 +35,16 @@ const ingest = () =>
 const batchEntries = entries(1, 3);
 const batch = {
   host: 'web-1',
-  entries: batchEntries,
   json: batchEntries.map((e) => JSON.stringify(e)),
-  bytes: 0,
+  last: batchEntries[2]!,
+  bytes: Buffer.byteLength(JSON.stringify({ host: 'web-1', entries: batchEntries })),
 };
 const result = {
   host: 'web-1',
   received: 3,
   inserted: 3,
   duplicates: 0,
-  checkpoint: batch.entries[2]!.cursor,
+  checkpoint: batchEntries[2]!.cursor,
   gaps: 0,
 };
 
@@ -59,7 +59,7 @@ describe('createIngestClient', () => {
     expect(bodies).toHaveLength(2);
     expect(bodies[1]).toEqual({
       authorization: 'Bearer ingest-token',
-      body: { host: 'web-1', entries: batch.entries },
+      body: { host: 'web-1', entries: batchEntries },
     });
   });
 

@@ -1,7 +1,8 @@
 /**
- * One function = one child process running the node22-ts wrapper (templates/node22-ts/main-local.ts
- * under tsx), as of-watchdog runs `node index.js` in the image: its own process.env, its own
- * secrets folder, its own port. A crashed process is restarted with a growing delay, as the kubelet
+ * One function = one child process running the node22-ts wrapper, as of-watchdog runs
+ * `node index.js` in the image: its own process.env, its own secrets folder, its own port. With a
+ * `bundleDir` it runs what the image runs, the wrapper and handler bundled (function-bundle.ts)
+ * under plain node; without, templates/node22-ts/main-local.ts under tsx, from the sources. A crashed process is restarted with a growing delay, as the kubelet
  * restarts a crashed pod.
  */
 import { createRequire } from 'node:module';
@@ -9,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '@infralogs/core';
 import { freePort, portOpen, startProcess, waitFor, type Managed } from '@infralogs/devkit';
 import { DRAIN_DEADLINE_MS } from '../../../templates/node22-ts/watchdog';
+import { bundleFunction } from './function-bundle';
 
 const MAIN_LOCAL = fileURLToPath(new URL('../../../templates/node22-ts/main-local.ts', import.meta.url));
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -28,6 +30,8 @@ export interface FunctionProcessOptions {
   /** Each line the function writes (its JSON logs). */
   output: (name: string, line: string) => void;
   readyTimeoutMs?: number;
+  /** Bundle the function into this folder and run the bundle with plain node (as the image does). */
+  bundleDir?: string;
 }
 
 export class FunctionProcess {
@@ -40,6 +44,8 @@ export class FunctionProcess {
   #restarts = 0;
   #startedAt = 0;
   #restartTimer: NodeJS.Timeout | undefined;
+  /** The node arguments that run it: built once, kept for restarts (a pod restarts its image). */
+  #argv: string[] | undefined;
   readonly #options: FunctionProcessOptions;
 
   constructor(options: FunctionProcessOptions) {
@@ -64,7 +70,10 @@ export class FunctionProcess {
     const inherited = Object.fromEntries(
       INHERITED.flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
     );
-    const proc = startProcess(process.execPath, ['--import', TSX_LOADER, MAIN_LOCAL], {
+    this.#argv ??= this.#options.bundleDir
+      ? [await bundleFunction(this.name, handlerFile, this.#options.bundleDir)]
+      : ['--import', TSX_LOADER, MAIN_LOCAL];
+    const proc = startProcess(process.execPath, this.#argv, {
       cwd: functionDir,
       env: {
         ...inherited,

@@ -63,6 +63,11 @@ export interface StartGatewayOptions {
   requestLimits?: RequestLimits;
   /** Each line a function writes; default: copied to this process's stderr. */
   output?: (fn: string, line: string) => void;
+  /**
+   * Run each function as its image does: bundled into this folder (function-bundle.ts), under
+   * plain node. Absent: under tsx, from the sources.
+   */
+  bundleDir?: string;
 }
 
 export type CallKind = 'sync' | 'async';
@@ -349,6 +354,7 @@ function hostFunction(
     functionDir,
     env,
     ...(own.secretsDir ? { secretsDir: own.secretsDir } : {}),
+    ...(options.bundleDir ? { bundleDir: options.bundleDir } : {}),
     log,
     output,
   });

@@ -79,6 +79,8 @@ export async function startFunctions(options: {
   jobs?: CronJobEntry[];
   /** The gateway server's request limits (tests: short timeouts). */
   requestLimits?: RequestLimits;
+  /** Where the functions' bundles go (the gateway runs them as the images do, under plain node). */
+  bundleDir?: string;
 }): Promise<Gateway> {
   for (const s of Object.values(options.settings)) {
     await writeSecretsDir(s.secretsDir, s.secretValues);
@@ -95,6 +97,7 @@ export async function startFunctions(options: {
     functions,
     ...(options.jobs ? { jobs: options.jobs } : {}),
     ...(options.requestLimits ? { requestLimits: options.requestLimits } : {}),
+    ...(options.bundleDir ? { bundleDir: options.bundleDir } : {}),
     log: createLogger(
       { component: 'gateway' },
       { write: (line) => appendFileSync(options.logFile, `[gateway] ${line}\n`) },

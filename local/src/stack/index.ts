@@ -469,6 +469,8 @@ async function startGatewayAndFunctions(
     progress,
     jobs,
     ...(options.gatewayRequestLimits ? { requestLimits: options.gatewayRequestLimits } : {}),
+    // As the images run them: one bundle per function under plain node, not tsx.
+    bundleDir: join(repoRoot, '.work/functions'),
   });
   teardown.add('the gateway and functions', () => gateway.stop());
   step();
