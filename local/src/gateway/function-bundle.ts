@@ -12,7 +12,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -34,5 +34,19 @@ export async function bundleFunction(name: string, handlerFile: string, outDir: 
   const partial = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(partial, code);
   await rename(partial, file);
+  await pruneOld(name, outDir, file);
   return file;
+}
+
+/** Bundles of a function's older sources stay a day (a running stack restarts from its file). */
+const KEEP_MS = 24 * 3600_000;
+
+async function pruneOld(name: string, outDir: string, keep: string) {
+  const ours = new RegExp(`^${name.replace(/[^a-z0-9]/gi, '\\$&')}-[0-9a-f]{16}\\.mjs$`);
+  for (const entry of await readdir(outDir)) {
+    const path = join(outDir, entry);
+    if (path === keep || !ours.test(entry)) continue;
+    const age = Date.now() - (await stat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+    if (age > KEEP_MS) await rm(path, { force: true });
+  }
 }
