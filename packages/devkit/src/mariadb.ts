@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
@@ -262,7 +262,10 @@ async function startServer(info: ServerInfo, args: string[], started: (p: Manage
     `mariadbd on ${info.host}:${info.port}`,
     async () => {
       if (p.child.exitCode !== null) {
-        throw new Error(`mariadbd exited (${p.child.exitCode}); see ${info.dataDir}/error.log`);
+        // The error log's last lines, since whoever reads this error may find the folder removed.
+        const log = await readFile(join(info.dataDir, 'error.log'), 'utf8').catch(() => '');
+        const tail = log.trim().split('\n').slice(-5).join(' | ');
+        throw new Error(`mariadbd exited (${p.child.exitCode}); ${info.dataDir}/error.log ends: ${tail}`);
       }
       const c = await rootConnection(info);
       await c.end();
