@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -96,6 +96,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await proxy?.close();
   await stack?.stop();
+  if (stack) await rm(stack.stateDir, { recursive: true, force: true });
 }, 120_000);
 
 const DEPLOYED = ['collect', 'fetch-host', 'ingest'];

@@ -1,5 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -28,6 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+  if (stack) await rm(stack.stateDir, { recursive: true, force: true });
 }, 120_000);
 
 /** Every secret the stack made: caller tokens, AppRole ids, agent tokens, OpenBao's root token, MariaDB's admin password. */
