@@ -8,11 +8,12 @@ import {
   Metrics,
   recordHostResult,
   renewRunLock,
-  withRetry,
+  withStoreRetry,
   type Database,
   type HostResult,
   type Logger,
   type RetryPolicy,
+  type StoreCall,
   type RunSummary,
 } from '@infralogs/core';
 import { selectHosts, type CollectRequest } from './request';
@@ -107,12 +108,10 @@ async function collectOnce(
   if (aborted.length > 0) log.warn('collect.runs_aborted', { aborted });
   log.info('collect.run_started', { trigger: request.trigger, hosts });
   /** One of the run's own store calls, retried through a primary restart. */
-  const store = <T>(what: string, call: (pool: ReturnType<Database['getPool']>) => Promise<T>) =>
-    withRetry(async () => call((await deps.getDatabase()).getPool()), deps.storeRetry, {
-      safety: 'transaction',
-      onRetry: (err, attempt, delayMs) =>
-        log.warn('collect.store_retry', { what, attempt, delayMs, error: err }),
-    });
+  const store = <T>(what: string, call: StoreCall<T>) =>
+    withStoreRetry(deps.getDatabase, call, deps.storeRetry, (err, attempt, delayMs) =>
+      log.warn('collect.store_retry', { what, attempt, delayMs, error: err }),
+    );
   // While this process is alive the run keeps its lock; if it dies (or cannot close the run), the
   // lock expires within lockMs and the next call takes over.
   const heartbeat = setInterval(

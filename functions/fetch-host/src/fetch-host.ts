@@ -6,12 +6,14 @@ import {
   Metrics,
   retryDelay,
   withRetry,
+  withStoreRetry,
   type Database,
   type Host,
   type HostResult,
   type IngestResult,
   type Logger,
   type RetryPolicy,
+  type StoreCall,
 } from '@infralogs/core';
 import type { AgentTls, Page, PageRequest } from './agent-client';
 import { Batcher, type Batch, type BatchLimits } from './batches';
@@ -65,10 +67,8 @@ export interface FetchHostDeps {
 export function createFetchHost(deps: FetchHostDeps) {
   const count = fetchMetrics((deps.metrics ?? Metrics.forProcess()).use('fetch-host'));
   return async function fetchHost(hostName: string): Promise<HostResult> {
-    const read = <T>(call: (pool: ReturnType<Database['getPool']>) => Promise<T>) =>
-      withRetry(async () => call((await deps.getDatabase()).getPool()), deps.storeRetry ?? deps.retry, {
-        safety: 'transaction',
-      });
+    const read = <T>(call: StoreCall<T>) =>
+      withStoreRetry(deps.getDatabase, call, deps.storeRetry ?? deps.retry);
     const host = await read((pool) => getHost(pool, hostName));
     if (!host) throw new InfralogsError('NOT_FOUND', `unknown host "${hostName}"`);
     const pull = new HostPull(deps, count, host, await read((pool) => getCheckpoint(pool, hostName)));
