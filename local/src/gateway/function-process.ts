@@ -2,8 +2,8 @@
  * One function = one child process running the node22-ts wrapper, as of-watchdog runs
  * `node index.js` in the image: its own process.env, its own secrets folder, its own port. With a
  * `bundleDir` it runs what the image runs, the wrapper and handler bundled (function-bundle.ts)
- * under plain node; without, templates/node22-ts/main-local.ts under tsx, from the sources. A crashed process is restarted with a growing delay, as the kubelet
- * restarts a crashed pod.
+ * under plain node; without, templates/node22-ts/main-local.ts under tsx, from the sources. A
+ * crashed process is restarted with a growing delay, as the kubelet restarts a crashed pod.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';

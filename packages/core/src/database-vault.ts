@@ -114,13 +114,6 @@ export async function openDatabase(
   };
 }
 
-/**
- * A lazily connected Database for a function's deps. The environment is validated now, when the
- * function starts (a bad or missing DB_HOST, VAULT_ADDR or LOG_LEVEL throws CONFIG_INVALID naming
- * it, so the process stops at start instead of answering 500); only the connection waits: the
- * first caller connects, later callers share it, and a failed connect is forgotten so the next
- * request tries again (the caller got a coded 503 meanwhile, not a crash).
- */
 const watched = new WeakSet<Pool>();
 
 /**
@@ -154,6 +147,13 @@ function watchRefusals(rotator: MysqlRotator, pool: Pool): Pool {
   return pool;
 }
 
+/**
+ * A lazily connected Database for a function's deps. The environment is validated now, when the
+ * function starts (a bad or missing DB_HOST, VAULT_ADDR or LOG_LEVEL throws CONFIG_INVALID naming
+ * it, so the process stops at start instead of answering 500); only the connection waits: the
+ * first caller connects, later callers share it, and a failed connect is forgotten so the next
+ * request tries again (the caller got a coded 503 meanwhile, not a crash).
+ */
 export function lazyDatabase(role: DatabaseRole, env: Record<string, string | undefined> = process.env) {
   const settings = databaseSettingsFromEnv(role, env);
   let connecting: Promise<VaultDatabase> | undefined;

@@ -36,16 +36,17 @@ const byKey = (a: FieldCount, b: FieldCount) =>
 export function fieldCounts(rows: LogRow[]): FieldCount[] {
   const groups = new Map<string, { hour: string; priority: number; values: Map<string, number>[] }>();
   const fields = Object.values(ROLLUP_FIELDS);
-  let lastTs = '';
+  // The current row's hour: 'YYYY-MM-DD HH' (its ts up to the hour) and as stored (hourOf).
+  let prefix = '';
   let hour = '';
   for (const r of rows) {
     // Rows of a batch mostly share their hour: its text is built once per change.
-    if (lastTs === '' || !r.ts.startsWith(lastTs)) {
-      lastTs = r.ts.slice(0, 13);
+    if (prefix === '' || !r.ts.startsWith(prefix)) {
+      prefix = r.ts.slice(0, 13);
       hour = hourOf(r.ts);
     }
     const priority = r.priority ?? NO_PRIORITY;
-    const key = `${lastTs}|${priority}`;
+    const key = `${prefix}|${priority}`;
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { hour, priority, values: fields.map(() => new Map()) }));
     for (let i = 0; i < fields.length; i++) {
