@@ -359,27 +359,18 @@ export async function readTop(db: Queryable, filter: Filter, field: TopField): P
     const groups = await select<Group>(db, sql('CRC32(value)'), values);
     return groups.some((g) => g.value !== g.other) ? select<Group>(db, sql('value'), values) : groups;
   };
-  const hourRanges = (
-    days
-      ? [
-          [h.fromMs, firstDay],
-          [lastDay, h.toMs],
-        ]
-      : [[h.fromMs, h.toMs]]
-  ).filter(([a, b]) => a! < b!);
+  const spans: [number, number][] = days
+    ? [
+        [h.fromMs, firstDay],
+        [lastDay, h.toMs],
+      ]
+    : [[h.fromMs, h.toMs]];
+  const hourRanges = spans.filter(([a, b]) => a < b).map(([a, b]): [string, string] => [hour(a), hour(b)]);
   const parts = await Promise.all([
-    ...(hourRanges.length > 0
-      ? [
-          part(
-            'log_field_counts_hourly',
-            'hour',
-            hourRanges.map(([a, b]) => [hour(a!), hour(b!)]),
-          ),
-        ]
-      : []),
-    ...(days
-      ? [part('log_field_counts_daily', 'day', [[hour(firstDay).slice(0, 10), hour(lastDay).slice(0, 10)]])]
-      : []),
+    hourRanges.length > 0 ? part('log_field_counts_hourly', 'hour', hourRanges) : [],
+    days
+      ? part('log_field_counts_daily', 'day', [[hour(firstDay).slice(0, 10), hour(lastDay).slice(0, 10)]])
+      : [],
   ]);
   // A value in both parts is two rows: added up here.
   const rows = parts.flat();
