@@ -1,4 +1,4 @@
-import { InfralogsError, type Entry } from '@infralogs/core';
+import { InfralogsError } from '@infralogs/core';
 
 /**
  * One ingest request: `{ host, entries }`, at most `maxBytes` serialized and `maxEntries` long —
@@ -12,8 +12,12 @@ export interface Batch {
    * and the parsed copies tripled what fetch-host promoted (and its peak heap).
    */
   json: string[];
-  /** The last entry: its cursor is where the host's checkpoint moves when the batch commits. */
-  last: Entry;
+  /**
+   * The position of its first line in the call (1 = the call's first entry), for the message
+   * naming an invalid line. The lines are not parsed as they are read: ingest checks every entry,
+   * and fetch-host parses a batch's lines only when it must (its last entry, an ingest refusal).
+   */
+  first: number;
   /** Exact size of batchBody(batch). */
   bytes: number;
 }
@@ -61,8 +65,8 @@ export interface BatchLimits {
  * the body (batchBody) is the envelope plus each entry's JSON text plus one comma between entries.
  */
 export class Batcher {
-  private last: Entry | null = null;
   private json: string[] = [];
+  private first = 1;
   private bytes: number;
   private readonly emptyBytes: number;
 
@@ -75,16 +79,17 @@ export class Batcher {
   }
 
   /**
-   * Adds one entry, with its JSON text (the line it came in, when sent on as it is). Returns the batch that is complete without it (send that one first), or null.
+   * Adds one entry's JSON text (the line it came in, when sent on as it is), at `position` in the
+   * call. Returns the batch that is complete without it (send that one first), or null.
    * An entry too large for a batch with others gets a batch of its own: the batch before it is
    * complete, and so is its own once the next entry arrives (or at flush). An entry over
    * maxEntryBytes is refused with PAYLOAD_TOO_LARGE.
    */
-  add(entry: Entry, json: string = JSON.stringify(entry)): Batch | null {
+  add(json: string, position: number): Batch | null {
     const size = Buffer.byteLength(json);
     if (size > this.limits.maxEntryBytes) {
       throw new InfralogsError('PAYLOAD_TOO_LARGE', 'one entry is larger than an entry may be', {
-        details: { cursor: entry.cursor, bytes: size, maxEntryBytes: this.limits.maxEntryBytes },
+        details: { position, bytes: size, maxEntryBytes: this.limits.maxEntryBytes },
       });
     }
     const separator = this.json.length > 0 ? 1 : 0;
@@ -94,16 +99,15 @@ export class Batcher {
     }
     // After an entry over maxBytes the batch is over the limit: the next entry completes it.
     this.bytes += (this.json.length > 0 ? 1 : 0) + size;
-    this.last = entry;
+    if (this.json.length === 0) this.first = position;
     this.json.push(json);
     return full;
   }
 
   /** The batch collected so far (null when empty); starts a new one. */
   flush(): Batch | null {
-    if (this.last === null) return null;
-    const batch: Batch = { host: this.host, json: this.json, last: this.last, bytes: this.bytes };
-    this.last = null;
+    if (this.json.length === 0) return null;
+    const batch: Batch = { host: this.host, json: this.json, first: this.first, bytes: this.bytes };
     this.json = [];
     this.bytes = this.emptyBytes;
     return batch;
@@ -112,4 +116,12 @@ export class Batcher {
   get pending(): number {
     return this.json.length;
   }
+}
+
+/** The batch's first `count` entries, as a batch of their own (a batch cut at an invalid line). */
+export function leadingPart(batch: Batch, count: number): Batch {
+  const json = batch.json.slice(0, count);
+  const envelope = Buffer.byteLength(JSON.stringify({ host: batch.host, entries: [] }));
+  const bytes = json.reduce((sum, j) => sum + Buffer.byteLength(j), envelope + Math.max(0, count - 1));
+  return { host: batch.host, json, first: batch.first, bytes };
 }

@@ -6,39 +6,49 @@ import { truncateEntry, truncationMarker } from './truncate';
 /** An entry whose message had to be truncated, for the warning (never its content). */
 export interface Truncation {
   cursor: string;
-  /** The entry's size before truncation: its line, or its JSON when that is longer. */
+  /** The size of the line before truncation. */
   bytes: number;
   /** The whole MESSAGE's size, and how much of it was kept. */
   messageBytes: number;
   keptBytes: number;
 }
 
-/** An entry to send: the value (for fetch-host's own use) and its JSON text, which is what is sent. */
+/** An entry to send: its JSON text, and what was cut when it had to be truncated. */
 export interface LineEntry {
-  entry: Entry;
   json: string;
   truncated?: Truncation;
 }
 
 /**
- * One line from the agent → the entry to send, at most `maxBytes` of JSON. A line entrySchema
- * accepts as it is (plainlyValid) is sent on as its own text, not parsed and serialized again:
- * ingest parses the same value from it. A line the reader had to cut, or an entry still over the
- * limit once serialized (an older agent's line, completed with nulls), is stored with its message
- * truncated (truncateEntry) rather than refused: one entry must never block its host. An invalid
- * line is UPSTREAM_FAILED.
+ * One line from the agent → the JSON text to send, at most `maxBytes`. A whole line (the reader
+ * cuts longer ones) is sent on as it is, without being parsed here: ingest parses and checks every
+ * entry anyway (an older agent's line, without the optional fields, is completed with nulls
+ * there), and parsing each line twice was a fifth of fetch-host's CPU. A line the reader had to
+ * cut is stored with its message truncated (truncateEntry) rather than refused: one entry must
+ * never block its host; a cut line that is no entry is UPSTREAM_FAILED.
  */
 export function entryFromLine(line: NdjsonLine, position: number, maxBytes: number): LineEntry {
-  if (typeof line !== 'string') return entryFromCutLine(line, position, maxBytes);
-  const { entry, plain } = parseEntryLine(line, position);
-  // A whole line is at most maxBytes long (the reader cuts longer ones).
-  if (plain) return { entry, json: line };
-  const json = JSON.stringify(entry);
-  const bytes = Buffer.byteLength(json);
-  if (bytes <= maxBytes) return { entry, json };
-  const original = messageBytes(entry)?.length ?? 0;
-  const fitted = truncateEntry(entry, maxBytes, { bytes: original, partial: false });
-  return { entry: fitted, json: JSON.stringify(fitted), truncated: describe(fitted, bytes, original) };
+  return typeof line === 'string' ? { json: line } : entryFromCutLine(line, position, maxBytes);
+}
+
+/**
+ * The first of `lines` (at positions `first`, `first + 1`… of the call) that is no valid entry:
+ * its index and the UPSTREAM_FAILED error naming it; null when every line is an entry. Run when
+ * ingest refused a batch, to tell a bad line from the agent from any other refusal.
+ */
+export function firstInvalid(
+  lines: readonly string[],
+  first: number,
+): { index: number; error: InfralogsError } | null {
+  for (let i = 0; i < lines.length; i++) {
+    try {
+      parseEntryLine(lines[i]!, first + i);
+    } catch (err) {
+      if (err instanceof InfralogsError) return { index: i, error: err };
+      throw err;
+    }
+  }
+  return null;
 }
 
 function entryFromCutLine(line: CutLine, position: number, maxBytes: number): LineEntry {
@@ -54,7 +64,7 @@ function entryFromCutLine(line: CutLine, position: number, maxBytes: number): Li
   }
   const partial = cutText !== undefined || cutRaw !== undefined;
   const fitted = truncateEntry(entry, maxBytes, { bytes: original, partial });
-  return { entry: fitted, json: JSON.stringify(fitted), truncated: describe(fitted, line.bytes, original) };
+  return { json: JSON.stringify(fitted), truncated: describe(fitted, line.bytes, original) };
 }
 
 function describe(entry: Entry, bytes: number, original: number): Truncation {

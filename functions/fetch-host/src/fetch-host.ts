@@ -16,8 +16,8 @@ import {
   type StoreCall,
 } from '@infralogs/core';
 import type { AgentTls, Page, PageRequest } from './agent-client';
-import { Batcher, type Batch, type BatchLimits } from './batches';
-import { entryFromLine } from './entry-line';
+import { Batcher, leadingPart, type Batch, type BatchLimits } from './batches';
+import { entryFromLine, firstInvalid, parseEntryLine } from './entry-line';
 import { ndjsonLines } from './ndjson';
 
 export interface FetchHostDeps {
@@ -119,7 +119,10 @@ class HostPull {
   readonly result: HostResult;
   readonly log: Logger;
   private readonly started = Date.now();
-  private ingestFailed = false;
+  /** Set when a batch was not stored (ingest failed, or it held an invalid line): nothing more is sent. */
+  private stopped = false;
+  /** The position of the invalid line that stopped the call: what was read after it is not counted. */
+  private invalidAt: number | null = null;
 
   constructor(
     private readonly deps: FetchHostDeps,
@@ -168,7 +171,12 @@ class HostPull {
     }
   }
 
-  /** One page; returns how many entries it held, or the error that broke its stream. */
+  /**
+   * One page; returns how many entries it held, or the error that broke its stream. The next
+   * batch is read while the one before it is with ingest (so the agent's stream and ingest's
+   * transaction overlap), and sent only once that one is stored: batches commit in order, and at
+   * most two are held.
+   */
   private async pullPage(tls: AgentTls, token: string): Promise<{ received: number; broken?: unknown }> {
     const { deps, result } = this;
     const request = {
@@ -186,23 +194,34 @@ class HostPull {
     });
     const batcher = new Batcher(this.host.name, deps.batchLimits);
     let received = 0;
+    let sending: Promise<void> = Promise.resolve();
+    const submit = async (batch: Batch) => {
+      await sending;
+      sending = this.send(batch);
+      // Awaited before the next batch or the page's end; until then its failure is only held.
+      sending.catch(() => {});
+    };
     // Draining: cut the page; the entries read whole still go to ingest below.
     const cut = () => page.destroy();
     deps.shutdown?.addEventListener('abort', cut, { once: true });
     try {
       const maxEntryBytes = deps.batchLimits.maxEntryBytes;
       for await (const line of ndjsonLines(page, maxEntryBytes)) {
-        const { entry, json, truncated } = entryFromLine(line, result.fetched + 1, maxEntryBytes);
+        const position = result.fetched + 1;
+        const { json, truncated } = entryFromLine(line, position, maxEntryBytes);
         if (truncated) this.log.warn('fetch_host.entry_truncated', { ...truncated, maxEntryBytes });
         received += 1;
         result.fetched += 1;
-        const full = batcher.add(entry, json);
-        if (full) await this.send(full);
-        if (deps.shutdown?.aborted) break;
+        const full = batcher.add(json, position);
+        if (full) await submit(full);
+        if (this.stopped || deps.shutdown?.aborted) break;
       }
+      await sending;
     } catch (err) {
       page.destroy();
-      if (this.ingestFailed) throw err;
+      // The batch with ingest first: if it failed, that failure is what ends the call.
+      await sending;
+      if (this.stopped) throw err;
       // Entries read whole before the failure are sound: ingest them so the checkpoint keeps up.
       const rest = batcher.flush();
       if (rest) await this.send(rest);
@@ -210,6 +229,10 @@ class HostPull {
       return { received, broken: err };
     } finally {
       deps.shutdown?.removeEventListener('abort', cut);
+      if (this.invalidAt !== null) {
+        received -= result.fetched - (this.invalidAt - 1);
+        result.fetched = this.invalidAt - 1;
+      }
       // Once a page, not once an entry: a labelled inc() costs as much as parsing the line.
       this.count.entries.inc({ host: this.host.name }, received);
     }
@@ -218,25 +241,40 @@ class HostPull {
     return { received };
   }
 
+  /**
+   * Hands one batch to ingest. The lines were not parsed when read: the last one is parsed here
+   * (its cursor and time), and when the batch is refused its lines are checked. An invalid line
+   * from the agent ends the call with UPSTREAM_FAILED naming it, after the entries before it are
+   * stored, as if it had been found when read; any other failure ends it as it is.
+   */
   private async send(batch: Batch): Promise<void> {
-    let answer: IngestResult;
     try {
-      answer = await this.deps.ingest(batch);
+      await this.store(batch);
     } catch (err) {
-      this.ingestFailed = true;
-      throw err;
+      this.stopped = true;
+      const invalid = firstInvalid(batch.json, batch.first);
+      if (invalid === null) throw err;
+      this.invalidAt = batch.first + invalid.index;
+      if (invalid.index > 0) await this.store(leadingPart(batch, invalid.index));
+      throw invalid.error;
     }
+  }
+
+  /** ingest's commit of a batch, and the checkpoint it moved to. */
+  private async store(batch: Batch): Promise<void> {
+    const lastAt = batch.json.length - 1;
+    const last = parseEntryLine(batch.json[lastAt]!, batch.first + lastAt).entry;
+    const answer = await this.deps.ingest(batch);
     const { result } = this;
     result.batches += 1;
     const labels = { host: this.host.name };
     this.count.batches.inc(labels);
-    const newestUs = batch.last.realtimeUs;
-    this.count.newest.set(labels, newestUs / 1e6);
-    this.count.lag.set(labels, Math.max(0, Date.now() / 1000 - newestUs / 1e6));
+    this.count.newest.set(labels, last.realtimeUs / 1e6);
+    this.count.lag.set(labels, Math.max(0, Date.now() / 1000 - last.realtimeUs / 1e6));
     result.inserted += answer.inserted;
     result.duplicates += answer.duplicates;
     // ingest answers the checkpoint it committed; its batch's last cursor is the same place.
-    result.checkpoint = answer.checkpoint ?? batch.last.cursor;
+    result.checkpoint = answer.checkpoint ?? last.cursor;
     this.log.debug('fetch_host.batch_ingested', {
       entries: batch.json.length,
       bytes: batch.bytes,

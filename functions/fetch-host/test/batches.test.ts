@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '@infralogs/core';
-import { batchBody, Batcher, type Batch } from '../src/batches';
+import { batchBody, Batcher, leadingPart, type Batch } from '../src/batches';
 
 /** The entries a batch sends: it keeps their texts only. */
 const entriesOf = (b: Batch) => b.json.map((j) => JSON.parse(j) as Entry);
@@ -29,8 +29,8 @@ const limits = (maxBytes: number, maxEntries: number) => ({ maxBytes, maxEntries
 /** Feeds entries through a batcher and returns every batch, in order. */
 function cut(batcher: Batcher, entries: Entry[]) {
   const batches = [];
-  for (const e of entries) {
-    const full = batcher.add(e);
+  for (const [i, e] of entries.entries()) {
+    const full = batcher.add(JSON.stringify(e), i + 1);
     if (full) batches.push(full);
   }
   const rest = batcher.flush();
@@ -97,14 +97,14 @@ describe('Batcher', () => {
     expect(twice.map((b) => entriesOf(b).length)).toEqual([1, 1]);
   });
 
-  it('refuses an entry over the entry limit, naming its cursor, and keeps what came before', () => {
+  it('refuses an entry over the entry limit, naming its position, and keeps what came before', () => {
     const batcher = new Batcher('h', { maxBytes: 4096, maxEntries: 10, maxEntryBytes: 10_000 });
-    expect(batcher.add(entry(1))).toBeNull();
+    expect(batcher.add(JSON.stringify(entry(1)), 1)).toBeNull();
     const huge = entry(2, 'x'.repeat(10_000));
-    expect(() => batcher.add(huge)).toThrow(
+    expect(() => batcher.add(JSON.stringify(huge), 2)).toThrow(
       expect.objectContaining({
         code: 'PAYLOAD_TOO_LARGE',
-        details: expect.objectContaining({ cursor: huge.cursor }),
+        details: expect.objectContaining({ position: 2 }),
       }),
     );
     expect(entriesOf(batcher.flush()!).map((e) => e.seqnum)).toEqual([1]);
@@ -115,17 +115,25 @@ describe('Batcher', () => {
       JSON.stringify(e).replace('"pid":42', '"pid":4.2e1'),
     );
     const batcher = new Batcher('web-"1"', limits(1_000_000, 10));
-    for (const [i, line] of lines.entries()) expect(batcher.add(entry(i + 1), line)).toBeNull();
+    for (const [i, line] of lines.entries()) expect(batcher.add(line, i + 7)).toBeNull();
     const batch = batcher.flush()!;
     const body = bodyOf(batch);
     expect(body).toBe(`{"host":"web-\\"1\\"","entries":[${lines.join(',')}]}`);
     expect(batch.bytes).toBe(Buffer.byteLength(body));
-    // The checkpoint's entry is kept as a value; the others only as their texts.
-    expect(batch.last).toEqual(entry(2));
+    expect(batch.first).toBe(7);
     expect(JSON.parse(body)).toEqual({ host: 'web-"1"', entries: [entry(1), entry(2, 'é€😀')] });
     // Texts made by JSON.stringify give JSON.stringify's body exactly.
     const plain = cut(new Batcher('h', limits(1_000_000, 10)), [entry(1), entry(2)])[0]!;
     expect(bodyOf(plain)).toBe(JSON.stringify({ host: 'h', entries: entriesOf(plain) }));
+  });
+
+  it('cuts a batch at an entry, with the exact size of the part kept', () => {
+    const [batch] = cut(new Batcher('wéb', limits(1_000_000, 100)), [entry(1, 'é€😀'), entry(2), entry(3)]);
+    const part = leadingPart(batch!, 2);
+    expect(entriesOf(part).map((e) => e.seqnum)).toEqual([1, 2]);
+    expect(part.first).toBe(batch!.first);
+    expect(part.bytes).toBe(Buffer.byteLength(bodyOf(part)));
+    expect(part.bytes).toBeLessThan(batch!.bytes);
   });
 
   it('flushes nothing when empty', () => {

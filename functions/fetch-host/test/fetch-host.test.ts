@@ -189,15 +189,22 @@ describe('fetchHost', () => {
     expect(await storedSeqnums()).toEqual(range(1, 100));
   });
 
-  it('stops at a bad line, keeping every entry before it', async () => {
-    agent.faults.badLineAt = 52;
-    const result = await fetcher()(host);
-    expect(result.error).toMatchObject({ code: 'UPSTREAM_FAILED' });
-    expect(result.error!.message).toMatch(/invalid entry/);
-    expect(result).toMatchObject({ fetched: 52, inserted: 52, checkpoint: JOURNAL[51]!.cursor });
-    expect(await storedSeqnums()).toEqual(range(1, 52));
-    expect(await getCheckpoint(store.pool, host)).toBe(JOURNAL[51]!.cursor);
-  });
+  // Batches of 15 in pages of 40: the bad line inside a batch, last in one, first in a page, first of all.
+  it.each([52, 54, 40, 0])(
+    'stops at a bad line after %i entries, keeping every entry before it',
+    async (good) => {
+      agent.faults.badLineAt = good;
+      const result = await fetcher()(host);
+      expect(result.error).toMatchObject({ code: 'UPSTREAM_FAILED' });
+      expect(result.error!.message).toBe(
+        `agent sent an invalid entry (line ${good + 1} of this call: bootId: Invalid input: expected string, received undefined)`,
+      );
+      const checkpoint = good === 0 ? null : JOURNAL[good - 1]!.cursor;
+      expect(result).toMatchObject({ fetched: good, inserted: good, checkpoint });
+      expect(await storedSeqnums()).toEqual(range(1, good));
+      expect(await getCheckpoint(store.pool, host)).toBe(checkpoint);
+    },
+  );
 
   it('does not retry a refused token', async () => {
     const result = await fetcher({ token: 'wrong' })(host);

@@ -36,7 +36,7 @@ const batchEntries = entries(1, 3);
 const batch = {
   host: 'web-1',
   json: batchEntries.map((e) => JSON.stringify(e)),
-  last: batchEntries[2]!,
+  first: 1,
   bytes: Buffer.byteLength(JSON.stringify({ host: 'web-1', entries: batchEntries })),
 };
 const result = {

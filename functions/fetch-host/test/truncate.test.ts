@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { entrySchema, messageBytes, SHORTENED_TEXT_BYTES, type Entry } from '@infralogs/core';
+import { entrySchema, messageBytes, SHORTENED_TEXT_BYTES, validateBatch, type Entry } from '@infralogs/core';
 import { entryFromLine } from '../src/entry-line';
 import { ndjsonLines } from '../src/ndjson';
 import { entryBytes, truncateEntry, truncationMarker } from '../src/truncate';
@@ -98,22 +98,27 @@ describe('entryFromLine', () => {
     throw new Error('no line');
   }
 
-  it('passes an entry within the limit as it is, sent on as the text of its line', async () => {
+  it('passes a whole line on as its own text, unparsed', async () => {
     const e = entry(3, { message: 'x'.repeat(10_000) });
-    expect(await readOne(JSON.stringify(e), 100_000)).toEqual({ entry: e, json: JSON.stringify(e) });
+    expect(await readOne(JSON.stringify(e), 100_000)).toEqual({ json: JSON.stringify(e) });
     // The line's own text, not a new serialization: 1.7e15 stays as the agent wrote it.
     const line = JSON.stringify(entry(4, { realtimeUs: 1_700_000_000_000_000 })).replace(
       '"realtimeUs":1700000000000000',
       '"realtimeUs":1.7e15',
     );
-    expect(await readOne(line, 100_000)).toEqual({ entry: entry(4, { realtimeUs: 1.7e15 }), json: line });
+    expect(await readOne(line, 100_000)).toEqual({ json: line });
+    // Even a line that is no entry: ingest refuses it, and fetch-host then names it (firstInvalid).
+    expect(await readOne('{"cursor":"not an entry"}', 100_000)).toEqual({
+      json: '{"cursor":"not an entry"}',
+    });
   });
 
   it('turns a line cut while read into a truncated entry, reporting its sizes but no content', async () => {
     const raw = binary(1_500_000);
     const e = withRaw(raw, { seqnum: 4, syslogIdentifier: 'app' });
     const line = JSON.stringify(e);
-    const { entry: result, truncated } = await readOne(line, 200_000);
+    const { json, truncated } = await readOne(line, 200_000);
+    const result = JSON.parse(json) as Entry;
     const kept = expectTruncated(result, raw, 200_000);
     expect(result).toMatchObject({ cursor: e.cursor, seqnum: 4, syslogIdentifier: 'app' });
     expect(truncated).toEqual({
@@ -124,16 +129,22 @@ describe('entryFromLine', () => {
     });
   });
 
-  it("truncates an older agent's line whose entry, completed with nulls, is longer than the limit", async () => {
-    // An agent older than machineId and transport leaves them out; the entry sent on has them as null.
+  it("sends an older agent's line as it is, for ingest to complete with nulls", async () => {
+    // An agent older than machineId and transport leaves them out; ingest reads them as null.
     const e = entry(5, { message: 'y'.repeat(150_000), machineId: null, transport: null });
     const { machineId: _m, transport: _t, ...older } = e;
     const line = JSON.stringify(older);
-    const maxBytes = Buffer.byteLength(line);
-    expect(entryBytes(e)).toBe(maxBytes + ',"machineId":null,"transport":null'.length);
-    const { entry: result, json, truncated } = await readOne(line, maxBytes);
-    expectTruncated(result, Buffer.from(e.message!), maxBytes);
-    expect(json).toBe(JSON.stringify(result));
-    expect(truncated).toMatchObject({ cursor: e.cursor, bytes: entryBytes(e), messageBytes: 150_000 });
+    expect(await readOne(line, Buffer.byteLength(line))).toEqual({ json: line });
+    expect(validateBatch({ host: 'h', entries: [JSON.parse(line)] }).entries).toEqual([e]);
+  });
+
+  it("truncates an older agent's line cut while read, completing it with nulls", async () => {
+    const e = entry(6, { message: 'z'.repeat(300_000), machineId: null, transport: null });
+    const { machineId: _m, transport: _t, ...older } = e;
+    const { json, truncated } = await readOne(JSON.stringify(older), 100_000);
+    const result = JSON.parse(json) as Entry;
+    expectTruncated(result, Buffer.from(e.message!), 100_000);
+    expect(result).toMatchObject({ machineId: null, transport: null, seqnum: 6 });
+    expect(truncated).toMatchObject({ cursor: e.cursor, messageBytes: 300_000 });
   });
 });
