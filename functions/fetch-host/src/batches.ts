@@ -1,55 +1,45 @@
 import { InfralogsError } from '@infralogs/core';
 
 /**
- * One ingest request: `{ host, entries }`, at most `maxBytes` serialized and `maxEntries` long —
- * or a single entry larger than `maxBytes` alone.
+ * One ingest request: `{ host, entries }`, at most `maxBytes` and `maxEntries` long — or a single
+ * entry larger than `maxBytes` alone.
  */
 export interface Batch {
   host: string;
   /**
-   * Each entry's JSON text, as sent (batchBody). Only the texts are kept, not the parsed entries:
-   * a batch lives until ingest commits it, long enough for V8 to move it to the old generation,
-   * and the parsed copies tripled what fetch-host promoted (and its peak heap).
+   * The request body, `{"host":…,"entries":[…]}`, each entry the bytes of its line as the agent
+   * sent it. Entries are copied into it as they are read and never held as strings: a batch
+   * lives until ingest commits it, long enough for V8 to move what it holds to the old
+   * generation, and strings and parsed copies made most of fetch-host's GC work and peak heap.
+   * Once the batch is stored and recycled (Batcher.recycle), a later batch is written into it.
    */
-  json: string[];
+  body: Buffer;
+  /** Where each entry starts in `body`; each ends at the comma before the next, the last at `]}`. */
+  starts: number[];
   /**
-   * The position of its first line in the call (1 = the call's first entry), for the message
-   * naming an invalid line. The lines are not parsed as they are read: ingest checks every entry,
-   * and fetch-host parses a batch's lines only when it must (its last entry, an ingest refusal).
+   * The position of its first entry in the call (1 = the call's first), for the message naming
+   * an invalid line. The lines are not parsed as they are read: ingest checks every entry, and
+   * fetch-host parses a batch's lines only when it must (its last entry, an ingest refusal).
    */
   first: number;
-  /** Exact size of batchBody(batch). */
-  bytes: number;
 }
 
-/** Bytes of body written at a time: small Buffers that die young, never one of the batch's size. */
-const BODY_PIECE = 64 * 1024;
+/** The text of a batch's entry `i`, as sent. */
+export function entryText(batch: Batch, i: number): string {
+  const end = i + 1 < batch.starts.length ? batch.starts[i + 1]! - 1 : batch.body.length - 2;
+  return batch.body.toString('utf8', batch.starts[i], end);
+}
 
-/**
- * The request body of a batch, `{"host":…,"entries":[…]}`, from the entries' JSON texts, in
- * pieces of about 64 KiB: the same bytes as JSON.stringify({ host, entries }) when each text is
- * JSON.stringify of its entry, without serializing the entries again, and `batch.bytes` long.
- * Streamed rather than built whole: a megabyte body, as one string or Buffer, outlives the ingest
- * call and so waits for a full GC, and those bodies were most of fetch-host's peak memory.
- */
-export function* batchBody(batch: Pick<Batch, 'host' | 'json' | 'bytes'>): Generator<Buffer> {
-  let written = 0;
-  let text = `{"host":${JSON.stringify(batch.host)},"entries":[`;
-  for (let i = 0; i < batch.json.length; i++) {
-    if (i > 0) text += ',';
-    text += batch.json[i]!;
-    if (text.length >= BODY_PIECE) {
-      const piece = Buffer.from(text, 'utf8');
-      written += piece.length;
-      yield piece;
-      text = '';
-    }
-  }
-  const last = Buffer.from(`${text}]}`, 'utf8');
-  written += last.length;
-  if (written !== batch.bytes)
-    throw new InfralogsError('INTERNAL', `batch body is ${written} bytes, not the ${batch.bytes} counted`);
-  yield last;
+/** The texts of all its entries (to check them, when ingest refused the batch). */
+export function entryTexts(batch: Batch): string[] {
+  return batch.starts.map((_, i) => entryText(batch, i));
+}
+
+/** The batch's first `count` entries (count ≥ 1), as a batch of their own (a batch cut at an invalid line). */
+export function leadingPart(batch: Batch, count: number): Batch {
+  if (count >= batch.starts.length) return batch;
+  const content = batch.body.subarray(0, batch.starts[count]! - 1);
+  return { ...batch, body: Buffer.concat([content, END]), starts: batch.starts.slice(0, count) };
 }
 
 export interface BatchLimits {
@@ -60,68 +50,98 @@ export interface BatchLimits {
   maxEntryBytes: number;
 }
 
+const COMMA = 44;
+const END = Buffer.from(']}');
+
 /**
- * Cuts a host's entries, in order, into batches that fit ingest's body limit. The size is exact:
- * the body (batchBody) is the envelope plus each entry's JSON text plus one comma between entries.
+ * Cuts a host's entries, in order, into batches that fit ingest's body limit, writing each
+ * batch's body as the entries arrive: the envelope, each entry's bytes, one comma between them.
+ * A batch's buffer is allocated once, at `maxBytes` (or the size of an entry larger than that).
  */
 export class Batcher {
-  private json: string[] = [];
+  private buf: Buffer | null = null;
+  /** Buffers of stored batches, to fill again (at most two: one is with ingest, one being read). */
+  private readonly spare: Buffer[] = [];
+  /** The memory of the buffers this batcher allocated at maxBytes and that are in a batch: only those are filled again. */
+  private readonly recyclable = new WeakSet<ArrayBufferLike>();
+  private pos = 0;
+  private starts: number[] = [];
   private first = 1;
-  private bytes: number;
-  private readonly emptyBytes: number;
+  private readonly head: Buffer;
 
   constructor(
     private readonly host: string,
     private readonly limits: BatchLimits,
   ) {
-    this.emptyBytes = Buffer.byteLength(JSON.stringify({ host, entries: [] }));
-    this.bytes = this.emptyBytes;
+    this.head = Buffer.from(`{"host":${JSON.stringify(host)},"entries":[`, 'utf8');
   }
 
   /**
-   * Adds one entry's JSON text (the line it came in, when sent on as it is), at `position` in the
-   * call. Returns the batch that is complete without it (send that one first), or null.
-   * An entry too large for a batch with others gets a batch of its own: the batch before it is
-   * complete, and so is its own once the next entry arrives (or at flush). An entry over
-   * maxEntryBytes is refused with PAYLOAD_TOO_LARGE.
+   * Adds one entry's JSON bytes (the line it came in, when sent on as it is; copied at once), at
+   * `position` in the call. Returns the batch that is complete without it (send that one first),
+   * or null. An entry too large for a batch with others gets a batch of its own: the batch
+   * before it is complete, and so is its own once the next entry arrives (or at flush). An entry
+   * over maxEntryBytes is refused with PAYLOAD_TOO_LARGE.
    */
-  add(json: string, position: number): Batch | null {
-    const size = Buffer.byteLength(json);
+  add(json: Buffer, position: number): Batch | null {
+    const size = json.length;
     if (size > this.limits.maxEntryBytes) {
       throw new InfralogsError('PAYLOAD_TOO_LARGE', 'one entry is larger than an entry may be', {
         details: { position, bytes: size, maxEntryBytes: this.limits.maxEntryBytes },
       });
     }
-    const separator = this.json.length > 0 ? 1 : 0;
     let full: Batch | null = null;
-    if (this.json.length >= this.limits.maxEntries || this.bytes + separator + size > this.limits.maxBytes) {
+    if (
+      this.buf !== null &&
+      (this.starts.length >= this.limits.maxEntries ||
+        this.pos + 1 + size + END.length > this.limits.maxBytes)
+    ) {
       full = this.flush();
     }
-    // After an entry over maxBytes the batch is over the limit: the next entry completes it.
-    this.bytes += (this.json.length > 0 ? 1 : 0) + size;
-    if (this.json.length === 0) this.first = position;
-    this.json.push(json);
+    if (this.buf === null) {
+      const need = this.head.length + size + END.length;
+      if (need > this.limits.maxBytes) this.buf = Buffer.allocUnsafe(need);
+      else if (this.spare.length > 0) {
+        this.buf = this.spare.pop()!;
+        this.recyclable.add(this.buf.buffer);
+      } else {
+        this.buf = Buffer.allocUnsafeSlow(this.limits.maxBytes);
+        this.recyclable.add(this.buf.buffer);
+      }
+      this.pos = this.head.copy(this.buf, 0);
+      this.first = position;
+    } else {
+      this.buf[this.pos++] = COMMA;
+    }
+    this.starts.push(this.pos);
+    this.pos += json.copy(this.buf, this.pos);
     return full;
+  }
+
+  /**
+   * Takes back the buffer of a batch ingest has stored, to write a later batch into: a new
+   * megabyte per batch made V8 collect for its external memory. Only once stored: until ingest
+   * answered, the request may still be reading the body.
+   */
+  recycle(batch: Batch): void {
+    const memory = batch.body.buffer;
+    // Once only: a batch recycled twice must not give its buffer to two batches.
+    if (!this.recyclable.delete(memory) || this.spare.length >= 2) return;
+    this.spare.push(Buffer.from(memory, 0, this.limits.maxBytes));
   }
 
   /** The batch collected so far (null when empty); starts a new one. */
   flush(): Batch | null {
-    if (this.json.length === 0) return null;
-    const batch: Batch = { host: this.host, json: this.json, first: this.first, bytes: this.bytes };
-    this.json = [];
-    this.bytes = this.emptyBytes;
+    if (this.buf === null) return null;
+    this.pos += END.copy(this.buf, this.pos);
+    const batch: Batch = {
+      host: this.host,
+      body: this.buf.subarray(0, this.pos),
+      starts: this.starts,
+      first: this.first,
+    };
+    this.buf = null;
+    this.starts = [];
     return batch;
   }
-
-  get pending(): number {
-    return this.json.length;
-  }
-}
-
-/** The batch's first `count` entries, as a batch of their own (a batch cut at an invalid line). */
-export function leadingPart(batch: Batch, count: number): Batch {
-  const json = batch.json.slice(0, count);
-  const envelope = Buffer.byteLength(JSON.stringify({ host: batch.host, entries: [] }));
-  const bytes = json.reduce((sum, j) => sum + Buffer.byteLength(j), envelope + Math.max(0, count - 1));
-  return { host: batch.host, json, first: batch.first, bytes };
 }

@@ -13,22 +13,22 @@ export interface Truncation {
   keptBytes: number;
 }
 
-/** An entry to send: its JSON text, and what was cut when it had to be truncated. */
+/** An entry to send: its JSON bytes, and what was cut when it had to be truncated. */
 export interface LineEntry {
-  json: string;
+  json: Buffer;
   truncated?: Truncation;
 }
 
 /**
- * One line from the agent → the JSON text to send, at most `maxBytes`. A whole line (the reader
- * cuts longer ones) is sent on as it is, without being parsed here: ingest parses and checks every
+ * One line from the agent → the JSON bytes to send, at most `maxBytes`. A whole line (the reader
+ * cuts longer ones) is sent on as it is, without being decoded or parsed here: ingest parses and checks every
  * entry anyway (an older agent's line, without the optional fields, is completed with nulls
  * there), and parsing each line twice was a fifth of fetch-host's CPU. A line the reader had to
  * cut is stored with its message truncated (truncateEntry) rather than refused: one entry must
  * never block its host; a cut line that is no entry is UPSTREAM_FAILED.
  */
 export function entryFromLine(line: NdjsonLine, position: number, maxBytes: number): LineEntry {
-  return typeof line === 'string' ? { json: line } : entryFromCutLine(line, position, maxBytes);
+  return Buffer.isBuffer(line) ? { json: line } : entryFromCutLine(line, position, maxBytes);
 }
 
 /**
@@ -64,7 +64,10 @@ function entryFromCutLine(line: CutLine, position: number, maxBytes: number): Li
   }
   const partial = cutText !== undefined || cutRaw !== undefined;
   const fitted = truncateEntry(entry, maxBytes, { bytes: original, partial });
-  return { json: JSON.stringify(fitted), truncated: describe(fitted, line.bytes, original) };
+  return {
+    json: Buffer.from(JSON.stringify(fitted), 'utf8'),
+    truncated: describe(fitted, line.bytes, original),
+  };
 }
 
 function describe(entry: Entry, bytes: number, original: number): Truncation {

@@ -16,7 +16,7 @@ import {
   type StoreCall,
 } from '@infralogs/core';
 import type { AgentTls, Page, PageRequest } from './agent-client';
-import { Batcher, leadingPart, type Batch, type BatchLimits } from './batches';
+import { Batcher, entryText, entryTexts, leadingPart, type Batch, type BatchLimits } from './batches';
 import { entryFromLine, firstInvalid, parseEntryLine } from './entry-line';
 import { ndjsonLines } from './ndjson';
 
@@ -197,7 +197,7 @@ class HostPull {
     let sending: Promise<void> = Promise.resolve();
     const submit = async (batch: Batch) => {
       await sending;
-      sending = this.send(batch);
+      sending = this.send(batch, batcher);
       // Awaited before the next batch or the page's end; until then its failure is only held.
       sending.catch(() => {});
     };
@@ -224,7 +224,7 @@ class HostPull {
       if (this.stopped) throw err;
       // Entries read whole before the failure are sound: ingest them so the checkpoint keeps up.
       const rest = batcher.flush();
-      if (rest) await this.send(rest);
+      if (rest) await this.send(rest, batcher);
       if (err instanceof InfralogsError) throw err;
       return { received, broken: err };
     } finally {
@@ -237,7 +237,7 @@ class HostPull {
       this.count.entries.inc({ host: this.host.name }, received);
     }
     const rest = batcher.flush();
-    if (rest) await this.send(rest);
+    if (rest) await this.send(rest, batcher);
     return { received };
   }
 
@@ -247,12 +247,13 @@ class HostPull {
    * from the agent ends the call with UPSTREAM_FAILED naming it, after the entries before it are
    * stored, as if it had been found when read; any other failure ends it as it is.
    */
-  private async send(batch: Batch): Promise<void> {
+  private async send(batch: Batch, batcher: Batcher): Promise<void> {
     try {
       await this.store(batch);
+      batcher.recycle(batch);
     } catch (err) {
       this.stopped = true;
-      const invalid = firstInvalid(batch.json, batch.first);
+      const invalid = firstInvalid(entryTexts(batch), batch.first);
       if (invalid === null) throw err;
       this.invalidAt = batch.first + invalid.index;
       if (invalid.index > 0) await this.store(leadingPart(batch, invalid.index));
@@ -262,8 +263,8 @@ class HostPull {
 
   /** ingest's commit of a batch, and the checkpoint it moved to. */
   private async store(batch: Batch): Promise<void> {
-    const lastAt = batch.json.length - 1;
-    const last = parseEntryLine(batch.json[lastAt]!, batch.first + lastAt).entry;
+    const lastAt = batch.starts.length - 1;
+    const last = parseEntryLine(entryText(batch, lastAt), batch.first + lastAt).entry;
     const answer = await this.deps.ingest(batch);
     const { result } = this;
     result.batches += 1;
@@ -276,8 +277,8 @@ class HostPull {
     // ingest answers the checkpoint it committed; its batch's last cursor is the same place.
     result.checkpoint = answer.checkpoint ?? last.cursor;
     this.log.debug('fetch_host.batch_ingested', {
-      entries: batch.json.length,
-      bytes: batch.bytes,
+      entries: batch.starts.length,
+      bytes: batch.body.length,
       inserted: answer.inserted,
     });
   }

@@ -1,7 +1,6 @@
-import { Readable } from 'node:stream';
 import got, { HTTPError } from 'got';
 import { InfralogsError, withRetry, type IngestResult, type RetryPolicy } from '@infralogs/core';
-import { batchBody, type Batch } from './batches';
+import type { Batch } from './batches';
 
 export interface IngestClientOptions {
   gatewayUrl: string;
@@ -14,7 +13,8 @@ export interface IngestClientOptions {
 }
 
 /**
- * Posts batches to `${GATEWAY_URL}/function/ingest` (batchBody: the entries' texts as they came). A batch is safe to post again (ingest inserts
+ * Posts batches to `${GATEWAY_URL}/function/ingest` (the body Batcher wrote: the entries' bytes as
+ * they came). A batch is safe to post again (ingest inserts
  * idempotently and moves the checkpoint only on commit): core's retry policy for 'repeatable'
  * calls (network errors, "try again later" statuses, backoff with jitter).
  */
@@ -30,12 +30,11 @@ export function createIngestClient(options: IngestClientOptions): (batch: Batch)
         () =>
           got
             .post(url, {
-              // A new stream for every attempt; its length is known, so no chunked encoding.
-              body: Readable.from(batchBody(batch)),
+              // One Buffer, sent again as it is by a retry; got sets its Content-Length.
+              body: batch.body,
               headers: {
                 authorization: `Bearer ${token}`,
                 'content-type': 'application/json',
-                'content-length': String(batch.bytes),
               },
               timeout: { request: options.timeoutMs },
               retry: { limit: 0 },

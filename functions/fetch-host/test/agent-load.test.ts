@@ -17,7 +17,6 @@ import {
 import { freshStore } from '@infralogs/devkit/fixtures';
 import { buildAgent } from '../../../agent/build';
 import { openPage } from '../src/agent-client';
-import { batchBody } from '../src/batches';
 import { loadFetchHostConfig } from '../src/config';
 import { createFetchHost } from '../src/fetch-host';
 
@@ -135,7 +134,7 @@ describe('one agent under load', () => {
         }),
       // The body as ingest receives it, parsed and validated by ingestBatch.
       ingest: (batch) =>
-        ingestBatch(store.pool, JSON.parse(Buffer.concat([...batchBody(batch)]).toString()) as IngestBatch, {
+        ingestBatch(store.pool, JSON.parse(batch.body.toString()) as IngestBatch, {
           onRollback: (code) => rollbacks.push(code),
         }),
       pageLimit: config.AGENT_PAGE_LIMIT,

@@ -22,7 +22,7 @@ import {
 } from '@infralogs/core';
 import { entries, freshStore } from '@infralogs/devkit/fixtures';
 import { openPage } from '../src/agent-client';
-import { batchBody, type Batch } from '../src/batches';
+import { entryTexts, type Batch } from '../src/batches';
 import { createFetchHost } from '../src/fetch-host';
 import { startStandInAgent, type StandInAgent } from './stand-in-agent';
 
@@ -80,7 +80,7 @@ function fetcher(
     ingest:
       over.ingest ??
       (async (batch) => {
-        ingested.push(batch);
+        ingested.push({ ...batch, body: Buffer.from(batch.body) }); // a copy: the buffer is filled again once stored
         return ingestBatch(store.pool, received(batch));
       }),
     pageLimit: 40,
@@ -93,8 +93,7 @@ function fetcher(
 }
 
 /** The batch as ingest receives it: its body, parsed. */
-const received = (batch: Batch) =>
-  JSON.parse(Buffer.concat([...batchBody(batch)]).toString()) as { host: string; entries: Entry[] };
+const received = (batch: Batch) => JSON.parse(batch.body.toString()) as { host: string; entries: Entry[] };
 
 const storedSeqnums = async () => {
   const [rows] = await store.pool.query(
@@ -110,7 +109,7 @@ describe('fetchHost', () => {
     const draining = new AbortController();
     const first = await fetcher({
       ingest: async (batch) => {
-        ingested.push(batch);
+        ingested.push({ ...batch, body: Buffer.from(batch.body) }); // a copy: the buffer is filled again once stored
         const result = await ingestBatch(store.pool, received(batch));
         // The drain begins while the second batch is being written.
         if (ingested.length === 2) draining.abort();
@@ -142,8 +141,8 @@ describe('fetchHost', () => {
     // Pages of 40: 40 + 40 + 20, each resuming after the last entry of the one before.
     expect(agent.requests).toEqual([null, JOURNAL[39]!.cursor, JOURNAL[79]!.cursor]);
     for (const batch of ingested) {
-      expect(batch.json.length).toBeLessThanOrEqual(15);
-      expect(batch.bytes).toBeLessThanOrEqual(8000);
+      expect(batch.starts.length).toBeLessThanOrEqual(15);
+      expect(batch.body.length).toBeLessThanOrEqual(8000);
     }
     expect(await storedSeqnums()).toEqual(range(1, 100));
     expect(await getCheckpoint(store.pool, host)).toBe(JOURNAL[99]!.cursor);
@@ -255,7 +254,7 @@ describe('fetchHost', () => {
       expect(await storedSeqnums()).toEqual(range(1, 10));
       expect(await getCheckpoint(store.pool, host)).toBe(journal[9]!.cursor);
       // Each large entry went alone; the small ones around them were batched as usual.
-      expect(ingested.map((b) => b.json.map((j) => (JSON.parse(j) as Entry).seqnum))).toEqual([
+      expect(ingested.map((b) => entryTexts(b).map((j) => (JSON.parse(j) as Entry).seqnum))).toEqual([
         [1, 2, 3],
         [4],
         [5, 6],

@@ -35,9 +35,9 @@ const ingest = () =>
 const batchEntries = entries(1, 3);
 const batch = {
   host: 'web-1',
-  json: batchEntries.map((e) => JSON.stringify(e)),
+  body: Buffer.from(JSON.stringify({ host: 'web-1', entries: batchEntries })),
+  starts: [],
   first: 1,
-  bytes: Buffer.byteLength(JSON.stringify({ host: 'web-1', entries: batchEntries })),
 };
 const result = {
   host: 'web-1',

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { CutLine } from '../src/cut-line';
-import { ndjsonLines, type NdjsonLine } from '../src/ndjson';
+import { ndjsonLines } from '../src/ndjson';
 
+/** The lines read, whole ones as text (a whole line is a view of its chunk: copied here). */
 async function collect(source: AsyncIterable<Buffer | string>, max = 1000) {
-  const lines: NdjsonLine[] = [];
-  for await (const line of ndjsonLines(source, max)) lines.push(line);
+  const lines: (string | CutLine)[] = [];
+  for await (const line of ndjsonLines(source, max))
+    lines.push(Buffer.isBuffer(line) ? line.toString() : line);
   return lines;
 }
 
@@ -72,12 +74,23 @@ describe('ndjsonLines', () => {
       yield Buffer.from('{"a":1}\n{"b":');
       throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
     }
-    const seen: NdjsonLine[] = [];
+    const seen: string[] = [];
     await expect(
       (async () => {
-        for await (const line of ndjsonLines(broken(), 100)) seen.push(line);
+        for await (const line of ndjsonLines(broken(), 100)) seen.push(line.toString());
       })(),
     ).rejects.toMatchObject({ code: 'ECONNRESET' });
     expect(seen).toEqual(['{"a":1}']);
+  });
+
+  it('yields the bytes of a line as they came, invalid UTF-8 and white space inside it too', async () => {
+    const line = Buffer.concat([Buffer.from('{"m":"a'), Buffer.from([0xff, 0xc3]), Buffer.from('\t b"} ')]);
+    const seen: Buffer[] = [];
+    for await (const l of ndjsonLines(
+      chunks(...pieces(Buffer.concat([line, Buffer.from('\n \r\n')]), 3)),
+      100,
+    ))
+      seen.push(Buffer.from(l as Buffer));
+    expect(seen).toEqual([line]);
   });
 });

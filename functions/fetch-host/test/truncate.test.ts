@@ -94,7 +94,10 @@ describe('entryFromLine', () => {
     async function* source() {
       yield Buffer.from(`${line}\n`);
     }
-    for await (const l of ndjsonLines(source(), maxBytes)) return entryFromLine(l, 1, maxBytes);
+    for await (const l of ndjsonLines(source(), maxBytes)) {
+      const { json, ...rest } = entryFromLine(l, 1, maxBytes);
+      return { json: json.toString(), ...rest };
+    }
     throw new Error('no line');
   }
 
