@@ -205,6 +205,26 @@ describe('fetchHost', () => {
     },
   );
 
+  it('refuses a line that would name another host in the batch, and stores nothing for that host', async () => {
+    const victim = `${host}-victim`;
+    await upsertHost(store.pool, { name: victim, agentUrl: agent.url, enabled: true, insecure: true });
+    agent.faults.badLineAt = 52;
+    agent.faults.badLine = `${JSON.stringify(JOURNAL[52])}],"host":"${victim}","entries":[${JSON.stringify(JOURNAL[53])}`;
+    const result = await fetcher()(host);
+    expect(result.error).toEqual({
+      code: 'UPSTREAM_FAILED',
+      message: 'agent sent an invalid entry (line 53 of this call: not one JSON object)',
+    });
+    expect(result).toMatchObject({ fetched: 52, inserted: 52 });
+    expect(await storedSeqnums()).toEqual(range(1, 52));
+    const [rows] = await store.pool.query(
+      'SELECT COUNT(*) AS n FROM logs l JOIN hosts h ON h.id = l.host_id WHERE h.name = ?',
+      [victim],
+    );
+    expect((rows as { n: number }[])[0]!.n).toBe(0);
+    expect(await getCheckpoint(store.pool, victim)).toBeNull();
+  });
+
   it('does not retry a refused token', async () => {
     const result = await fetcher({ token: 'wrong' })(host);
     expect(result).toMatchObject({

@@ -20,6 +20,8 @@ export interface StandInAgent {
     cutAfterLines?: number;
     /** Replace the entry at this index (0-based, overall) by a line that is not an entry. */
     badLineAt?: number;
+    /** The line sent at badLineAt (default: JSON that is no entry). */
+    badLine?: string;
   };
   close(): Promise<void>;
 }
@@ -56,7 +58,9 @@ export async function startStandInAgent(
     const sent = cut === undefined ? page : page.slice(0, cut);
     sent.forEach((entry, i) => {
       res.write(
-        start + i === agent.faults.badLineAt ? '{"cursor": "not an entry"}\n' : `${JSON.stringify(entry)}\n`,
+        start + i === agent.faults.badLineAt
+          ? `${agent.faults.badLine ?? '{"cursor": "not an entry"}'}\n`
+          : `${JSON.stringify(entry)}\n`,
       );
     });
     if (sent.length < page.length) {

@@ -34,6 +34,8 @@ export class CronScheduler {
   readonly jobRuns = new Map<string, { ok: boolean; finishedAt: Date }[]>();
   #stops: (() => void)[] = [];
   readonly #running = new Set<string>();
+  /** The job runs going on now, which stop() waits for (a run holds a lease and a connection). */
+  readonly #runs = new Set<Promise<unknown>>();
   readonly #gatewayUrl: () => string;
   readonly #log: Logger;
 
@@ -83,8 +85,10 @@ export class CronScheduler {
       runs.push({ ok, finishedAt: new Date() });
       this.jobRuns.set(name, runs);
     };
+    const run = job.run();
+    this.#runs.add(run);
     try {
-      await job.run();
+      await run;
       record(true);
       this.#log.info('cron.job_finished', { job: name });
       return true;
@@ -94,6 +98,7 @@ export class CronScheduler {
       throw err;
     } finally {
       this.#running.delete(name);
+      this.#runs.delete(run);
     }
   }
 
@@ -111,7 +116,9 @@ export class CronScheduler {
     }
   }
 
-  stop() {
+  /** No more ticks; resolves once the job runs going on have ended (their own clean-up included). */
+  async stop(): Promise<void> {
     for (const stop of this.#stops.splice(0)) stop();
+    await Promise.allSettled([...this.#runs]);
   }
 }

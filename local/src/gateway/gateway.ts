@@ -390,7 +390,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const cron = cronScheduler(stack, names, url, log, options.jobs ?? []);
 
   const stop = async () => {
-    cron.stop();
+    await cron.stop();
     queue.stop();
     server.closeAllConnections();
     await new Promise((r) => server.close(r));

@@ -105,7 +105,8 @@ describe('scheduled retention', () => {
         60_000,
       );
     } finally {
-      scheduler.stop();
+      // A later tick may have begun another run: stop waits for it.
+      await scheduler.stop();
     }
     expect(scheduler.jobRuns.get(spec.name)?.[0]?.ok).toBe(true);
 
