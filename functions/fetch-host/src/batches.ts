@@ -1,4 +1,5 @@
 import { InfralogsError } from '@infralogs/core';
+import { badLine } from './entry-line';
 
 /**
  * One ingest request: `{ host, entries }`, at most `maxBytes` and `maxEntries` long — or a single
@@ -52,6 +53,46 @@ export interface BatchLimits {
 
 const COMMA = 44;
 const END = Buffer.from(']}');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const white = (b: number) => b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a;
+
+/**
+ * Whether `line` holds one JSON object and nothing else but white space: it opens with `{`, and
+ * its brackets, counted outside strings, close for the first time at its last byte. A body is
+ * written from entries' bytes as they came, so this is what keeps an entry from ending the
+ * entries array (`…}],"host":"other","entries":[{…`): a parser that accepts the body counts the
+ * same brackets. Whatever else is wrong inside the object, ingest's parse finds. A scan of bytes
+ * (strings skipped with indexOf), far cheaper than parsing the line.
+ */
+export function oneObject(line: Buffer): boolean {
+  let end = line.length;
+  while (end > 0 && white(line[end - 1]!)) end--;
+  let p = 0;
+  while (p < end && white(line[p]!)) p++;
+  if (p >= end || line[p] !== 0x7b) return false;
+  let depth = 0;
+  for (; p < end; p++) {
+    const b = line[p]!;
+    if (b === QUOTE) {
+      // To the closing quote: one not preceded by an odd run of backslashes.
+      for (;;) {
+        const q = line.indexOf(QUOTE, p + 1);
+        if (q === -1 || q >= end) return false;
+        let k = q - 1;
+        while (line[k] === BACKSLASH) k--;
+        p = q;
+        if ((q - 1 - k) % 2 === 0) break;
+      }
+    } else if (b === 0x7b || b === 0x5b) {
+      depth++;
+    } else if (b === 0x7d || b === 0x5d) {
+      depth--;
+      if (depth === 0) return p === end - 1;
+    }
+  }
+  return false;
+}
 
 /**
  * Cuts a host's entries, in order, into batches that fit ingest's body limit, writing each
@@ -81,9 +122,11 @@ export class Batcher {
    * `position` in the call. Returns the batch that is complete without it (send that one first),
    * or null. An entry too large for a batch with others gets a batch of its own: the batch
    * before it is complete, and so is its own once the next entry arrives (or at flush). An entry
-   * over maxEntryBytes is refused with PAYLOAD_TOO_LARGE.
+   * over maxEntryBytes is refused with PAYLOAD_TOO_LARGE, one that is not one JSON object
+   * (oneObject) with UPSTREAM_FAILED; either is left out and the batch goes on without it.
    */
   add(json: Buffer, position: number): Batch | null {
+    if (!oneObject(json)) throw badLine(position, 'not one JSON object');
     const size = json.length;
     if (size > this.limits.maxEntryBytes) {
       throw new InfralogsError('PAYLOAD_TOO_LARGE', 'one entry is larger than an entry may be', {
@@ -101,11 +144,8 @@ export class Batcher {
     if (this.buf === null) {
       const need = this.head.length + size + END.length;
       if (need > this.limits.maxBytes) this.buf = Buffer.allocUnsafe(need);
-      else if (this.spare.length > 0) {
-        this.buf = this.spare.pop()!;
-        this.recyclable.add(this.buf.buffer);
-      } else {
-        this.buf = Buffer.allocUnsafeSlow(this.limits.maxBytes);
+      else {
+        this.buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.limits.maxBytes);
         this.recyclable.add(this.buf.buffer);
       }
       this.pos = this.head.copy(this.buf, 0);

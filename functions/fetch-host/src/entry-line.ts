@@ -23,57 +23,13 @@ export interface LineEntry {
  * One line from the agent → the JSON bytes to send, at most `maxBytes`. A whole line (the reader
  * cuts longer ones) is sent on as it is, without being decoded or parsed here: ingest parses and
  * checks every entry anyway (an older agent's line, without the optional fields, is completed
- * with nulls there), and parsing each line twice was a fifth of fetch-host's CPU. It is only
- * checked to be one JSON object (oneObject), so that no line can close the batch's entries and
- * name another host in the body. A line the reader had to cut is stored with its message
- * truncated (truncateEntry) rather than refused: one entry must never block its host. A line
- * that is not one object, or a cut line that is no entry, is UPSTREAM_FAILED.
+ * with nulls there), and parsing each line twice was a fifth of fetch-host's CPU; the Batcher
+ * only checks it is one JSON object. A line the reader had to cut is stored with its message
+ * truncated (truncateEntry) rather than refused: one entry must never block its host. A cut line
+ * that is no entry is UPSTREAM_FAILED.
  */
 export function entryFromLine(line: NdjsonLine, position: number, maxBytes: number): LineEntry {
-  if (!Buffer.isBuffer(line)) return entryFromCutLine(line, position, maxBytes);
-  if (!oneObject(line)) throw badLine(position, 'not one JSON object');
-  return { json: line };
-}
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const white = (b: number) => b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a;
-
-/**
- * Whether `line` holds one JSON object and nothing else but white space: it opens with `{`, and
- * its brackets, counted outside strings, close for the first time at its last byte. The body
- * `{"host":…,"entries":[line,line…]}` is built from lines as they came, so this is what keeps a
- * line from ending the entries array (`…}],"host":"other","entries":[{…`): a parser that accepts
- * the body counts the same brackets. Whatever else is wrong inside the object, ingest's parse
- * finds. A scan of bytes (strings skipped with indexOf), far cheaper than parsing the line.
- */
-export function oneObject(line: Buffer): boolean {
-  let end = line.length;
-  while (end > 0 && white(line[end - 1]!)) end--;
-  let p = 0;
-  while (p < end && white(line[p]!)) p++;
-  if (p >= end || line[p] !== 0x7b) return false;
-  let depth = 0;
-  for (; p < end; p++) {
-    const b = line[p]!;
-    if (b === QUOTE) {
-      // To the closing quote: one not preceded by an odd run of backslashes.
-      for (;;) {
-        const q = line.indexOf(QUOTE, p + 1);
-        if (q === -1 || q >= end) return false;
-        let k = q - 1;
-        while (line[k] === BACKSLASH) k--;
-        p = q;
-        if ((q - 1 - k) % 2 === 0) break;
-      }
-    } else if (b === 0x7b || b === 0x5b) {
-      depth++;
-    } else if (b === 0x7d || b === 0x5d) {
-      depth--;
-      if (depth === 0) return p === end - 1;
-    }
-  }
-  return false;
+  return Buffer.isBuffer(line) ? { json: line } : entryFromCutLine(line, position, maxBytes);
 }
 
 /**
@@ -154,7 +110,8 @@ export function parseEntryLine(line: string, position: number): { entry: Entry; 
   return { entry: parsed.data, plain: false };
 }
 
-function badLine(position: number, reason: string) {
+/** An agent line that is no entry, at `position` in the call. */
+export function badLine(position: number, reason: string) {
   return new InfralogsError(
     'UPSTREAM_FAILED',
     `agent sent an invalid entry (line ${position} of this call: ${reason})`,

@@ -210,9 +210,9 @@ class HostPull {
         const position = result.fetched + 1;
         const { json, truncated } = entryFromLine(line, position, maxEntryBytes);
         if (truncated) this.log.warn('fetch_host.entry_truncated', { ...truncated, maxEntryBytes });
+        const full = batcher.add(json, position);
         received += 1;
         result.fetched += 1;
-        const full = batcher.add(json, position);
         if (full) await submit(full);
         if (this.stopped || deps.shutdown?.aborted) break;
       }

@@ -14,9 +14,9 @@ export interface IngestClientOptions {
 
 /**
  * Posts batches to `${GATEWAY_URL}/function/ingest` (the body Batcher wrote: the entries' bytes as
- * they came). A batch is safe to post again (ingest inserts
- * idempotently and moves the checkpoint only on commit): core's retry policy for 'repeatable'
- * calls (network errors, "try again later" statuses, backoff with jitter).
+ * they came). A batch is safe to post again (ingest inserts idempotently and moves the checkpoint
+ * only on commit): core's retry policy for 'repeatable' calls (network errors, "try again later"
+ * statuses, backoff with jitter).
  */
 export function createIngestClient(options: IngestClientOptions): (batch: Batch) => Promise<IngestResult> {
   const url = new URL(

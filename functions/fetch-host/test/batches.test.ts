@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '@infralogs/core';
-import { Batcher, entryText, entryTexts, leadingPart, type Batch } from '../src/batches';
+import { Batcher, entryText, entryTexts, leadingPart, oneObject, type Batch } from '../src/batches';
 
 /** The entries a batch sends, parsed from its body. */
 const entriesOf = (b: Batch) => (JSON.parse(bodyOf(b)) as { entries: Entry[] }).entries;
@@ -159,5 +159,48 @@ describe('Batcher', () => {
 
   it('flushes nothing when empty', () => {
     expect(new Batcher('h', limits(5000, 5)).flush()).toBeNull();
+  });
+});
+
+describe('oneObject', () => {
+  const one = (text: string) => oneObject(Buffer.from(text));
+
+  it.each([
+    '{}',
+    '  {"a":1} \r',
+    '{"m":"}],\\"host\\":\\"x\\",\\"entries\\":[{"}',
+    '{"m":"ends in a backslash\\\\","n":[1,{"o":"]"}]}',
+    '{"m":"\\\\\\"still inside\\\\\\\\"}',
+    JSON.stringify({ cursor: 's=1', message: 'é€😀 {[', pid: null }),
+  ])('accepts one object, whatever its strings hold: %s', (line) => {
+    expect(one(line)).toBe(true);
+  });
+
+  it.each([
+    // The injection this check exists for: close the array, name another host, open a new one.
+    '{"cursor":"a"}],"host":"victim","entries":[{"cursor":"b"}',
+    '{"a":1},{"b":2}',
+    '{"a":1} x',
+    '{"a":1}}',
+    '{"a":"unclosed}',
+    '{"a":"escaped quote at the end\\"}',
+    '{"a":[1}',
+    '[{"a":1}]',
+    '"text"',
+    '',
+  ])('refuses a line that could end the entries or holds more than one value: %s', (line) => {
+    expect(one(line)).toBe(false);
+  });
+
+  it('is checked by the batcher, which refuses such a line with UPSTREAM_FAILED and keeps the batch', () => {
+    const batcher = new Batcher('h', limits(1_000_000, 10));
+    expect(batcher.add(line(entry(1)), 6)).toBeNull();
+    expect(() => batcher.add(Buffer.from('{"a":1}],"host":"x","entries":[{}'), 7)).toThrow(
+      expect.objectContaining({
+        code: 'UPSTREAM_FAILED',
+        message: 'agent sent an invalid entry (line 7 of this call: not one JSON object)',
+      }),
+    );
+    expect(bodyOf(batcher.flush()!)).toBe(JSON.stringify({ host: 'h', entries: [entry(1)] }));
   });
 });
