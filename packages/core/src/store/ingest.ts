@@ -9,6 +9,7 @@ import { ensurePartitionsCover } from './partitions';
 import {
   chunkRows,
   formatTs,
+  hourGroups,
   hourlyCounts,
   identityKey,
   LOAD_COLUMNS,
@@ -174,14 +175,15 @@ async function ingestOnce(
       );
     const fresh = await newRows(ahead ? null : conn, state.id, entries);
     await writeRows(pool, conn, fresh, options, ahead);
-    const counts = hourlyCounts(fresh);
+    const groups = hourGroups(fresh);
+    const counts = hourlyCounts(groups);
     if (counts.length > 0) {
       await execute(
         conn,
         'INSERT INTO log_counts_hourly (host_id, hour, priority, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + VALUES(n)',
         [counts.map((c) => [state.id, c.hour, c.priority, c.n])],
       );
-      const fields = fieldCounts(fresh);
+      const fields = fieldCounts(groups);
       for (const [table, time, rows] of [
         ['log_field_counts_hourly', 'hour', fields],
         ['log_field_counts_daily', 'day', dailyFieldCounts(fields)],

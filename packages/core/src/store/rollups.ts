@@ -1,5 +1,5 @@
 import { ENTRY_FIELDS, type EntryFieldDef } from '../entry';
-import { compareKeys, hourOf, NO_PRIORITY, type LogRow } from './rows';
+import { compareKeys, type HourGroup, type LogRow } from './rows';
 
 /**
  * The dashboard's rollups beside `log_counts_hourly`, kept by ingest in the batch's transaction
@@ -29,38 +29,21 @@ export interface FieldCount {
 const byKey = (a: FieldCount, b: FieldCount) =>
   compareKeys([a.field, a.hour, a.value, a.priority], [b.field, b.hour, b.value, b.priority]);
 
-/**
- * Counts per (field, value, hour, priority) of the given rows, in key order. Rows are grouped by
- * (hour, priority) first, so each row builds one short key and then counts one value per field.
- */
-export function fieldCounts(rows: LogRow[]): FieldCount[] {
-  const groups = new Map<string, { hour: string; priority: number; values: Map<string, number>[] }>();
+/** Counts per (field, value, hour, priority) of the grouped rows (hourGroups), in key order. */
+export function fieldCounts(groups: HourGroup[]): FieldCount[] {
   const fields = Object.values(ROLLUP_FIELDS);
-  // The current row's hour: 'YYYY-MM-DD HH' (its ts up to the hour) and as stored (hourOf).
-  let prefix = '';
-  let hour = '';
-  for (const r of rows) {
-    // Rows of a batch mostly share their hour: its text is built once per change.
-    if (prefix === '' || !r.ts.startsWith(prefix)) {
-      prefix = r.ts.slice(0, 13);
-      hour = hourOf(r.ts);
-    }
-    const priority = r.priority ?? NO_PRIORITY;
-    const key = `${prefix}|${priority}`;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { hour, priority, values: fields.map(() => new Map()) }));
-    for (let i = 0; i < fields.length; i++) {
-      const value = r[fields[i]!.column] ?? '';
-      const counts = g.values[i]!;
-      counts.set(value, (counts.get(value) ?? 0) + 1);
+  const out: FieldCount[] = [];
+  for (const g of groups) {
+    for (const f of fields) {
+      const counts = new Map<string, number>();
+      for (const r of g.rows) {
+        const value = r[f.column] ?? '';
+        counts.set(value, (counts.get(value) ?? 0) + 1);
+      }
+      for (const [value, n] of counts)
+        out.push({ field: f.id, value, hour: g.hour, priority: g.priority, n });
     }
   }
-  const out: FieldCount[] = [];
-  for (const g of groups.values())
-    g.values.forEach((counts, i) => {
-      for (const [value, n] of counts)
-        out.push({ field: fields[i]!.id, value, hour: g.hour, priority: g.priority, n });
-    });
   return out.sort(byKey);
 }
 

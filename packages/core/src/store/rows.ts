@@ -186,19 +186,42 @@ export const LOAD_COLUMNS = (() => {
   return `(${targets.join(', ')}) SET ${sets.join(', ')}`;
 })();
 
-/** Hourly counts per priority of the given rows, for log_counts_hourly. */
-export function hourlyCounts(rows: LogRow[]): { hour: string; priority: number; n: number }[] {
-  const counts = new Map<string, { hour: string; priority: number; n: number }>();
+/** Rows of one hour ('YYYY-MM-DD HH:00:00') and one priority (NO_PRIORITY for none). */
+export interface HourGroup {
+  hour: string;
+  priority: number;
+  rows: LogRow[];
+}
+
+/**
+ * The rows grouped by hour and priority: what every hourly rollup counts within (hourlyCounts,
+ * fieldCounts), so a batch's rows are grouped once for all of them. Rows of a batch mostly share
+ * their hour, so its text is built once per change of hour, not once a row.
+ */
+export function hourGroups(rows: LogRow[]): HourGroup[] {
+  const groups = new Map<string, HourGroup>();
+  // The current row's hour: 'YYYY-MM-DD HH' (its ts up to the hour) and as stored (hourOf).
+  let prefix = '';
+  let hour = '';
   for (const r of rows) {
-    const hour = hourOf(r.ts);
+    if (prefix === '' || !r.ts.startsWith(prefix)) {
+      prefix = r.ts.slice(0, 13);
+      hour = hourOf(r.ts);
+    }
     const priority = r.priority ?? NO_PRIORITY;
-    const key = `${hour}|${priority}`;
-    const c = counts.get(key);
-    if (c) c.n++;
-    else counts.set(key, { hour, priority, n: 1 });
+    const key = `${prefix}|${priority}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { hour, priority, rows: [] }));
+    g.rows.push(r);
   }
+  return [...groups.values()];
+}
+
+/** Hourly counts per priority, for log_counts_hourly. */
+export function hourlyCounts(groups: HourGroup[]): { hour: string; priority: number; n: number }[] {
+  const counts = groups.map((g) => ({ hour: g.hour, priority: g.priority, n: g.rows.length }));
   // In the primary key's order, so every batch's upsert locks its rows in one order.
-  return [...counts.values()].sort((a, b) => compareKeys([a.hour, a.priority], [b.hour, b.priority]));
+  return counts.sort((a, b) => compareKeys([a.hour, a.priority], [b.hour, b.priority]));
 }
 
 /**

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestBatch } from '../../src/store/ingest';
 import { upsertHost } from '../../src/store/hosts';
 import { dailyFieldCounts, fieldCounts, newestTs } from '../../src/store/rollups';
-import { toRow } from '../../src/store/rows';
+import { hourGroups, hourlyCounts, toRow } from '../../src/store/rows';
 import { entries, entry, freshStore } from '@infralogs/devkit/fixtures';
 
 /** The dashboard's rollups and the host's activity row, kept by ingest in the batch's transaction. */
@@ -26,7 +26,7 @@ describe('fieldCounts and newestTs', () => {
       entry(2, { priority: 3 }),
       entry(3, { unit: null, comm: 'cron', syslogIdentifier: 'CRON', priority: null }),
     ].map((e) => toRow(1, e));
-    const counts = fieldCounts(rows);
+    const counts = fieldCounts(hourGroups(rows));
     const key = (field: number, value: string, priority: number) =>
       counts.find((c) => c.field === field && c.value === value && c.priority === priority)?.n;
     expect(key(1, 'sshd', 6)).toBe(1);
@@ -68,9 +68,21 @@ describe('fieldCounts and newestTs', () => {
         const key = `${field}|${r.ts.slice(0, 13)}:00:00|${value ?? ''}|${r.priority ?? 255}`;
         plain.set(key, (plain.get(key) ?? 0) + 1);
       }
-    const counted = fieldCounts(rows).map((c) => [`${c.field}|${c.hour}|${c.value}|${c.priority}`, c.n]);
+    const counted = fieldCounts(hourGroups(rows)).map((c) => [
+      `${c.field}|${c.hour}|${c.value}|${c.priority}`,
+      c.n,
+    ]);
     expect(new Map(counted as [string, number][])).toEqual(plain);
     expect(counted).toHaveLength(plain.size);
+    // The hourly counts come from the same groups: one per hour and priority, adding up to the rows.
+    const hourly = new Map<string, number>();
+    for (const r of rows) {
+      const key = `${r.ts.slice(0, 13)}:00:00|${r.priority ?? 255}`;
+      hourly.set(key, (hourly.get(key) ?? 0) + 1);
+    }
+    const countedHourly = hourlyCounts(hourGroups(rows)).map((c) => [`${c.hour}|${c.priority}`, c.n]);
+    expect(new Map(countedHourly as [string, number][])).toEqual(hourly);
+    expect(countedHourly).toHaveLength(hourly.size);
   });
 });
 

@@ -3,6 +3,7 @@ import {
   chunkRows,
   clip,
   formatTs,
+  hourGroups,
   hourlyCounts,
   LOGS_COLUMNS,
   NO_PRIORITY,
@@ -73,7 +74,7 @@ describe('entry → row mapping', () => {
       toRow(1, e),
     );
     // In key order (hour, priority): every batch locks its rollup rows in the same order.
-    expect(hourlyCounts(rows)).toEqual([
+    expect(hourlyCounts(hourGroups(rows))).toEqual([
       { hour: '2026-11-30 12:00:00', priority: 3, n: 1 },
       { hour: '2026-11-30 12:00:00', priority: 6, n: 2 },
       { hour: '2026-11-30 12:00:00', priority: NO_PRIORITY, n: 1 },
