@@ -44,9 +44,11 @@ describe('stack.yml', () => {
     expect(ms('collect', 'exec_timeout')).toBeGreaterThan(
       Number(functions.collect?.environment?.FETCH_HOST_TIMEOUT_MS),
     );
-    // A batch is one request body: ingest's JSON limit (bytes-style, 1024-based) must hold the
-    // largest batch fetch-host sends (BATCH_MAX_BYTES, 1 MB by default; ENTRY_MAX_BYTES if set).
-    const size = /^(\d+)(kb|mb|gb)$/i.exec(functions.ingest?.environment?.MAX_JSON_SIZE ?? '');
+    // A batch is one request body, which ingest takes as bytes (RAW_BODY): its raw limit
+    // (bytes-style, 1024-based) must hold the largest batch fetch-host sends (BATCH_MAX_BYTES,
+    // 1 MB by default; ENTRY_MAX_BYTES if set).
+    expect(functions.ingest?.environment?.RAW_BODY).toBe('true');
+    const size = /^(\d+)(kb|mb|gb)$/i.exec(functions.ingest?.environment?.MAX_RAW_SIZE ?? '');
     expect(size).not.toBeNull();
     const limit = Number(size![1]) * 1024 ** (['kb', 'mb', 'gb'].indexOf(size![2]!.toLowerCase()) + 1);
     const fetchEnv = functions['fetch-host']?.environment ?? {};

@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 /**
  * fetch-host's environment. Defaults suit the local stack. ENTRY_MAX_BYTES (and so
- * BATCH_MAX_BYTES) must stay below ingest's MAX_JSON_SIZE (stack.yml: 16mb), or ingest answers 413
+ * BATCH_MAX_BYTES) must stay below ingest's MAX_RAW_SIZE (stack.yml: 16mb), or ingest answers 413
  * for the batch of one large entry.
  */
 export const fetchHostConfigSchema = z

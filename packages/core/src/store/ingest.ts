@@ -4,7 +4,7 @@ import type { Entry } from '../entry';
 import type { Logger } from '../log';
 import { InfralogsError } from '../errors';
 import { validateBatch, type IngestBatch } from './batch';
-import { detectGaps, type Position } from './gaps';
+import { detectGaps, type Gap, type Position } from './gaps';
 import { ensurePartitionsCover } from './partitions';
 import {
   chunkRows,
@@ -12,15 +12,15 @@ import {
   hourGroups,
   hourlyCounts,
   identityKey,
-  LOAD_COLUMNS,
+  loadColumns,
   LOGS_COLUMNS,
   rowSqlBytes,
   sqlValues,
   toRow,
-  tsvRow,
+  tsvFields,
   type LogRow,
 } from './rows';
-import { dailyFieldCounts, fieldCounts, newestTs } from './rollups';
+import { dailyFieldCounts, fieldCounts, newestTs, type FieldCount } from './rollups';
 import { dbCode, execute, formatSql, inTransaction, select, storeError, type Queryable } from './sql';
 
 export interface IngestResult {
@@ -63,8 +63,9 @@ const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 const DEFAULT_CHUNK_ROWS = 2000;
 const TS_FORMAT = `'%Y-%m-%d %H:%i:%s.%f'`;
 const INSERT_LOGS = `INSERT INTO logs (${LOGS_COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES ?`;
-const LOAD_LOGS = `LOAD DATA LOCAL INFILE 'batch' INTO TABLE logs CHARACTER SET utf8mb4
-  FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ${LOAD_COLUMNS}`;
+/** The batch's rows, as tsvFields gives them, all of the host `hostId`. */
+const loadLogs = (hostId: number) => `LOAD DATA LOCAL INFILE 'batch' INTO TABLE logs CHARACTER SET utf8mb4
+  FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ${loadColumns(hostId)}`;
 // The servers' refusals of LOCAL INFILE: MySQL 8 (3948), MariaDB (4166), older servers (1148).
 const LOCAL_INFILE_REFUSED = new Set([3948, 4166, 1148]);
 const loadRefused = new WeakSet<object>();
@@ -89,6 +90,104 @@ export type PoolSource = Pool | (() => Pool);
 const currentPool = (source: PoolSource): Pool => (typeof source === 'function' ? source() : source);
 
 /**
+ * A batch made ready for its transaction in one synchronous step, before anything is awaited: the
+ * LOAD DATA text of its rows, their rollup counts, the gaps within it and its last entry. The
+ * parsed entries and their rows are then garbage at the next scavenge. Kept through the
+ * transaction's round trips instead (and ingest holds a batch of each host it serves), they were
+ * copied by every scavenge and promoted: a third of ingest's CPU went to the garbage collector.
+ */
+export interface PreparedBatch {
+  host: string;
+  received: number;
+  /** The newest entry time (µs since the epoch): the day partitions the batch needs. */
+  latestUs: number;
+  /** Where the checkpoint moves: the last entry's cursor and position (null for no entries). */
+  last: Pick<Entry, 'cursor' | 'seqnumId' | 'seqnum' | 'realtimeUs'> | null;
+  /** The usual batch, one journal read forward; null for any other, which goes the careful way. */
+  forward: ForwardRun | null;
+  /** The entries again, for the careful way (the usual batch keeps only its raw body for it). */
+  entries: () => Entry[];
+}
+
+/** A batch of one seqnum_id in strictly rising seqnum order, ready to be written as it is. */
+interface ForwardRun {
+  first: Pick<Entry, 'seqnumId' | 'seqnum' | 'bootId' | 'realtimeUs'>;
+  /** Every entry's row as tsvFields gives it (the statement sets the host). */
+  tsv: Buffer[];
+  counts: RollupCounts;
+  newest: string | null;
+  /** The seqnum jumps within the batch; one from the checkpoint is found in the transaction. */
+  gaps: Gap[];
+}
+
+/**
+ * Prepares a checked batch (validateBatch). `entries` gives its entries again should the careful
+ * way need them; by default the batch's own, which the prepared batch then keeps.
+ */
+export function prepareBatch(
+  batch: IngestBatch,
+  entries: () => Entry[] = () => batch.entries,
+): PreparedBatch {
+  const list = batch.entries;
+  let latestUs = 0;
+  for (const e of list) if (e.realtimeUs > latestUs) latestUs = e.realtimeUs;
+  const l = list[list.length - 1];
+  return {
+    host: batch.host,
+    received: list.length,
+    latestUs,
+    last: l ? { cursor: l.cursor, seqnumId: l.seqnumId, seqnum: l.seqnum, realtimeUs: l.realtimeUs } : null,
+    forward: readsForward(list) ? forwardRun(list) : null,
+    entries,
+  };
+}
+
+/** Whether the entries are of one seqnum_id with strictly rising seqnums (so no identity repeats). */
+function readsForward(entries: Entry[]): boolean {
+  if (entries.length === 0) return false;
+  for (let i = 1; i < entries.length; i++) {
+    const e = entries[i]!;
+    const before = entries[i - 1]!;
+    if (e.seqnumId !== before.seqnumId || e.seqnum <= before.seqnum) return false;
+  }
+  return true;
+}
+
+function forwardRun(entries: Entry[]): ForwardRun {
+  // host_id is known once the host is locked; the LOAD DATA statement sets it, tsvFields omits it.
+  const rows = entries.map((e) => toRow(0, e));
+  const f = entries[0]!;
+  return {
+    first: { seqnumId: f.seqnumId, seqnum: f.seqnum, bootId: f.bootId, realtimeUs: f.realtimeUs },
+    tsv: tsvText(rows),
+    counts: rollupCounts(rows),
+    newest: newestTs(rows),
+    gaps: detectGaps(null, entries),
+  };
+}
+
+/**
+ * Rows as LOAD DATA text (tsvFields), in pieces of up to 256 KiB, each one protocol packet (a
+ * packet holds < 16 MiB). Built from strings of 32 Ki characters at most, which V8 allocates in
+ * the young generation: a batch's text as one string went to the large-object space, and
+ * promoting it every batch made V8 run a full collection every few batches.
+ */
+function tsvText(rows: LogRow[]): Buffer[] {
+  const pieces: Buffer[] = [];
+  let text = '';
+  for (const r of rows) {
+    text += tsvFields(r);
+    if (text.length >= 32 * 1024) {
+      const buf = Buffer.from(text, 'utf8');
+      for (let i = 0; i < buf.length; i += 256 * 1024) pieces.push(buf.subarray(i, i + 256 * 1024));
+      text = '';
+    }
+  }
+  if (text.length > 0) pieces.push(Buffer.from(text, 'utf8'));
+  return pieces;
+}
+
+/**
  * One batch = one transaction on the primary: lock the host (so two batches of one host never
  * interleave), insert the entries not stored yet, add them to the hourly rollups (per priority, and
  * per identifier/comm/unit), record new source gaps, beat the host's heartbeat and move the
@@ -100,14 +199,24 @@ export async function ingestBatch(
   batch: IngestBatch,
   options: IngestOptions = {},
 ): Promise<IngestResult> {
-  const { host, entries } = options.validate === false ? batch : validateBatch(batch);
-  if (entries.length > 0) {
-    let latest = 0;
-    for (const e of entries) if (e.realtimeUs > latest) latest = e.realtimeUs;
+  return ingestPrepared(
+    pools,
+    prepareBatch(options.validate === false ? batch : validateBatch(batch)),
+    options,
+  );
+}
+
+/** ingestBatch of a batch prepared already (prepareBatch), as the ingest function does. */
+export async function ingestPrepared(
+  pools: PoolSource,
+  batch: PreparedBatch,
+  options: IngestOptions = {},
+): Promise<IngestResult> {
+  if (batch.received > 0) {
     // DDL commits implicitly, so partitions are added before the transaction starts.
     const failed = await ensurePartitionsCover(
       currentPool(pools),
-      new Date(latest / 1000),
+      new Date(batch.latestUs / 1000),
       options.now,
       options.partitionDaysAhead,
     );
@@ -119,10 +228,10 @@ export async function ingestBatch(
       });
   }
   try {
-    return await ingestOnce(currentPool(pools), host, entries, options, true);
+    return await ingestOnce(currentPool(pools), batch, options, true);
   } catch (err) {
     if (!(err instanceof DuplicatesFound)) throw err;
-    return ingestOnce(currentPool(pools), host, entries, options, false);
+    return ingestOnce(currentPool(pools), batch, options, false);
   }
 }
 
@@ -134,14 +243,14 @@ class DuplicatesFound extends InfralogsError {
 }
 
 /**
- * One attempt. `optimistic`: when every entry lies after the checkpoint in its journal, the batch
- * is written without first reading which identities exist (one query less per batch); should the
- * write meet a stored row after all, the attempt rolls back and is redone reading them first.
+ * One attempt. `optimistic`: a batch read forward from past the checkpoint in its journal is
+ * written as prepared, without first reading which identities exist (one query less per batch);
+ * should the write meet a stored row after all, the attempt rolls back and is redone the careful
+ * way, which reads them first and writes only the new rows.
  */
 async function ingestOnce(
   pool: Pool,
-  host: string,
-  entries: Entry[],
+  batch: PreparedBatch,
   options: IngestOptions,
   optimistic: boolean,
 ): Promise<IngestResult> {
@@ -157,57 +266,103 @@ async function ingestOnce(
       isolation: 'READ COMMITTED',
       ...(options.onRollback ? { onRollback: options.onRollback } : {}),
     });
+  const { host } = batch;
   return transaction(async (conn) => {
     const state = await lockHost(conn, host);
     const previous: Position | null =
       state.seqnumId === null
         ? null
         : { seqnumId: state.seqnumId, seqnum: Number(state.seqnum), realtimeUs: Number(state.realtimeUs) };
-    if (entries.length === 0) {
+    if (batch.last === null) {
       await beat(conn, state.id, null);
       return { host, received: 0, inserted: 0, duplicates: 0, checkpoint: state.checkpoint, gaps: 0 };
     }
-
+    const run = batch.forward;
     const ahead =
-      optimistic &&
-      entries.every(
-        (e) => previous === null || (e.seqnumId === previous.seqnumId && e.seqnum > previous.seqnum),
-      );
-    const fresh = await newRows(ahead ? null : conn, state.id, entries);
-    await writeRows(pool, conn, fresh, options, ahead);
-    const groups = hourGroups(fresh);
-    const counts = hourlyCounts(groups);
-    if (counts.length > 0) {
-      await execute(
+      run !== null &&
+      (previous === null || (run.first.seqnumId === previous.seqnumId && run.first.seqnum > previous.seqnum));
+    let inserted: number;
+    let gaps: Gap[];
+    if (optimistic && ahead) {
+      await writeRows(
+        pool,
         conn,
-        'INSERT INTO log_counts_hourly (host_id, hour, priority, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + VALUES(n)',
-        [counts.map((c) => [state.id, c.hour, c.priority, c.n])],
+        state.id,
+        {
+          count: batch.received,
+          tsv: () => run.tsv,
+          rows: () => batch.entries().map((e) => toRow(state.id, e)),
+        },
+        options,
+        true,
       );
-      const fields = fieldCounts(groups);
-      for (const [table, time, rows] of [
-        ['log_field_counts_hourly', 'hour', fields],
-        ['log_field_counts_daily', 'day', dailyFieldCounts(fields)],
-      ] as const) {
-        await execute(
-          conn,
-          `INSERT INTO ${table} (field, ${time}, host_id, value, priority, n) VALUES ?
-             ON DUPLICATE KEY UPDATE n = n + VALUES(n)`,
-          [rows.map((c) => [c.field, c.hour, state.id, c.value, c.priority, c.n])],
-        );
-      }
+      await writeRollups(conn, state.id, run.counts);
+      await beat(conn, state.id, run.newest);
+      // After the checkpoint, the batch's first entry is the only one a jump can be measured from.
+      gaps = [...detectGaps(previous, [run.first]), ...run.gaps];
+      inserted = batch.received;
+    } else {
+      const entries = batch.entries();
+      const fresh = await newRows(conn, state.id, entries);
+      await writeRows(
+        pool,
+        conn,
+        state.id,
+        { count: fresh.length, tsv: () => tsvText(fresh), rows: () => fresh },
+        options,
+        false,
+      );
+      await writeRollups(conn, state.id, rollupCounts(fresh));
+      await beat(conn, state.id, newestTs(fresh));
+      gaps = detectGaps(previous, entries);
+      inserted = fresh.length;
     }
-    await beat(conn, state.id, newestTs(fresh));
-    const gaps = await recordGaps(conn, state.id, previous, entries);
-    const checkpoint = await moveCheckpoint(conn, state, previous, entries[entries.length - 1]!);
+    const recorded = await recordGaps(conn, state.id, gaps);
+    const checkpoint = await moveCheckpoint(conn, state, previous, batch.last);
     return {
       host,
-      received: entries.length,
-      inserted: fresh.length,
-      duplicates: entries.length - fresh.length,
+      received: batch.received,
+      inserted,
+      duplicates: batch.received - inserted,
       checkpoint,
-      gaps,
+      gaps: recorded,
     };
   });
+}
+
+/** What rows add to the rollups: per hour and priority, and per field value by hour and by day. */
+interface RollupCounts {
+  hourly: { hour: string; priority: number; n: number }[];
+  fields: FieldCount[];
+  daily: FieldCount[];
+}
+
+/** The rows' rollup counts, each list in its table's primary key order (see hourlyCounts). */
+function rollupCounts(rows: LogRow[]): RollupCounts {
+  const groups = hourGroups(rows);
+  const fields = fieldCounts(groups);
+  return { hourly: hourlyCounts(groups), fields, daily: dailyFieldCounts(fields) };
+}
+
+/** Adds counts to the rollups, in their primary keys' order. */
+async function writeRollups(conn: PoolConnection, hostId: number, counts: RollupCounts) {
+  if (counts.hourly.length === 0) return;
+  await execute(
+    conn,
+    'INSERT INTO log_counts_hourly (host_id, hour, priority, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + VALUES(n)',
+    [counts.hourly.map((c) => [hostId, c.hour, c.priority, c.n])],
+  );
+  for (const [table, time, rows] of [
+    ['log_field_counts_hourly', 'hour', counts.fields],
+    ['log_field_counts_daily', 'day', counts.daily],
+  ] as const) {
+    await execute(
+      conn,
+      `INSERT INTO ${table} (field, ${time}, host_id, value, priority, n) VALUES ?
+         ON DUPLICATE KEY UPDATE n = n + VALUES(n)`,
+      [rows.map((c) => [c.field, c.hour, hostId, c.value, c.priority, c.n])],
+    );
+  }
 }
 
 /**
@@ -243,23 +398,13 @@ async function lockHost(conn: PoolConnection, host: string): Promise<HostState> 
 }
 
 /**
- * The rows whose identity is not stored yet (and not repeated earlier in the batch). With a
- * connection, existing identities are read per seqnum_id over the batch's seqnum and ts range,
- * which the primary key and partition pruning answer without scanning: exact rollups need to know
- * what is new. Without one (an optimistic attempt) only repeats within the batch are dropped.
+ * The rows whose identity is not stored yet (and not repeated earlier in the batch): existing
+ * identities are read per seqnum_id over the batch's seqnum and ts range, which the primary key
+ * and partition pruning answer without scanning: exact rollups need to know what is new.
  */
-async function newRows(conn: PoolConnection | null, hostId: number, entries: Entry[]): Promise<LogRow[]> {
+async function newRows(conn: PoolConnection, hostId: number, entries: Entry[]): Promise<LogRow[]> {
   const rows = entries.map((e) => toRow(hostId, e));
-  // Strictly rising seqnums of one journal cannot repeat an identity: nothing to drop.
-  if (
-    conn === null &&
-    entries.every(
-      (e, i) => i === 0 || (e.seqnumId === entries[i - 1]!.seqnumId && e.seqnum > entries[i - 1]!.seqnum),
-    )
-  ) {
-    return rows;
-  }
-  const seen = conn === null ? new Set<string>() : await storedIdentities(conn, hostId, rows);
+  const seen = await storedIdentities(conn, hostId, rows);
   const fresh: LogRow[] = [];
   for (let i = 0; i < rows.length; i++) {
     const e = entries[i]!;
@@ -300,18 +445,26 @@ async function storedIdentities(conn: PoolConnection, hostId: number, rows: LogR
   return new Set(existing.map((x) => identityKey(x.b, x.s, x.n, x.t)));
 }
 
+/** A batch's new rows, as LOAD DATA text or as rows (for INSERTs), each made only when needed. */
+interface RowsToWrite {
+  count: number;
+  tsv: () => Buffer[];
+  rows: () => LogRow[];
+}
+
 async function writeRows(
   pool: Pool,
   conn: PoolConnection,
-  rows: LogRow[],
+  hostId: number,
+  rows: RowsToWrite,
   options: IngestOptions,
   optimistic: boolean,
 ) {
-  if (rows.length === 0) return;
+  if (rows.count === 0) return;
   const bulk = options.bulk ?? 'auto';
   if (bulk !== 'insert' && !loadRefused.has(pool)) {
     try {
-      return await loadRows(conn, rows, optimistic);
+      return await loadRows(conn, hostId, rows, optimistic);
     } catch (err) {
       const errno = (err as { cause?: { errno?: unknown } }).cause?.errno;
       if (bulk === 'load' || typeof errno !== 'number' || !LOCAL_INFILE_REFUSED.has(errno)) throw err;
@@ -319,45 +472,30 @@ async function writeRows(
       loadRefused.add(pool);
     }
   }
-  await insertRows(conn, rows, options, optimistic);
-}
-
-/** The rows as LOAD DATA text, in pieces of about 64 KiB (each becomes one protocol packet). */
-function* tsvPieces(rows: LogRow[]): Generator<Buffer> {
-  const PIECE = 64 * 1024;
-  let text = '';
-  for (const r of rows) {
-    text += tsvRow(r);
-    if (text.length >= PIECE) {
-      const buf = Buffer.from(text, 'utf8');
-      for (let i = 0; i < buf.length; i += 4 * PIECE) yield buf.subarray(i, i + 4 * PIECE);
-      text = '';
-    }
-  }
-  if (text.length > 0) yield Buffer.from(text, 'utf8');
+  await insertRows(conn, rows.rows(), options, optimistic);
 }
 
 /**
- * LOAD DATA LOCAL from memory: the server parses rows while the next piece is built. LOCAL turns
- * duplicates and conversion problems into warnings, so anything short of every row stored cleanly
- * fails the batch (the transaction rolls back).
+ * LOAD DATA LOCAL from memory. LOCAL turns duplicates and conversion problems into warnings, so
+ * anything short of every row stored cleanly fails the batch (the transaction rolls back).
  */
-async function loadRows(conn: PoolConnection, rows: LogRow[], optimistic: boolean) {
+async function loadRows(conn: PoolConnection, hostId: number, rows: RowsToWrite, optimistic: boolean) {
   let header: ResultSetHeader;
   try {
+    const text = rows.tsv();
     const [res] = await conn.query({
-      sql: LOAD_LOGS,
-      infileStreamFactory: () => Readable.from(tsvPieces(rows)),
+      sql: loadLogs(hostId),
+      infileStreamFactory: () => Readable.from(text),
     });
     header = res as ResultSetHeader;
   } catch (err) {
     throw storeError(err);
   }
-  if (optimistic && header.affectedRows < rows.length) throw new DuplicatesFound();
-  if (header.affectedRows !== rows.length || header.warningStatus > 0) {
+  if (optimistic && header.affectedRows < rows.count) throw new DuplicatesFound();
+  if (header.affectedRows !== rows.count || header.warningStatus > 0) {
     throw new InfralogsError(
       'DATABASE_FAILED',
-      `LOAD DATA stored ${header.affectedRows} of ${rows.length} rows with ${header.warningStatus} warnings`,
+      `LOAD DATA stored ${header.affectedRows} of ${rows.count} rows with ${header.warningStatus} warnings`,
     );
   }
 }
@@ -384,13 +522,7 @@ async function insertRows(conn: PoolConnection, rows: LogRow[], options: IngestO
   }
 }
 
-async function recordGaps(
-  conn: PoolConnection,
-  hostId: number,
-  previous: Position | null,
-  entries: Entry[],
-): Promise<number> {
-  const gaps = detectGaps(previous, entries);
+async function recordGaps(conn: PoolConnection, hostId: number, gaps: Gap[]): Promise<number> {
   if (gaps.length === 0) return 0;
   // IGNORE on the (host, seqnum_id, after_seqnum) key: a gap seen again by a replay is not new.
   const { affectedRows } = await execute(
@@ -422,7 +554,7 @@ async function moveCheckpoint(
   conn: PoolConnection,
   state: HostState,
   previous: Position | null,
-  last: Entry,
+  last: NonNullable<PreparedBatch['last']>,
 ): Promise<string> {
   if (
     previous &&

@@ -170,21 +170,35 @@ const TO_TSV: Record<FieldKind, (v: never) => string> = {
 const TSV_COLUMNS = COLUMNS.map((c) => ({ column: c.column, toTsv: TO_TSV[c.kind] }));
 
 /**
- * One row in LOAD DATA's default text format (tab-separated, backslash escapes, \N for NULL,
- * newline-terminated), in LOGS_COLUMNS order; binary columns travel as hex and are UNHEX()ed by the
- * statement. This runs for every entry.
+ * A row's LOAD DATA text after its host_id, in LOGS_COLUMNS order (tab-separated, backslash
+ * escapes, \N for NULL, newline-terminated); binary columns travel as hex and are UNHEX()ed by
+ * the statement. Ingest sends this and its statement SETs the batch's one host (loadColumns).
+ * This runs for every entry.
  */
-export const tsvRow: (r: LogRow) => string = unrolled(
-  `(r) => String(r.host_id) + ${TSV_COLUMNS.map((c, i) => `'\\t' + tsv${i}(r${property(c.column)})`).join(' + ')} + '\\n'`,
+export const tsvFields: (r: LogRow) => string = unrolled(
+  `(r) => ${TSV_COLUMNS.map((c, i) => `tsv${i}(r${property(c.column)})`).join(` + '\\t' + `)} + '\\n'`,
   Object.fromEntries(TSV_COLUMNS.map((c, i) => [`tsv${i}`, c.toTsv])),
 );
 
-/** The LOAD DATA column list and SET clause matching tsvRow. */
-export const LOAD_COLUMNS = (() => {
-  const targets = LOGS_COLUMNS.map((c) => (BINARY.has(c) ? `@${c}` : `\`${c}\``));
+/** One whole row in LOAD DATA's text format, host_id first (for files of many hosts). */
+export const tsvRow = (r: LogRow): string => `${r.host_id}\t${tsvFields(r)}`;
+
+/**
+ * The LOAD DATA column list and SET clause: for tsvRow's text, or, given the host, for
+ * tsvFields' (host_id SET to it).
+ */
+export function loadColumns(hostId?: number): string {
+  const targets = LOGS_COLUMNS.filter((c) => hostId === undefined || c !== 'host_id').map((c) =>
+    BINARY.has(c) ? `@${c}` : `\`${c}\``,
+  );
   const sets = [...BINARY].map((c) => `${c} = UNHEX(@${c})`);
+  if (hostId !== undefined) {
+    if (!Number.isSafeInteger(hostId)) throw new TypeError(`host id ${hostId} is not an integer`);
+    sets.unshift(`host_id = ${hostId}`);
+  }
   return `(${targets.join(', ')}) SET ${sets.join(', ')}`;
-})();
+}
+export const LOAD_COLUMNS = loadColumns();
 
 /** Rows of one hour ('YYYY-MM-DD HH:00:00') and one priority (NO_PRIORITY for none). */
 export interface HourGroup {
