@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { createLogger, EntryReader, entrySchema, type Entry } from '@infralogs/core';
 import {
-  datasetLines,
+  requiredDatasetLines,
   edgeCaseEntries,
   makeJournalDir,
   syslogToExport,
@@ -99,7 +99,10 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'infralogs-agent-'));
   tokensFile = join(work, 'tokens');
   await writeFile(tokensFile, `# test\n${TOKEN}\n`);
-  const syslog = [...datasetLines('OpenSSH_2k').slice(0, 120), ...datasetLines('Linux_2k').slice(0, 120)];
+  const syslog = [
+    ...requiredDatasetLines('OpenSSH_2k').slice(0, 120),
+    ...requiredDatasetLines('Linux_2k').slice(0, 120),
+  ];
   journalDir = await makeJournalDir(
     syslogToExport(syslog, { hostname: 'agent-host', boots: 3 }),
     join(work, 'journal'),

@@ -188,6 +188,24 @@ const work = await mkdtemp(join(tmpdir(), 'infralogs-bench-e2e-'));
 let stack: LocalStack | undefined;
 let agents: Managed[] = [];
 const stops: (() => Promise<unknown>)[] = [];
+let cleaning: Promise<void> | undefined;
+/** Stops what the run started and removes its files (rsyslog's journal folder too), once. */
+const cleanup = () =>
+  (cleaning ??= (async () => {
+    for (const stop of stops) await stop().catch((err: unknown) => progress(`cleanup: ${String(err)}`));
+    await Promise.all(agents.map((a) => a.stop('SIGTERM', 5000)));
+    await stack?.stop();
+    await rm(work, { recursive: true, force: true });
+  })());
+// Interrupted (Ctrl-C, a timeout's kill): clean up as a finished run does, then exit. The signal
+// often comes twice (to tsx and, relayed, to this process); the second must not cut cleanup short.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (cleaning) return;
+    progress(`${signal}: stopping the processes and removing the run's files…`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
 try {
   say(`# e2e benchmark: ${HOSTS} hosts x ${ENTRIES} entries = ${TOTAL} entries`);
   const journals: BenchJournal[] = [];
@@ -354,8 +372,5 @@ try {
   say(`RESULT e2e_vs_load_data=${loadData ? (e2eRate / loadData.rate).toFixed(2) : 'skipped'}`);
   say(`RESULT e2e_max_rss_mb=${maxRss.toFixed(0)}`);
 } finally {
-  for (const stop of stops) await stop().catch((err: unknown) => progress(`cleanup: ${String(err)}`));
-  await Promise.all(agents.map((a) => a.stop('SIGTERM', 5000)));
-  await stack?.stop();
-  await rm(work, { recursive: true, force: true });
+  await cleanup();
 }

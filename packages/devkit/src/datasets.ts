@@ -20,3 +20,19 @@ export function datasetPath(name: string): string | null {
   const dir = datasetsDir();
   return dir && existsSync(join(dir, name)) ? join(dir, name) : null;
 }
+
+/**
+ * Path of a dataset a test cannot do without. A missing file throws, naming where it was looked
+ * for: a test that skipped, or fell back to sample data, would hide that CI lost its real data.
+ */
+export function requiredDatasetPath(name: string): string {
+  const path = datasetPath(name);
+  if (path !== null) return path;
+  const named = process.env.INFRALOGS_DATASETS;
+  const dir = datasetsDir() ?? named ?? join(repoRoot, '../shared/datasets');
+  const from =
+    named && dir === named
+      ? 'the folder INFRALOGS_DATASETS names'
+      : 'the shared datasets beside the clone; INFRALOGS_DATASETS can name another folder';
+  throw new Error(`required dataset missing: expected ${join(dir, name)} (${from})`);
+}

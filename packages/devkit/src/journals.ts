@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { datasetsDir, repoRoot } from './datasets';
+import { datasetsDir, repoRoot, requiredDatasetPath } from './datasets';
 
 /**
  * Real journal files for tests, the agent benchmark and the local stack. Entries are written in
@@ -199,10 +199,18 @@ export type Dataset = 'OpenSSH_2k' | 'Linux_2k';
 export function datasetLines(name: Dataset, dir: string | null = datasetsDir()): string[] {
   const path = dir === null ? null : join(dir, `${name}.log`);
   if (path === null || !existsSync(path)) return SAMPLE_LINES;
-  return readFileSync(path, 'utf8')
+  return linesOf(path);
+}
+
+/** The lines of a loghub dataset, for a test whose figures need the real one (requiredDatasetPath). */
+export function requiredDatasetLines(name: Dataset): string[] {
+  return linesOf(requiredDatasetPath(`${name}.log`));
+}
+
+const linesOf = (path: string) =>
+  readFileSync(path, 'utf8')
     .split(/\r?\n/)
     .filter((l) => l.trim() !== '');
-}
 
 export interface SyslogLine {
   /** Seconds since the epoch (UTC) of the line's timestamp in the given year. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   datasetLines,
+  requiredDatasetLines,
   generateLargeJournal,
   guessPriority,
   makeJournalDir,
@@ -102,9 +103,9 @@ describe('syslog lines → journal entries', () => {
 
   it('maps the datasets as documented: identifier, pid, comm, unit, boots, time never going back', () => {
     const lines = [
-      ...datasetLines('Linux_2k').slice(0, 60),
+      ...requiredDatasetLines('Linux_2k').slice(0, 60),
       'not a syslog line',
-      ...datasetLines('OpenSSH_2k').slice(0, 60),
+      ...requiredDatasetLines('OpenSSH_2k').slice(0, 60),
     ];
     const entries = [
       ...syslogEntries(lines, { hostname: 'h', boots: 3, seqnumId: 'cd'.repeat(16), startSeqnum: 10 }),

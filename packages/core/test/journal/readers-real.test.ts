@@ -1,9 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
-  datasetLines,
-  datasetPath,
-  datasetsDir,
   EDGE_BOOT_IDS,
   edgeCaseEntries,
   feed,
@@ -14,7 +10,8 @@ import {
   MIB_TEXT,
   randomSizes,
   readAll,
-  repoRoot,
+  requiredDatasetLines,
+  requiredDatasetPath,
   syslogToExport,
   VerboseParser,
   writeExport,
@@ -227,16 +224,7 @@ describe('export on real journal files', () => {
 describe('the multiple-boots dataset (real Debian 12 entries with two stray syslog lines)', () => {
   const NAME = 'multiple-boots.export';
   /** The dataset is required: a missing file fails these tests instead of skipping them. */
-  function dataset(): string {
-    const path = datasetPath(NAME);
-    if (path !== null) return path;
-    const dir = datasetsDir() ?? join(repoRoot, '../shared/datasets');
-    const from =
-      process.env.INFRALOGS_DATASETS && dir === process.env.INFRALOGS_DATASETS
-        ? 'the folder INFRALOGS_DATASETS names'
-        : 'the shared datasets beside the clone; INFRALOGS_DATASETS can name another folder';
-    throw new Error(`required dataset missing: expected ${join(dir, NAME)} (${from})`);
-  }
+  const dataset = () => requiredDatasetPath(NAME);
 
   it('reads the raw file: 6 entries over 3 boots, the 2 stray lines reported', async () => {
     const { readFile } = await import('node:fs/promises');
@@ -276,7 +264,10 @@ describe('the multiple-boots dataset (real Debian 12 entries with two stray sysl
 
 describe('a journal made from the loghub syslog datasets', () => {
   it('reads realistic entries with guessed priorities and three boots', async () => {
-    const lines = [...datasetLines('OpenSSH_2k').slice(0, 150), ...datasetLines('Linux_2k').slice(0, 150)];
+    const lines = [
+      ...requiredDatasetLines('OpenSSH_2k').slice(0, 150),
+      ...requiredDatasetLines('Linux_2k').slice(0, 150),
+    ];
     const dir = await makeJournalDir(syslogToExport(lines, { hostname: 'loghub', boots: 3 }));
     dirs.push(dir);
     const exported = journalctl(dir, '--all', '-o', 'export');
