@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     skip: { type: 'string', multiple: true, default: [] },
     /** Write V8 CPU profiles of the agents, fetch-host and ingest to this directory (local/bench/cpu-profile.mjs). */
     profile: { type: 'string' },
+    /** innodb_buffer_pool_size of both servers, for all three paths (as bench:ingest's). */
+    'buffer-pool': { type: 'string', default: '2G' },
   },
 });
 const HOSTS = Number(args.hosts);
@@ -240,6 +242,7 @@ try {
     gatewayPort: 0,
     prometheusInterval: '30s',
     progress,
+    mariadbArgs: [`--innodb-buffer-pool-size=${args['buffer-pool']}`],
     functionEnv: {
       ...(args.concurrency ? { collect: { COLLECT_CONCURRENCY: args.concurrency } } : {}),
       ...(args.profile ? { 'fetch-host': profiled('fetch-host')!, ingest: profiled('ingest')! } : {}),

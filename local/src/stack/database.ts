@@ -15,12 +15,14 @@ export async function startDatabase(
   stateDir: string,
   ports: { primary?: number; replica?: number },
   progress: Progress,
+  serverArgs: string[] = [],
 ): Promise<Topology> {
   progress('starting MariaDB primary + replica (data kept in the state directory)…');
   const topology = await startTopology({
     baseDir: join(stateDir, 'mariadb'),
     keepData: true,
     reuseData: true,
+    extraArgs: serverArgs,
     ...(ports.primary === undefined ? {} : { primaryPort: ports.primary }),
     ...(ports.replica === undefined ? {} : { replicaPort: ports.replica }),
   });

@@ -58,6 +58,8 @@ export interface LocalStackOptions {
   prometheusInterval?: string;
   /** Aborting during start-up stops what has started and rejects. */
   signal?: AbortSignal;
+  /** Extra mariadbd options for both servers (the benchmark sizes the buffer pool). */
+  mariadbArgs?: string[];
 }
 
 export interface StackHost {
@@ -243,7 +245,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const resumed = await claimStateDir(stateDir, options.fresh ?? false);
     progress(resumed ? `resuming the stack kept in ${stateDir}` : `new stack state in ${stateDir}`);
     const stack = await loadStack(options.stackFile ?? join(repoRoot, 'stack.yml'), {});
-    const { topology, vault, bao } = await startServers(started);
+    const { topology, vault, bao } = await startServers(started, options.mariadbArgs);
     const pool = operatorPool(topology);
     teardown.add('the operator pool', () => pool.end());
     const agents = options.demoAgents === false ? [] : await startDemoAgents(started, vault, options);
@@ -308,10 +310,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 }
 
 /** MariaDB and OpenBao (together, on the last run's ports when free), then the bootstrap. */
-async function startServers({ stateDir, progress, teardown, step }: Started) {
+async function startServers({ stateDir, progress, teardown, step }: Started, mariadbArgs?: string[]) {
   const ports = await loadPorts(stateDir);
   const [topology, first] = await startTogether(
-    startDatabase(stateDir, ports, progress),
+    startDatabase(stateDir, ports, progress, mariadbArgs),
     startVaultServer(stateDir, ports.bao, progress),
     (t) => t.stop(),
     (b) => b.stop(),
