@@ -69,6 +69,11 @@ const loadLogs = (hostId: number) => `LOAD DATA LOCAL INFILE 'batch' INTO TABLE 
 // The servers' refusals of LOCAL INFILE: MySQL 8 (3948), MariaDB (4166), older servers (1148).
 const LOCAL_INFILE_REFUSED = new Set([3948, 4166, 1148]);
 const loadRefused = new WeakSet<object>();
+/**
+ * Whether a server refused LOCAL INFILE in this process (MySQL 8's default): batches are then
+ * prepared as rows for INSERTs, not as LOAD DATA text that would be thrown away.
+ */
+let insertsSeen = false;
 
 interface HostState {
   id: number;
@@ -112,8 +117,12 @@ export interface PreparedBatch {
 /** A batch of one seqnum_id in strictly rising seqnum order, ready to be written as it is. */
 interface ForwardRun {
   first: Pick<Entry, 'seqnumId' | 'seqnum' | 'bootId' | 'realtimeUs'>;
-  /** Every entry's row as tsvFields gives it (the statement sets the host). */
-  tsv: Buffer[];
+  /**
+   * What is written: every entry's row as LOAD DATA text (tsvFields; the statement sets the
+   * host), or, where the server refuses LOCAL INFILE, the rows themselves (for INSERTs; host_id
+   * set once the host is locked).
+   */
+  write: { tsv: Buffer[] } | { rows: LogRow[] };
   counts: RollupCounts;
   newest: string | null;
   /** The seqnum jumps within the batch; one from the checkpoint is found in the transaction. */
@@ -122,11 +131,14 @@ interface ForwardRun {
 
 /**
  * Prepares a checked batch (validateBatch). `entries` gives its entries again should the careful
- * way need them; by default the batch's own, which the prepared batch then keeps.
+ * way need them; by default the batch's own, which the prepared batch then keeps. `bulk` as in
+ * IngestOptions: with 'insert', or once a server has refused LOCAL INFILE, rows are prepared
+ * instead of LOAD DATA text.
  */
 export function prepareBatch(
   batch: IngestBatch,
   entries: () => Entry[] = () => batch.entries,
+  bulk: IngestOptions['bulk'] = 'auto',
 ): PreparedBatch {
   const list = batch.entries;
   let latestUs = 0;
@@ -137,7 +149,9 @@ export function prepareBatch(
     received: list.length,
     latestUs,
     last: l ? { cursor: l.cursor, seqnumId: l.seqnumId, seqnum: l.seqnum, realtimeUs: l.realtimeUs } : null,
-    forward: readsForward(list) ? forwardRun(list) : null,
+    forward: readsForward(list)
+      ? forwardRun(list, bulk === 'insert' || (bulk === 'auto' && insertsSeen))
+      : null,
     entries,
   };
 }
@@ -153,13 +167,13 @@ function readsForward(entries: Entry[]): boolean {
   return true;
 }
 
-function forwardRun(entries: Entry[]): ForwardRun {
-  // host_id is known once the host is locked; the LOAD DATA statement sets it, tsvFields omits it.
+function forwardRun(entries: Entry[], inserts: boolean): ForwardRun {
+  // host_id is known once the host is locked: LOAD DATA sets it, tsvFields omits it.
   const rows = entries.map((e) => toRow(0, e));
   const f = entries[0]!;
   return {
     first: { seqnumId: f.seqnumId, seqnum: f.seqnum, bootId: f.bootId, realtimeUs: f.realtimeUs },
-    tsv: tsvText(rows),
+    write: inserts ? { rows } : { tsv: tsvText(rows) },
     counts: rollupCounts(rows),
     newest: newestTs(rows),
     gaps: detectGaps(null, entries),
@@ -199,9 +213,10 @@ export async function ingestBatch(
   batch: IngestBatch,
   options: IngestOptions = {},
 ): Promise<IngestResult> {
+  const checked = options.validate === false ? batch : validateBatch(batch);
   return ingestPrepared(
     pools,
-    prepareBatch(options.validate === false ? batch : validateBatch(batch)),
+    prepareBatch(checked, () => checked.entries, options.bulk),
     options,
   );
 }
@@ -290,8 +305,12 @@ async function ingestOnce(
         state.id,
         {
           count: batch.received,
-          tsv: () => run.tsv,
-          rows: () => batch.entries().map((e) => toRow(state.id, e)),
+          tsv: () => ('tsv' in run.write ? run.write.tsv : tsvText(run.write.rows)),
+          rows: () => {
+            if (!('rows' in run.write)) return batch.entries().map((e) => toRow(state.id, e));
+            for (const r of run.write.rows) r.host_id = state.id;
+            return run.write.rows;
+          },
         },
         options,
         true,
@@ -470,6 +489,7 @@ async function writeRows(
       if (bulk === 'load' || typeof errno !== 'number' || !LOCAL_INFILE_REFUSED.has(errno)) throw err;
       // Refused before reading a row: the transaction is intact and INSERTs take over.
       loadRefused.add(pool);
+      insertsSeen = true;
     }
   }
   await insertRows(conn, rows.rows(), options, optimistic);

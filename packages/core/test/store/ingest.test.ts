@@ -286,6 +286,12 @@ describe('ingestBatch with bulk auto', () => {
       });
       expect(await ingest(pool, { host: 'h', entries: entries(1, 3) })).toMatchObject({ inserted: 3 });
       expect(await ingest(pool, { host: 'h', entries: entries(1, 5) })).toMatchObject({ inserted: 2 });
+      // Batches read forward are now prepared as rows for INSERTs, given the host's id once locked.
+      expect(await ingest(pool, { host: 'h', entries: entries(6, 8) })).toMatchObject({ inserted: 3 });
+      const [[stored]] = (await pool.query(
+        "SELECT COUNT(*) AS n FROM logs WHERE host_id = (SELECT id FROM hosts WHERE name = 'h')",
+      )) as unknown as [[{ n: number }]];
+      expect(Number(stored.n)).toBe(8);
     } finally {
       await pool.end();
       await s.drop();
