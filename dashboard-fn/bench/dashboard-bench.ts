@@ -10,7 +10,7 @@ import {
   createStorePool,
   ensurePartitions,
   hashPassword,
-  LOAD_COLUMNS,
+  loadStatement,
   migrate,
   toRow,
   tsvRow,
@@ -338,8 +338,7 @@ async function loadDataset(
     for (const h of hosts) {
       const t0 = performance.now();
       await conn.query({
-        sql: `LOAD DATA LOCAL INFILE 'rows' INTO TABLE logs CHARACTER SET utf8mb4
-              FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ${LOAD_COLUMNS}`,
+        sql: loadStatement('rows'),
         infileStreamFactory: () => Readable.from(tsvPieces(hostRows(h.id, h.name, perHost, startMs, spanMs))),
       });
       log(

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createStorePool,
   EntryReader,
-  LOAD_COLUMNS,
+  loadStatement,
   migrate,
   toRow,
   tsvRow,
@@ -99,8 +99,7 @@ export async function prepareLoadData(topo: Topology, journals: BenchJournal[], 
     const c = await topo.connect('primary', database);
     try {
       await c.query({
-        sql: `LOAD DATA LOCAL INFILE 'rows.tsv' INTO TABLE logs CHARACTER SET utf8mb4
-              FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ${LOAD_COLUMNS}`,
+        sql: loadStatement('rows.tsv'),
         infileStreamFactory: () => createReadStream(file),
       });
     } finally {

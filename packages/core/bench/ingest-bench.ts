@@ -8,7 +8,7 @@ import { datasetsDir, startTopology, type Topology } from '@infralogs/devkit';
 import { upsertHost } from '../src/store/hosts';
 import { ingestBatch } from '../src/store/ingest';
 import { migrate } from '../src/store/migrations';
-import { LOAD_COLUMNS, LOGS_COLUMNS, sqlValues, toRow, tsvRow, type LogRow } from '../src/store/rows';
+import { loadStatement, LOGS_COLUMNS, sqlValues, toRow, tsvRow, type LogRow } from '../src/store/rows';
 import { createStorePool } from '../src/store/sql';
 import { benchBatches, benchHosts } from './entries';
 import { startIngestWorker } from './worker-client';
@@ -139,8 +139,7 @@ async function startLoadData(topo: Topology, dir: string) {
       try {
         const t = performance.now();
         await c.query({
-          sql: `LOAD DATA LOCAL INFILE 'rows.tsv' INTO TABLE logs CHARACTER SET utf8mb4
-                FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ${LOAD_COLUMNS}`,
+          sql: loadStatement('rows.tsv'),
           infileStreamFactory: () => createReadStream(file),
         });
         return performance.now() - t;

@@ -12,7 +12,7 @@ import {
   hourGroups,
   hourlyCounts,
   identityKey,
-  loadColumns,
+  loadStatement,
   LOGS_COLUMNS,
   rowSqlBytes,
   sqlValues,
@@ -63,9 +63,6 @@ const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 const DEFAULT_CHUNK_ROWS = 2000;
 const TS_FORMAT = `'%Y-%m-%d %H:%i:%s.%f'`;
 const INSERT_LOGS = `INSERT INTO logs (${LOGS_COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES ?`;
-/** The batch's rows, as tsvFields gives them, all of the host `hostId`. */
-const loadLogs = (hostId: number) => `LOAD DATA LOCAL INFILE 'batch' INTO TABLE logs CHARACTER SET utf8mb4
-  FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ${loadColumns(hostId)}`;
 // The servers' refusals of LOCAL INFILE: MySQL 8 (3948), MariaDB (4166), older servers (1148).
 const LOCAL_INFILE_REFUSED = new Set([3948, 4166, 1148]);
 const loadRefused = new WeakSet<object>();
@@ -96,7 +93,8 @@ const currentPool = (source: PoolSource): Pool => (typeof source === 'function' 
 
 /**
  * A batch made ready for its transaction in one synchronous step, before anything is awaited: the
- * LOAD DATA text of its rows, their rollup counts, the gaps within it and its last entry. The
+ * LOAD DATA text of its rows (or the rows, for INSERTs), their rollup counts, the gaps within it
+ * and its last entry. The
  * parsed entries and their rows are then garbage at the next scavenge. Kept through the
  * transaction's round trips instead (and ingest holds a batch of each host it serves), they were
  * copied by every scavenge and promoted: a third of ingest's CPU went to the garbage collector.
@@ -182,9 +180,8 @@ function forwardRun(entries: Entry[], inserts: boolean): ForwardRun {
 
 /**
  * Rows as LOAD DATA text (tsvFields), in pieces of up to 256 KiB, each one protocol packet (a
- * packet holds < 16 MiB). Built from strings of 32 Ki characters at most, which V8 allocates in
- * the young generation: a batch's text as one string went to the large-object space, and
- * promoting it every batch made V8 run a full collection every few batches.
+ * packet holds < 16 MiB), encoded from strings of about 32 Ki characters so that no batch's text
+ * is ever one string.
  */
 function tsvText(rows: LogRow[]): Buffer[] {
   const pieces: Buffer[] = [];
@@ -504,7 +501,7 @@ async function loadRows(conn: PoolConnection, hostId: number, rows: RowsToWrite,
   try {
     const text = rows.tsv();
     const [res] = await conn.query({
-      sql: loadLogs(hostId),
+      sql: loadStatement('batch', hostId),
       infileStreamFactory: () => Readable.from(text),
     });
     header = res as ResultSetHeader;

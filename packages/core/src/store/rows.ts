@@ -172,7 +172,7 @@ const TSV_COLUMNS = COLUMNS.map((c) => ({ column: c.column, toTsv: TO_TSV[c.kind
 /**
  * A row's LOAD DATA text after its host_id, in LOGS_COLUMNS order (tab-separated, backslash
  * escapes, \N for NULL, newline-terminated); binary columns travel as hex and are UNHEX()ed by
- * the statement. Ingest sends this and its statement SETs the batch's one host (loadColumns).
+ * the statement. Ingest sends this and its statement SETs the batch's one host (loadStatement).
  * This runs for every entry.
  */
 export const tsvFields: (r: LogRow) => string = unrolled(
@@ -184,10 +184,17 @@ export const tsvFields: (r: LogRow) => string = unrolled(
 export const tsvRow = (r: LogRow): string => `${r.host_id}\t${tsvFields(r)}`;
 
 /**
- * The LOAD DATA column list and SET clause: for tsvRow's text, or, given the host, for
- * tsvFields' (host_id SET to it).
+ * `LOAD DATA LOCAL INFILE` of rows in this text format into logs: rows as tsvRow gives them, or,
+ * given the host, as tsvFields gives them (host_id SET to it). `file` is a fixed name for the
+ * client's data, which mysql2's infileStreamFactory supplies whatever the name.
  */
-export function loadColumns(hostId?: number): string {
+export function loadStatement(file: string, hostId?: number): string {
+  return `LOAD DATA LOCAL INFILE '${file}' INTO TABLE logs CHARACTER SET utf8mb4
+    FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ${loadColumns(hostId)}`;
+}
+
+/** The column list and SET clause matching tsvRow, or tsvFields given the host. */
+function loadColumns(hostId?: number): string {
   const targets = LOGS_COLUMNS.filter((c) => hostId === undefined || c !== 'host_id').map((c) =>
     BINARY.has(c) ? `@${c}` : `\`${c}\``,
   );
@@ -198,7 +205,6 @@ export function loadColumns(hostId?: number): string {
   }
   return `(${targets.join(', ')}) SET ${sets.join(', ')}`;
 }
-export const LOAD_COLUMNS = loadColumns();
 
 /** Rows of one hour ('YYYY-MM-DD HH:00:00') and one priority (NO_PRIORITY for none). */
 export interface HourGroup {
