@@ -451,6 +451,7 @@ async function main() {
       const filters: [string, string][] = [
         ['no filter', ''],
         ['host', 'host=host-03'],
+        ['priority', 'priority=0..3'],
         ['hosts+priority', 'host=host-02,host-07&priority=0..3'],
         ['identifier', 'identifier=sshd'],
         ['unit', 'unit=nginx.service'],

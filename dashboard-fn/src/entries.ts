@@ -14,8 +14,8 @@ import { countSource, hostIds, hoursOf, HOUR_MS, ISO_US, listHosts, sqlTime, typ
  *
  * Two ways to read `logs`, both bounded:
  * - **Index walks** when the filter is hosts and/or a priority range, or hosts and a unit or an
- *   identifier: one walk of `ix_logs_host_ts`, `ix_logs_[host_]priority_ts`, `ix_logs_host_unit_ts`
- *   or `ix_logs_host_ident_ts` per host and level,
+ *   identifier: one walk of `ix_logs_host_ts`, `ix_logs_host_priority_ts`, `ix_logs_host_unit_ts`
+ *   or `ix_logs_host_ident_ts` per host (and level, for a priority range),
  *   newest first, each cut at `limit`, merged and cut again. Each part reads at most `limit` index
  *   entries (index-only: the primary key's columns), and only the `limit` kept are read by key.
  * - **Budgeted walks** for everything else (free text, comm, identifier or unit with a priority):
@@ -178,27 +178,20 @@ export async function readEntries(
              WHERE ${where}${where ? ' AND ' : ''}${range} ORDER BY w.ts DESC LIMIT ?`,
       values: [...values, ...rangeValues, limit],
     });
+  // Every walk is of one host: no index leads with anything else (each costs both servers CPU
+  // on every stored entry), and the hosts are few enough to name.
+  const walked = ids ?? all.map((h) => h.id);
   if (filter.unit !== null) {
-    for (const id of ids ?? all.map((h) => h.id))
-      part('ix_logs_host_unit_ts', 'w.host_id = ? AND w.unit = ?', [id, filter.unit]);
+    for (const id of walked) part('ix_logs_host_unit_ts', 'w.host_id = ? AND w.unit = ?', [id, filter.unit]);
   } else if (filter.identifier !== null) {
-    for (const id of ids ?? all.map((h) => h.id))
+    for (const id of walked)
       part('ix_logs_host_ident_ts', 'w.host_id = ? AND w.syslog_identifier = ?', [id, filter.identifier]);
-  } else if (ids !== null && filter.priority === null) {
-    for (const id of ids) part('ix_logs_host_ts', 'w.host_id = ?', [id]);
+  } else if (filter.priority === null) {
+    for (const id of walked) part('ix_logs_host_ts', 'w.host_id = ?', [id]);
   } else {
-    const levels: (number | null)[] = [];
-    const { from, to } = filter.priority ?? { from: 0, to: 7 };
-    for (let p = from; p <= to; p++) levels.push(p);
-    if (filter.priority === null) levels.push(null);
-    for (const p of levels) {
-      const levelPart = p === null ? 'w.priority IS NULL' : 'w.priority = ?';
-      const levelValue = p === null ? [] : [p];
-      if (ids === null) part('ix_logs_priority_ts', levelPart, levelValue);
-      else
-        for (const id of ids)
-          part('ix_logs_host_priority_ts', `w.host_id = ? AND ${levelPart}`, [id, ...levelValue]);
-    }
+    for (const id of walked)
+      for (let p = filter.priority.from; p <= filter.priority.to; p++)
+        part('ix_logs_host_priority_ts', 'w.host_id = ? AND w.priority = ?', [id, p]);
   }
   if (parts.length === 0) return { columns: COLUMNS, entries: [], next: null, search: null };
   // The walks merged and cut (ties in time in a fixed order, so every page agrees), then the kept
