@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A free TCP port on the given loopback address (the OS picks it; we release it right away). */
@@ -16,7 +16,11 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** Whether something accepts connections on the port now (false after 1 s without an answer). */
+/**
+ * Whether something accepts connections on the port now (false after 1 s without an answer).
+ * Ports from freePort are in the ephemeral range, so while nothing listens yet a connect can pick
+ * that very port as its source and connect to itself (TCP simultaneous open): that is no listener.
+ */
 export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const socket = connect(port, host);
@@ -24,9 +28,14 @@ export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
       socket.destroy();
       resolve(open);
     };
-    socket.once('connect', () => done(true)).once('error', () => done(false));
+    socket.once('connect', () => done(!connectedToItself(socket))).once('error', () => done(false));
     socket.setTimeout(1000, () => done(false));
   });
+}
+
+/** A socket whose two ends are the same address and port: nobody accepted it. */
+export function connectedToItself(socket: Socket): boolean {
+  return socket.localPort === socket.remotePort && socket.localAddress === socket.remoteAddress;
 }
 
 /** Polls `check` until it returns true, or throws with `what` after `timeoutMs`. */
