@@ -225,9 +225,8 @@ export const MIGRATIONS: Migration[] = [
     statements: () => ['ALTER TABLE runs ADD COLUMN reason VARCHAR(255) NULL AFTER finished_at'],
   },
   {
-    // Each secondary index of logs costs both servers CPU on every stored entry: LOAD DATA of the
-    // same 400,000 entries cost 4.9 s per million less on the primary and 3.9 on the replica
-    // without this one (docs/store.md). The fleet's entries of a level are walked per host in
+    // Each secondary index of logs costs both servers CPU on every stored entry (measured in
+    // docs/store.md). The fleet's entries of a level are walked per host in
     // ix_logs_host_priority_ts instead, as a unit's and an identifier's are. Not repeatable (MySQL 8
     // has no DROP INDEX IF EXISTS); older dashboards force this index (deploy/README.md § 10).
     version: '0012_logs_drop_priority_ts',
